@@ -1,0 +1,49 @@
+namespace OrleansQueue;
+
+/// <summary>
+/// A durable FIFO queue; the grain key is the queue name (see <see cref="QueueLimits.ValidateQueueName"/>).
+/// Prefer the <see cref="QueueClient"/> handle from <see cref="GrainFactoryQueueExtensions.GetQueue"/>:
+/// it checks arguments before calling and generates message ids that make retries safe.
+/// </summary>
+[Alias("oq.IQueueGrain")]
+public interface IQueueGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Stores the messages and returns their sequence numbers, in order, once they are durably written.
+    /// A message whose id was already stored within the duplicate-detection window is not stored again:
+    /// its earlier sequence number is returned.
+    /// </summary>
+    [Alias("Enqueue")]
+    Task<long[]> Enqueue(OutgoingMessage[] messages);
+
+    /// <summary>
+    /// Leases up to <paramref name="maxMessages"/> ready messages, oldest first, for <paramref name="leaseDuration"/>
+    /// (the queue's default when <see langword="null"/>). Returns an empty array when none is ready.
+    /// </summary>
+    [Alias("Receive")]
+    Task<ReceivedMessage[]> Receive(int maxMessages, TimeSpan? leaseDuration);
+
+    /// <summary>Completes the leased messages: all of them, or, if any token is no longer valid, none (<see cref="QueueErrorCode.MessageLockLost"/>).</summary>
+    [Alias("Complete")]
+    Task Complete(Guid[] lockTokens);
+
+    /// <summary>Releases the lease so the message is delivered again at once.</summary>
+    [Alias("Abandon")]
+    Task Abandon(Guid lockToken);
+
+    /// <summary>Extends the lease by <paramref name="leaseDuration"/> from now (the queue's default when <see langword="null"/>) and returns the new end.</summary>
+    [Alias("RenewLock")]
+    Task<DateTimeOffset> RenewLock(Guid lockToken, TimeSpan? leaseDuration);
+
+    /// <summary>Returns up to <paramref name="maxMessages"/> messages not yet completed, from sequence number <paramref name="fromSequenceNumber"/> on, without leasing them.</summary>
+    [Alias("Peek")]
+    Task<QueueMessage[]> Peek(int maxMessages, long fromSequenceNumber);
+
+    /// <summary>Removes every message in the queue, leased or not, and returns how many were removed.</summary>
+    [Alias("Purge")]
+    Task<long> Purge();
+
+    /// <summary>Returns the queue's counters.</summary>
+    [Alias("GetStats")]
+    Task<QueueStats> GetStats();
+}

@@ -1,0 +1,56 @@
+namespace OrleansQueue;
+
+/// <summary>Why a queue operation was refused.</summary>
+public enum QueueErrorCode
+{
+    /// <summary>The queue name is empty, too long, or has a character outside <c>[A-Za-z0-9._-]</c>.</summary>
+    InvalidQueueName = 1,
+
+    /// <summary>The message id is empty, longer than 128 characters, or has a character that is not printable ASCII or is one of <c>/ \ # ?</c>.</summary>
+    InvalidMessageId = 2,
+
+    /// <summary>The body is larger than the queue's limit.</summary>
+    MessageTooLarge = 3,
+
+    /// <summary>The headers are larger than 64 KiB, more than 128, have an empty key, or have a control character.</summary>
+    InvalidHeaders = 4,
+
+    /// <summary>The batch is empty, has too many messages, or is too large in total.</summary>
+    InvalidBatch = 5,
+
+    /// <summary>A lease duration is outside the allowed range.</summary>
+    InvalidLeaseDuration = 6,
+
+    /// <summary>A count or position argument is out of range.</summary>
+    InvalidArgument = 7,
+
+    /// <summary>The lock token is unknown: the lease expired, the message was settled, or the token is from an earlier delivery.</summary>
+    MessageLockLost = 8,
+
+    /// <summary>The content type is longer than 256 characters or has control characters.</summary>
+    InvalidContentType = 9,
+
+    /// <summary>
+    /// A storage write failed (or conflicted with another writer) while the call ran, so the queue reloads its state
+    /// from storage. The outcome of the call is unknown; retrying it is safe (sends are deduplicated by message id).
+    /// </summary>
+    StorageFailed = 10,
+}
+
+/// <summary>A queue operation was refused; <see cref="Code"/> says why. Nothing was stored and nothing else changed.</summary>
+[GenerateSerializer, Alias("oq.QueueException")]
+public sealed class QueueException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public QueueException(QueueErrorCode code, string message) : base(message) => Code = code;
+
+    /// <summary>Creates the exception for a lost lock.</summary>
+    public QueueException(QueueErrorCode code, string message, IReadOnlyList<Guid> lockTokens) : this(code, message) =>
+        LockTokens = lockTokens;
+
+    /// <summary>Why the operation was refused.</summary>
+    [Id(0)] public QueueErrorCode Code { get; private set; }
+
+    /// <summary>For <see cref="QueueErrorCode.MessageLockLost"/>: the tokens that are no longer valid.</summary>
+    [Id(1)] public IReadOnlyList<Guid> LockTokens { get; private set; } = [];
+}

@@ -1,0 +1,210 @@
+using System.Text;
+
+namespace OrleansQueue;
+
+/// <summary>
+/// The fixed limits of OrleansQueue and the checks that enforce them. The client handle runs these checks before
+/// it calls a queue, and the queue grain runs them again, so a bad argument never reaches storage.
+/// </summary>
+public static class QueueLimits
+{
+    /// <summary>Longest queue name, in characters.</summary>
+    public const int MaxQueueNameLength = 120;
+
+    /// <summary>Longest message id, in characters.</summary>
+    public const int MaxMessageIdLength = 128;
+
+    /// <summary>Longest content type, in characters.</summary>
+    public const int MaxContentTypeLength = 256;
+
+    /// <summary>Largest total of header keys and values, in UTF-8 bytes.</summary>
+    public const int MaxHeadersBytes = 64 * 1024;
+
+    /// <summary>Most headers on one message.</summary>
+    public const int MaxHeaderCount = 128;
+
+    /// <summary>Default largest body, in bytes (256 KiB, as Service Bus standard).</summary>
+    public const int DefaultMaxMessageBodyBytes = 256 * 1024;
+
+    /// <summary>Shortest lease a receiver may ask for.</summary>
+    public static readonly TimeSpan MinLeaseDuration = TimeSpan.FromSeconds(1);
+
+    /// <summary>Longest lease any queue allows.</summary>
+    public static readonly TimeSpan MaxLeaseDuration = TimeSpan.FromHours(12);
+
+    /// <summary>Throws <see cref="QueueException"/> unless <paramref name="name"/> is a valid queue name.</summary>
+    /// <remarks>1 to 120 characters from <c>A-Z a-z 0-9 . _ -</c>, starting with a letter or digit.</remarks>
+    public static void ValidateQueueName(string? name)
+    {
+        if (string.IsNullOrEmpty(name))
+        {
+            throw new QueueException(QueueErrorCode.InvalidQueueName, "The queue name must not be empty.");
+        }
+
+        if (name.Length > MaxQueueNameLength)
+        {
+            throw new QueueException(QueueErrorCode.InvalidQueueName,
+                $"The queue name is {name.Length} characters long; at most {MaxQueueNameLength} are allowed.");
+        }
+
+        if (!char.IsAsciiLetterOrDigit(name[0]))
+        {
+            throw new QueueException(QueueErrorCode.InvalidQueueName,
+                $"The queue name must start with an ASCII letter or digit, not {Describe(name[0])}.");
+        }
+
+        foreach (var c in name)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('.' or '_' or '-'))
+            {
+                throw new QueueException(QueueErrorCode.InvalidQueueName,
+                    $"The queue name has {Describe(c)}; only A-Z, a-z, 0-9, '.', '_' and '-' are allowed.");
+            }
+        }
+    }
+
+    /// <summary>Throws <see cref="QueueException"/> unless <paramref name="messageId"/> is a valid message id.</summary>
+    /// <remarks>1 to 128 printable ASCII characters (space to '~'), none of <c>/ \ # ?</c>.</remarks>
+    public static void ValidateMessageId(string? messageId)
+    {
+        if (string.IsNullOrEmpty(messageId))
+        {
+            throw new QueueException(QueueErrorCode.InvalidMessageId, "The message id must not be empty.");
+        }
+
+        if (messageId.Length > MaxMessageIdLength)
+        {
+            throw new QueueException(QueueErrorCode.InvalidMessageId,
+                $"The message id is {messageId.Length} characters long; at most {MaxMessageIdLength} are allowed.");
+        }
+
+        foreach (var c in messageId)
+        {
+            if (c < ' ' || c > '~' || c is '/' or '\\' or '#' or '?')
+            {
+                throw new QueueException(QueueErrorCode.InvalidMessageId,
+                    $"The message id has {Describe(c)}; only printable ASCII other than '/', '\\', '#' and '?' is allowed.");
+            }
+        }
+    }
+
+    /// <summary>Throws <see cref="QueueException"/> unless <paramref name="message"/> is valid for a body limit of <paramref name="maxBodyBytes"/>.</summary>
+    /// <remarks>A <see langword="null"/> message id is allowed here: the caller generates one.</remarks>
+    public static void ValidateMessage(OutgoingMessage? message, int maxBodyBytes)
+    {
+        if (message is null)
+        {
+            throw new QueueException(QueueErrorCode.InvalidBatch, "A message must not be null.");
+        }
+
+        if (message.Body is null)
+        {
+            throw new QueueException(QueueErrorCode.InvalidBatch, "A message body must not be null (use an empty array).");
+        }
+
+        if (message.Body.Length > maxBodyBytes)
+        {
+            throw new QueueException(QueueErrorCode.MessageTooLarge,
+                $"The message body is {message.Body.Length} bytes; the queue accepts at most {maxBodyBytes}.");
+        }
+
+        if (message.MessageId is not null)
+        {
+            ValidateMessageId(message.MessageId);
+        }
+
+        if (message.ContentType is { } contentType)
+        {
+            if (contentType.Length > MaxContentTypeLength || contentType.Any(char.IsControl))
+            {
+                throw new QueueException(QueueErrorCode.InvalidContentType,
+                    $"The content type must be at most {MaxContentTypeLength} characters without control characters.");
+            }
+        }
+
+        if (message.Headers is { } headers)
+        {
+            if (headers.Count > MaxHeaderCount)
+            {
+                throw new QueueException(QueueErrorCode.InvalidHeaders,
+                    $"The message has {headers.Count} headers; at most {MaxHeaderCount} are allowed.");
+            }
+
+            long bytes = 0;
+            foreach (var (key, value) in headers)
+            {
+                if (string.IsNullOrEmpty(key))
+                {
+                    throw new QueueException(QueueErrorCode.InvalidHeaders, "A header key must not be empty.");
+                }
+
+                if (value is null)
+                {
+                    throw new QueueException(QueueErrorCode.InvalidHeaders, $"The header '{key}' has a null value.");
+                }
+
+                if (key.Any(char.IsControl) || value.Any(char.IsControl))
+                {
+                    throw new QueueException(QueueErrorCode.InvalidHeaders, $"The header '{key}' has a control character.");
+                }
+
+                bytes += Encoding.UTF8.GetByteCount(key) + Encoding.UTF8.GetByteCount(value);
+                if (bytes > MaxHeadersBytes)
+                {
+                    throw new QueueException(QueueErrorCode.InvalidHeaders,
+                        $"The headers are larger than {MaxHeadersBytes} bytes (UTF-8, keys and values together).");
+                }
+            }
+        }
+    }
+
+    /// <summary>Throws <see cref="QueueException"/> unless the batch is non-empty and within the given bounds.</summary>
+    public static void ValidateBatch(IReadOnlyList<OutgoingMessage>? messages, int maxBodyBytes, int maxCount, long maxTotalBodyBytes)
+    {
+        if (messages is null || messages.Count == 0)
+        {
+            throw new QueueException(QueueErrorCode.InvalidBatch, "A batch must have at least one message.");
+        }
+
+        if (messages.Count > maxCount)
+        {
+            throw new QueueException(QueueErrorCode.InvalidBatch,
+                $"The batch has {messages.Count} messages; at most {maxCount} are allowed in one call.");
+        }
+
+        long total = 0;
+        foreach (var message in messages)
+        {
+            ValidateMessage(message, maxBodyBytes);
+            total += message.Body.Length;
+        }
+
+        if (total > maxTotalBodyBytes)
+        {
+            throw new QueueException(QueueErrorCode.InvalidBatch,
+                $"The batch bodies add up to {total} bytes; at most {maxTotalBodyBytes} are allowed in one call.");
+        }
+    }
+
+    /// <summary>Throws <see cref="QueueException"/> unless <paramref name="lease"/> is between 1 second and <paramref name="max"/>.</summary>
+    public static void ValidateLease(TimeSpan lease, TimeSpan max)
+    {
+        if (lease < MinLeaseDuration || lease > max)
+        {
+            throw new QueueException(QueueErrorCode.InvalidLeaseDuration,
+                $"The lease duration {lease} is outside the allowed range {MinLeaseDuration} to {max}.");
+        }
+    }
+
+    /// <summary>Throws <see cref="QueueException"/> unless <paramref name="count"/> is between 1 and <paramref name="max"/>.</summary>
+    public static void ValidateCount(int count, int max, string what)
+    {
+        if (count < 1 || count > max)
+        {
+            throw new QueueException(QueueErrorCode.InvalidArgument, $"{what} must be between 1 and {max}, not {count}.");
+        }
+    }
+
+    private static string Describe(char c) =>
+        char.IsControl(c) || char.IsWhiteSpace(c) ? $"the character U+{(int)c:X4}" : $"the character '{c}' (U+{(int)c:X4})";
+}

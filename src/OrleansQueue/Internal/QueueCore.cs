@@ -1,0 +1,718 @@
+using OrleansQueue.Storage;
+
+namespace OrleansQueue.Internal;
+
+/// <summary>A segment as last written to (or read from) storage. Never changed after creation.</summary>
+internal sealed record SegmentSnapshot(long Id, long FirstSeq, IReadOnlyList<StoredMessage> Messages, long EstimatedBytes, string? ETag)
+{
+    public long NextSeq => FirstSeq + Messages.Count;
+
+    public long LastSeq => NextSeq - 1;
+
+    public SegmentState ToState() => new() { FirstSequence = FirstSeq, Messages = [.. Messages] };
+}
+
+/// <summary>A message waiting for a group commit, with the id it will be stored under.</summary>
+internal readonly record struct PendingMessage(OutgoingMessage Message, string MessageId, long EstimatedBytes);
+
+/// <summary>What one group commit writes: the segments, in order, and the sequence number of every pending message.</summary>
+internal sealed record AppendPlan(IReadOnlyList<SegmentSnapshot> Segments, long[] Sequences, IReadOnlyList<StoredMessage> NewMessages);
+
+/// <summary>A segment below the head, fully completed, kept for duplicate detection until it can be deleted.</summary>
+internal sealed record RetainedSegment(long Id, long LastSeq, DateTimeOffset LastEnqueuedAt, string? ETag);
+
+/// <summary>One leased message handed to a receiver.</summary>
+internal readonly record struct Lease(StoredMessage Message, int DeliveryCount, Guid Token, DateTimeOffset LockedUntil);
+
+/// <summary>
+/// The in-memory state machine of one queue: the durable tail, the active window of head segments with each message's
+/// delivery state, the duplicate-detection index and the segments retained for it. It does no I/O: the grain reads
+/// and writes storage and tells this class what became durable. Every collection here is bounded by the options.
+/// </summary>
+internal sealed class QueueCore
+{
+    private enum EntryState : byte { Ready, Leased, Completed }
+
+    private struct Entry
+    {
+        public EntryState State;
+        public int DeliveryCount;
+        public Guid Token;
+        public DateTimeOffset LockedUntil;
+    }
+
+    private sealed class WindowSegment(long id, long firstSeq)
+    {
+        public long Id { get; } = id;
+        public long FirstSeq { get; } = firstSeq;
+        public List<StoredMessage> Messages { get; } = [];
+        public List<Entry> Entries { get; } = [];
+        public int CompletedCount { get; set; }
+        public long NextSeq => FirstSeq + Messages.Count;
+        public bool AllCompleted => CompletedCount == Messages.Count;
+    }
+
+    private readonly QueueCoreLimits _limits;
+    private readonly List<WindowSegment> _window = [];
+    private readonly SortedSet<long> _ready = [];
+    private readonly Dictionary<Guid, long> _leases = [];
+    private readonly PriorityQueue<Guid, DateTimeOffset> _expiries = new();
+    private readonly Dictionary<string, (long Seq, DateTimeOffset At)> _dedup = new(StringComparer.Ordinal);
+    private readonly Queue<(string Id, DateTimeOffset At)> _dedupOrder = new();
+    private readonly List<RetainedSegment> _retained = [];
+    private HashSet<long>? _restoreCompleted;
+    private Dictionary<long, DeliveryRecord>? _restoreRecords;
+
+    public QueueCore(QueueCoreLimits limits, SegmentSnapshot tail, QueueMetaState meta)
+    {
+        _limits = limits;
+        Tail = tail;
+        HeadSegment = meta.HeadSegment;
+        RetainedFrom = meta.RetainedFrom;
+        AckedBelow = meta.AckedBelow;
+        TotalCompleted = meta.TotalCompleted;
+        TotalPurged = meta.TotalPurged;
+        _restoreCompleted = [.. meta.Completed];
+        _restoreRecords = meta.Deliveries.ToDictionary(d => d.Seq);
+    }
+
+    /// <summary>The newest segment, as durably stored.</summary>
+    public SegmentSnapshot Tail { get; private set; }
+
+    public long HeadSegment { get; private set; }
+
+    public long RetainedFrom { get; private set; }
+
+    public long AckedBelow { get; private set; }
+
+    public long TotalCompleted { get; private set; }
+
+    public long TotalPurged { get; private set; }
+
+    public long NextSeq => Tail.NextSeq;
+
+    public int ReadyInWindow => _ready.Count;
+
+    public int LeasedCount => _leases.Count;
+
+    /// <summary>Id of the last segment in the active window (head - 1 when the window is empty).</summary>
+    public long LoadedThrough => _window.Count > 0 ? _window[^1].Id : HeadSegment - 1;
+
+    /// <summary>The sequence number after the last message in the window.</summary>
+    public long NextSeqLoaded() => _window.Count > 0 ? _window[^1].NextSeq : AckedBelow;
+
+    /// <summary>The next segment to load into the window for delivery, or null when the window is full or has everything.</summary>
+    public long? NextSegmentToLoad =>
+        _window.Count < _limits.ActiveSegments && LoadedThrough < Tail.Id ? LoadedThrough + 1 : null;
+
+    public IReadOnlyList<RetainedSegment> Retained => _retained;
+
+    /// <summary>Messages neither completed nor purged.</summary>
+    public long ActiveCount => NextSeq - AckedBelow - CompletedAboveAckedCount();
+
+    // ---------------------------------------------------------------- window
+
+    /// <summary>Adds the next segment to the window, restoring the delivery state that the stored cursor record holds for it.</summary>
+    public void AddWindowSegment(long id, SegmentState segment, DateTimeOffset now)
+    {
+        if (id != LoadedThrough + 1)
+        {
+            throw new InvalidOperationException($"Segment {id} is not next after {LoadedThrough}.");
+        }
+
+        var window = new WindowSegment(id, segment.FirstSequence);
+        _window.Add(window);
+        var completed = _restoreCompleted;
+        var records = _restoreRecords;
+        foreach (var message in segment.Messages)
+        {
+            window.Messages.Add(message);
+            var entry = new Entry();
+            if (message.Seq < AckedBelow || completed?.Contains(message.Seq) == true)
+            {
+                entry.State = EntryState.Completed;
+                window.CompletedCount++;
+            }
+            else
+            {
+                if (records is not null && records.TryGetValue(message.Seq, out var record))
+                {
+                    entry.DeliveryCount = record.Count;
+                    if (record.Token is { } token && record.LockedUntil is { } until && until > now)
+                    {
+                        entry.State = EntryState.Leased;
+                        entry.Token = token;
+                        entry.LockedUntil = until;
+                        _leases[token] = message.Seq;
+                        _expiries.Enqueue(token, until);
+                    }
+                }
+
+                if (entry.State == EntryState.Ready)
+                {
+                    _ready.Add(message.Seq);
+                }
+            }
+
+            window.Entries.Add(entry);
+        }
+
+        AdvanceHead();
+    }
+
+    /// <summary>Drops the restore index once activation has loaded the window.</summary>
+    public void EndRestore()
+    {
+        _restoreCompleted = null;
+        _restoreRecords = null;
+    }
+
+    /// <summary>The highest sequence number that restored delivery state refers to; the window must reach it.</summary>
+    public static long HighestRecordedSeq(QueueMetaState meta) =>
+        Math.Max(meta.Completed.Count > 0 ? meta.Completed[^1] : 0, meta.Deliveries.Count > 0 ? meta.Deliveries.Max(d => d.Seq) : 0);
+
+    // ---------------------------------------------------------------- enqueue
+
+    public bool TryGetDuplicate(string messageId, out long seq)
+    {
+        var found = _dedup.TryGetValue(messageId, out var entry);
+        seq = entry.Seq;
+        return found;
+    }
+
+    /// <summary>Plans the segment writes for the pending messages without changing anything.</summary>
+    public AppendPlan PlanAppend(IReadOnlyList<PendingMessage> pending, DateTimeOffset now)
+    {
+        var segments = new List<SegmentSnapshot>();
+        var current = Tail;
+        var messages = new List<StoredMessage>(current.Messages);
+        var bytes = current.EstimatedBytes;
+        var changed = false;
+        var sequences = new long[pending.Count];
+        var newMessages = new List<StoredMessage>(pending.Count);
+        Dictionary<string, long>? inPlan = null;
+        var next = current.NextSeq;
+
+        for (var i = 0; i < pending.Count; i++)
+        {
+            var p = pending[i];
+            if (TryGetDuplicate(p.MessageId, out var existing) || (inPlan?.TryGetValue(p.MessageId, out existing) ?? false))
+            {
+                sequences[i] = existing;
+                continue;
+            }
+
+            if (messages.Count > 0 && (messages.Count >= _limits.SegmentMaxMessages || bytes + p.EstimatedBytes > _limits.SegmentMaxBytes))
+            {
+                if (changed)
+                {
+                    segments.Add(current with { Messages = messages, EstimatedBytes = bytes });
+                }
+
+                current = new SegmentSnapshot(current.Id + 1, next, [], 0, null);
+                messages = [];
+                bytes = 0;
+            }
+
+            var stored = new StoredMessage
+            {
+                Id = p.MessageId,
+                Seq = next,
+                Body = p.Message.Body,
+                ContentType = p.Message.ContentType,
+                Headers = p.Message.Headers is { Count: > 0 } h ? new Dictionary<string, string>(h) : null,
+                EnqueuedAt = now,
+            };
+            messages.Add(stored);
+            newMessages.Add(stored);
+            bytes += p.EstimatedBytes;
+            changed = true;
+            sequences[i] = next;
+            if (_limits.DedupEnabled)
+            {
+                (inPlan ??= new(StringComparer.Ordinal))[p.MessageId] = next;
+            }
+
+            next++;
+        }
+
+        if (changed)
+        {
+            segments.Add(current with { Messages = messages, EstimatedBytes = bytes });
+        }
+
+        return new AppendPlan(segments, sequences, newMessages);
+    }
+
+    /// <summary>Records that a planned segment was durably written with <paramref name="etag"/>.</summary>
+    public void SegmentWritten(SegmentSnapshot written, string? etag, DateTimeOffset now)
+    {
+        if (written.Id != Tail.Id && written.Id != Tail.Id + 1)
+        {
+            throw new InvalidOperationException($"Segment {written.Id} does not follow tail {Tail.Id}.");
+        }
+
+        var previousNext = written.Id == Tail.Id ? Tail.NextSeq : written.FirstSeq;
+        Tail = written with { ETag = etag };
+
+        var added = written.Messages.Skip((int)(previousNext - written.FirstSeq)).ToList();
+        foreach (var message in added)
+        {
+            RememberId(message.Id, message.Seq, message.EnqueuedAt);
+        }
+
+        TrimDedup(now);
+
+        // New messages become deliverable only now that they are durable.
+        if (_window.Count > 0 && _window[^1].Id == written.Id)
+        {
+            AppendToWindow(_window[^1], added);
+        }
+        else if (written.Id == LoadedThrough + 1 && _window.Count < _limits.ActiveSegments)
+        {
+            var window = new WindowSegment(written.Id, written.FirstSeq);
+            _window.Add(window);
+            AppendToWindow(window, written.Messages);
+        }
+
+        AdvanceHead();
+    }
+
+    private void AppendToWindow(WindowSegment window, IEnumerable<StoredMessage> messages)
+    {
+        foreach (var message in messages)
+        {
+            window.Messages.Add(message);
+            window.Entries.Add(default);
+            _ready.Add(message.Seq);
+        }
+    }
+
+    /// <summary>Adds an id found in a stored segment while rebuilding the index after activation (oldest first).</summary>
+    public void RememberId(string messageId, long seq, DateTimeOffset enqueuedAt)
+    {
+        if (!_limits.DedupEnabled)
+        {
+            return;
+        }
+
+        _dedup[messageId] = (seq, enqueuedAt);
+        _dedupOrder.Enqueue((messageId, enqueuedAt));
+        while (_dedupOrder.Count > _limits.DedupMaxIds)
+        {
+            ForgetOldestId();
+        }
+    }
+
+    /// <summary>Forgets ids older than the duplicate-detection window.</summary>
+    public void TrimDedup(DateTimeOffset now)
+    {
+        var horizon = now - _limits.DedupWindow;
+        while (_dedupOrder.TryPeek(out var oldest) && oldest.At < horizon)
+        {
+            ForgetOldestId();
+        }
+    }
+
+    private void ForgetOldestId()
+    {
+        var (id, at) = _dedupOrder.Dequeue();
+        // An id sent again after its window has a newer entry: keep that one.
+        if (_dedup.TryGetValue(id, out var entry) && entry.At == at)
+        {
+            _dedup.Remove(id);
+        }
+    }
+
+    // ---------------------------------------------------------------- leases
+
+    /// <summary>Leases up to <paramref name="max"/> ready messages in sequence order.</summary>
+    public List<Lease> Lease(int max, TimeSpan duration, DateTimeOffset now)
+    {
+        var leases = new List<Lease>(Math.Min(max, _ready.Count));
+        while (leases.Count < max && _ready.Count > 0)
+        {
+            var seq = _ready.Min;
+            _ready.Remove(seq);
+            ref var entry = ref EntryRef(seq, out var message);
+            entry.State = EntryState.Leased;
+            entry.DeliveryCount++;
+            entry.Token = Guid.NewGuid();
+            entry.LockedUntil = now + duration;
+            _leases[entry.Token] = seq;
+            _expiries.Enqueue(entry.Token, entry.LockedUntil);
+            leases.Add(new Lease(message, entry.DeliveryCount, entry.Token, entry.LockedUntil));
+        }
+
+        return leases;
+    }
+
+    /// <summary>Completes all the leased messages, or throws <see cref="QueueException"/> and changes nothing if any token is unknown.</summary>
+    public void Complete(IReadOnlyList<Guid> tokens)
+    {
+        var lost = tokens.Where(t => !_leases.ContainsKey(t)).Distinct().ToList();
+        if (lost.Count > 0)
+        {
+            throw LockLost(lost);
+        }
+
+        foreach (var token in tokens.Distinct())
+        {
+            var seq = _leases[token];
+            _leases.Remove(token);
+            ref var entry = ref EntryRef(seq, out _);
+            entry.State = EntryState.Completed;
+            entry.Token = Guid.Empty;
+            FindWindow(seq).CompletedCount++;
+            TotalCompleted++;
+        }
+
+        AdvanceHead();
+    }
+
+    /// <summary>Ends the lease; the message is ready again at once.</summary>
+    public void Abandon(Guid token)
+    {
+        if (!_leases.Remove(token, out var seq))
+        {
+            throw LockLost([token]);
+        }
+
+        ref var entry = ref EntryRef(seq, out _);
+        entry.State = EntryState.Ready;
+        entry.Token = Guid.Empty;
+        _ready.Add(seq);
+    }
+
+    /// <summary>Extends the lease to <paramref name="now"/> + <paramref name="duration"/>.</summary>
+    public DateTimeOffset Renew(Guid token, TimeSpan duration, DateTimeOffset now)
+    {
+        if (!_leases.TryGetValue(token, out var seq))
+        {
+            throw LockLost([token]);
+        }
+
+        ref var entry = ref EntryRef(seq, out _);
+        entry.LockedUntil = now + duration;
+        _expiries.Enqueue(token, entry.LockedUntil);
+        return entry.LockedUntil;
+    }
+
+    /// <summary>Makes every message whose lease ended by <paramref name="now"/> ready again; returns how many.</summary>
+    public int ExpireLeases(DateTimeOffset now)
+    {
+        var expired = 0;
+        while (_expiries.TryPeek(out var token, out var due) && due <= now)
+        {
+            _expiries.Dequeue();
+            if (!_leases.TryGetValue(token, out var seq))
+            {
+                continue; // settled already
+            }
+
+            ref var entry = ref EntryRef(seq, out _);
+            if (entry.LockedUntil > now)
+            {
+                continue; // renewed: a later expiry is queued
+            }
+
+            _leases.Remove(token);
+            entry.State = EntryState.Ready;
+            entry.Token = Guid.Empty;
+            _ready.Add(seq);
+            expired++;
+        }
+
+        return expired;
+    }
+
+    /// <summary>When the earliest open lease ends, or null when none is open.</summary>
+    public DateTimeOffset? NextExpiry()
+    {
+        while (_expiries.TryPeek(out var token, out var due))
+        {
+            if (_leases.TryGetValue(token, out var seq) && EntryRef(seq, out _).LockedUntil == due)
+            {
+                return due;
+            }
+
+            _expiries.Dequeue(); // stale: settled or renewed
+        }
+
+        return null;
+    }
+
+    // ---------------------------------------------------------------- purge, stats, browse
+
+    /// <summary>Marks every message completed-by-purge; returns how many were removed.</summary>
+    public long Purge()
+    {
+        var removed = ActiveCount;
+        _ready.Clear();
+        _leases.Clear();
+        _expiries.Clear();
+        foreach (var window in _window)
+        {
+            if (window.Id != Tail.Id)
+            {
+                _retained.Add(ToRetained(window));
+            }
+        }
+
+        _window.Clear();
+        HeadSegment = Tail.Id;
+        AckedBelow = NextSeq;
+        TotalPurged += removed;
+        // The tail stays the head; its messages are below AckedBelow, so reloading it marks them completed.
+        var tailWindow = new WindowSegment(Tail.Id, Tail.FirstSeq);
+        foreach (var message in Tail.Messages)
+        {
+            tailWindow.Messages.Add(message);
+            tailWindow.Entries.Add(new Entry { State = EntryState.Completed });
+            tailWindow.CompletedCount++;
+        }
+
+        _window.Add(tailWindow);
+        return removed;
+    }
+
+    public QueueStats Stats(DateTimeOffset now)
+    {
+        var oldest = OldestActiveMessage();
+        return new QueueStats
+        {
+            LeasedCount = _leases.Count,
+            ReadyCount = ActiveCount - _leases.Count,
+            TotalEnqueued = NextSeq - 1,
+            TotalCompleted = TotalCompleted,
+            TotalPurged = TotalPurged,
+            OldestMessageAge = oldest is null ? null : now - oldest.EnqueuedAt,
+        };
+    }
+
+    /// <summary>Active messages of the window from <paramref name="fromSeq"/> on, and whether the window covers that range.</summary>
+    public List<QueueMessage> PeekWindow(long fromSeq, int max)
+    {
+        var result = new List<QueueMessage>();
+        foreach (var window in _window)
+        {
+            if (window.NextSeq <= fromSeq)
+            {
+                continue;
+            }
+
+            for (var i = (int)Math.Max(0, fromSeq - window.FirstSeq); i < window.Messages.Count && result.Count < max; i++)
+            {
+                var entry = window.Entries[i];
+                if (entry.State != EntryState.Completed)
+                {
+                    result.Add(ToQueueMessage(window.Messages[i], entry.DeliveryCount));
+                }
+            }
+        }
+
+        return result;
+    }
+
+    public static QueueMessage ToQueueMessage(StoredMessage m, int deliveryCount) => new()
+    {
+        MessageId = m.Id,
+        SequenceNumber = m.Seq,
+        Body = m.Body,
+        ContentType = m.ContentType,
+        Headers = m.Headers,
+        EnqueuedTime = m.EnqueuedAt,
+        DeliveryCount = deliveryCount,
+    };
+
+    // ---------------------------------------------------------------- retention
+
+    /// <summary>The retained segments that may be deleted now, oldest first, contiguous from <see cref="RetainedFrom"/>.</summary>
+    public IEnumerable<long> DeletableSegments(DateTimeOffset now)
+    {
+        var known = _retained.ToDictionary(r => r.Id);
+        for (var id = RetainedFrom; id < HeadSegment; id++)
+        {
+            if (!known.TryGetValue(id, out var r))
+            {
+                yield return id; // not in memory (purged before loading): the grain reads it to decide
+                yield break;
+            }
+
+            var expired = !_limits.DedupEnabled
+                || r.LastEnqueuedAt < now - _limits.DedupWindow
+                || NextSeq - 1 - r.LastSeq >= _limits.DedupMaxIds;
+            if (!expired)
+            {
+                yield break;
+            }
+
+            yield return id;
+        }
+    }
+
+    public RetainedSegment? GetRetained(long id) => _retained.Find(r => r.Id == id);
+
+    /// <summary>Records a segment read from storage below the head (its ETag is needed to delete it).</summary>
+    public void AddRetained(RetainedSegment segment)
+    {
+        if (segment.Id >= RetainedFrom && segment.Id < HeadSegment && GetRetained(segment.Id) is null)
+        {
+            _retained.Add(segment);
+            _retained.Sort((a, b) => a.Id.CompareTo(b.Id));
+        }
+    }
+
+    /// <summary>Records that segment <paramref name="id"/>, the oldest retained, is deleted.</summary>
+    public void SegmentDeleted(long id)
+    {
+        if (id != RetainedFrom)
+        {
+            throw new InvalidOperationException($"Segment {id} is not the oldest retained ({RetainedFrom}).");
+        }
+
+        _retained.RemoveAll(r => r.Id == id);
+        RetainedFrom++;
+    }
+
+    // ---------------------------------------------------------------- meta
+
+    public QueueMetaState ToMeta()
+    {
+        var meta = new QueueMetaState
+        {
+            HeadSegment = HeadSegment,
+            TailSegment = Tail.Id,
+            RetainedFrom = RetainedFrom,
+            AckedBelow = AckedBelow,
+            TotalCompleted = TotalCompleted,
+            TotalPurged = TotalPurged,
+        };
+        foreach (var window in _window)
+        {
+            for (var i = 0; i < window.Entries.Count; i++)
+            {
+                var entry = window.Entries[i];
+                var seq = window.FirstSeq + i;
+                if (entry.State == EntryState.Completed)
+                {
+                    if (seq >= AckedBelow)
+                    {
+                        meta.Completed.Add(seq);
+                    }
+                }
+                else if (entry.DeliveryCount > 0)
+                {
+                    meta.Deliveries.Add(new DeliveryRecord
+                    {
+                        Seq = seq,
+                        Count = entry.DeliveryCount,
+                        Token = entry.State == EntryState.Leased ? entry.Token : null,
+                        LockedUntil = entry.State == EntryState.Leased ? entry.LockedUntil : null,
+                    });
+                }
+            }
+        }
+
+        return meta;
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private void AdvanceHead()
+    {
+        while (_window.Count > 0 && _window[0].AllCompleted && _window[0].Id < Tail.Id)
+        {
+            var head = _window[0];
+            _window.RemoveAt(0);
+            AckedBelow = Math.Max(AckedBelow, head.NextSeq);
+            HeadSegment = head.Id + 1;
+            _retained.Add(ToRetained(head));
+        }
+
+        if (_window.Count > 0)
+        {
+            var head = _window[0];
+            var i = (int)Math.Max(0, AckedBelow - head.FirstSeq);
+            while (i < head.Entries.Count && head.Entries[i].State == EntryState.Completed)
+            {
+                i++;
+            }
+
+            AckedBelow = Math.Max(AckedBelow, head.FirstSeq + i);
+        }
+    }
+
+    private static RetainedSegment ToRetained(WindowSegment window) =>
+        new(window.Id, window.NextSeq - 1, window.Messages.Count > 0 ? window.Messages[^1].EnqueuedAt : DateTimeOffset.MinValue, null);
+
+    private long CompletedAboveAckedCount()
+    {
+        long count = 0;
+        foreach (var window in _window)
+        {
+            if (window.NextSeq <= AckedBelow)
+            {
+                continue;
+            }
+
+            for (var i = (int)Math.Max(0, AckedBelow - window.FirstSeq); i < window.Entries.Count; i++)
+            {
+                if (window.Entries[i].State == EntryState.Completed)
+                {
+                    count++;
+                }
+            }
+        }
+
+        return count;
+    }
+
+    private StoredMessage? OldestActiveMessage()
+    {
+        foreach (var window in _window)
+        {
+            for (var i = 0; i < window.Entries.Count; i++)
+            {
+                if (window.Entries[i].State != EntryState.Completed)
+                {
+                    return window.Messages[i];
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private WindowSegment FindWindow(long seq)
+    {
+        foreach (var window in _window)
+        {
+            if (seq >= window.FirstSeq && seq < window.NextSeq)
+            {
+                return window;
+            }
+        }
+
+        throw new InvalidOperationException($"Sequence number {seq} is not in the active window.");
+    }
+
+    private ref Entry EntryRef(long seq, out StoredMessage message)
+    {
+        var window = FindWindow(seq);
+        var index = (int)(seq - window.FirstSeq);
+        message = window.Messages[index];
+        return ref System.Runtime.InteropServices.CollectionsMarshal.AsSpan(window.Entries)[index];
+    }
+
+    private static QueueException LockLost(IReadOnlyList<Guid> tokens) =>
+        new(QueueErrorCode.MessageLockLost,
+            $"The lock on {tokens.Count} message(s) is lost: the lease expired, the message was settled, or the token is from an earlier delivery ({string.Join(", ", tokens.Take(5))}).",
+            tokens);
+}
+
+/// <summary>The option values the core needs.</summary>
+internal sealed record QueueCoreLimits(int SegmentMaxMessages, long SegmentMaxBytes, int ActiveSegments, TimeSpan DedupWindow, int DedupMaxIds)
+{
+    public bool DedupEnabled => DedupWindow > TimeSpan.Zero;
+}

@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Logging;
+
+namespace OrleansQueue.Internal;
+
+internal sealed partial class QueueGrain
+{
+    [LoggerMessage(1, LogLevel.Debug, "Queue {Queue}: stored {Messages} message(s) from {Calls} call(s) in {Segments} segment write(s)")]
+    private partial void LogEnqueued(string queue, int messages, int calls, int segments);
+
+    [LoggerMessage(2, LogLevel.Information, "Queue {Queue}: loaded, head segment {Head}, tail segment {Tail}, {Active} message(s), {Leased} open lease(s)")]
+    private partial void LogLoaded(string queue, long head, long tail, long active, int leased);
+
+    [LoggerMessage(3, LogLevel.Warning, "Queue {Queue}: a storage write failed (ETag conflict: {Conflict}); dropping in-memory state to reload from storage")]
+    private partial void LogStorageFailure(Exception exception, string queue, bool conflict);
+
+    [LoggerMessage(4, LogLevel.Debug, "Queue {Queue}: {Count} lease(s) expired; the messages are ready again")]
+    private partial void LogLeasesExpired(string queue, int count);
+
+    [LoggerMessage(5, LogLevel.Information, "Queue {Queue}: purged {Count} message(s)")]
+    private partial void LogPurged(string queue, long count);
+
+    [LoggerMessage(6, LogLevel.Debug, "Queue {Queue}: deleted {Count} completed segment(s)")]
+    private partial void LogSegmentsDeleted(string queue, int count);
+
+    [LoggerMessage(7, LogLevel.Warning, "Queue {Queue}: deleting completed segments failed; the next pass tries again")]
+    private partial void LogCleanupFailed(Exception exception, string queue);
+}

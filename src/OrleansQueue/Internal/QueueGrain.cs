@@ -1,0 +1,654 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+using Orleans.Storage;
+using OrleansQueue.Options;
+using OrleansQueue.Storage;
+
+namespace OrleansQueue.Internal;
+
+/// <summary>
+/// The durable queue. Messages live in bounded segment records; a small cursor record holds the head, the completion
+/// watermark and the delivery state of the active window. Concurrent enqueues are group-committed into one segment
+/// write, concurrent settlements into one cursor write, and no call returns before its change is durable.
+/// After any failed write the activation drops its in-memory state and reloads from storage (re-read and decide again).
+/// </summary>
+[Reentrant]
+internal sealed partial class QueueGrain : Grain, IQueueGrain
+{
+    private sealed class EnqueueRequest(List<PendingMessage> messages)
+    {
+        public List<PendingMessage> Messages { get; } = messages;
+        public TaskCompletionSource<long[]> Completion { get; } = new();
+    }
+
+    private static readonly TimeSpan MaintenancePeriod = TimeSpan.FromMinutes(1);
+    private const int MaxDeletesPerPass = 64;
+
+    private readonly OrleansQueueOptions _options;
+    private readonly QueueCoreLimits _limits;
+    private readonly TimeProvider _time;
+    private readonly IGrainStorage _storage;
+    private readonly ILogger _logger;
+    private readonly List<EnqueueRequest> _pendingEnqueues = [];
+
+    private QueueCore? _core;
+    private Task? _loading;
+    private CommitPump? _metaPump;
+    private string? _metaETag;
+    private int _generation;
+    private bool _enqueueFlushRunning;
+    private bool _cleanupRunning;
+    private Task? _windowLoad;
+    private IGrainTimer? _timer;
+
+    public QueueGrain(
+        IOptions<OrleansQueueOptions> options,
+        [FromKeyedServices(TimeProviderNames.Grains)] TimeProvider time,
+        IServiceProvider services,
+        ILogger<QueueGrain> logger)
+    {
+        _options = options.Value;
+        _limits = new QueueCoreLimits(_options.SegmentMaxMessages, _options.SegmentMaxBytes, _options.ActiveSegments,
+            _options.DuplicateDetectionWindow, _options.DuplicateDetectionMaxIds);
+        _time = time;
+        _storage = services.GetRequiredKeyedService<IGrainStorage>(_options.StorageName);
+        _logger = logger;
+    }
+
+    private string QueueName => this.GetPrimaryKeyString();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        QueueLimits.ValidateQueueName(QueueName);
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _timer?.Dispose();
+        return Task.CompletedTask;
+    }
+
+    // ------------------------------------------------------------------ enqueue
+
+    public async Task<long[]> Enqueue(OutgoingMessage[] messages)
+    {
+        QueueLimits.ValidateBatch(messages, _options.MaxMessageBodyBytes, _options.MaxBatchCount, _options.MaxBatchBodyBytes);
+        var core = await GetCoreAsync();
+
+        var result = new long[messages.Length];
+        var pending = new List<PendingMessage>(messages.Length);
+        var pendingIndex = new List<int>(messages.Length);
+        for (var i = 0; i < messages.Length; i++)
+        {
+            var id = messages[i].MessageId ?? Guid.NewGuid().ToString("N");
+            if (core.TryGetDuplicate(id, out var existing))
+            {
+                result[i] = existing;
+                continue;
+            }
+
+            pending.Add(new PendingMessage(messages[i], id, SegmentSizing.EstimateBytes(messages[i], id)));
+            pendingIndex.Add(i);
+        }
+
+        if (pending.Count == 0)
+        {
+            return result;
+        }
+
+        var request = new EnqueueRequest(pending);
+        _pendingEnqueues.Add(request);
+        if (!_enqueueFlushRunning)
+        {
+            _ = RunEnqueueFlushesAsync(_generation);
+        }
+
+        var sequences = await request.Completion.Task;
+        for (var i = 0; i < sequences.Length; i++)
+        {
+            result[pendingIndex[i]] = sequences[i];
+        }
+
+        return result;
+    }
+
+    /// <summary>Writes pending enqueues, many callers per write, until none is left. One runs at a time.</summary>
+    private async Task RunEnqueueFlushesAsync(int generation)
+    {
+        _enqueueFlushRunning = true;
+        try
+        {
+            while (generation == _generation && _pendingEnqueues.Count > 0)
+            {
+                var take = 0;
+                var count = 0;
+                while (take < _pendingEnqueues.Count && (take == 0 || count + _pendingEnqueues[take].Messages.Count <= _options.GroupCommitMaxMessages))
+                {
+                    count += _pendingEnqueues[take].Messages.Count;
+                    take++;
+                }
+
+                var requests = _pendingEnqueues.GetRange(0, take);
+                var batch = requests.SelectMany(r => r.Messages).ToList();
+                var core = _core!;
+                var now = _time.GetUtcNow();
+                var plan = core.PlanAppend(batch, now);
+                var createdSegment = plan.Segments.Any(s => s.Id != core.Tail.Id);
+                try
+                {
+                    foreach (var segment in plan.Segments)
+                    {
+                        var state = new GrainState<SegmentState>(segment.ToState(), segment.ETag);
+                        await _storage.WriteStateAsync(StateNames.Segment(segment.Id), this.GetGrainId(), state);
+                        if (generation != _generation)
+                        {
+                            return; // invalidated meanwhile: the requests were failed there
+                        }
+
+                        core.SegmentWritten(segment, state.ETag, now);
+                    }
+                }
+                catch (Exception ex)
+                {
+                    Invalidate(ex);
+                    return;
+                }
+
+                _pendingEnqueues.RemoveRange(0, take);
+                var offset = 0;
+                foreach (var request in requests)
+                {
+                    request.Completion.TrySetResult(plan.Sequences[offset..(offset + request.Messages.Count)]);
+                    offset += request.Messages.Count;
+                }
+
+                LogEnqueued(QueueName, plan.NewMessages.Count, requests.Count, plan.Segments.Count);
+                if (createdSegment)
+                {
+                    // Keep the cursor's tail hint close, so activation probes few segments. Nobody waits on it.
+                    CommitMetaInBackground();
+                }
+            }
+        }
+        finally
+        {
+            if (generation == _generation)
+            {
+                _enqueueFlushRunning = false;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ receive and settle
+
+    public async Task<ReceivedMessage[]> Receive(int maxMessages, TimeSpan? leaseDuration)
+    {
+        QueueLimits.ValidateCount(maxMessages, _options.MaxBatchCount, nameof(maxMessages));
+        var lease = leaseDuration ?? _options.DefaultLeaseDuration;
+        QueueLimits.ValidateLease(lease, _options.MaxLeaseDuration);
+        var core = await GetCoreAsync();
+        var generation = _generation;
+        await FillWindowAsync(maxMessages);
+        EnsureGeneration(generation);
+
+        var now = _time.GetUtcNow();
+        core.ExpireLeases(now);
+        var leases = core.Lease(maxMessages, lease, now);
+        if (leases.Count == 0)
+        {
+            return [];
+        }
+
+        ArmTimer();
+        await _metaPump!.CommitAsync();
+        return leases.Select(l => new ReceivedMessage
+        {
+            Message = QueueCore.ToQueueMessage(l.Message, l.DeliveryCount),
+            LockToken = l.Token,
+            LockedUntil = l.LockedUntil,
+        }).ToArray();
+    }
+
+    public async Task Complete(Guid[] lockTokens)
+    {
+        QueueLimits.ValidateCount(lockTokens?.Length ?? 0, _options.MaxBatchCount, "The number of lock tokens");
+        var core = await GetCoreAsync();
+        core.ExpireLeases(_time.GetUtcNow());
+        var headBefore = core.HeadSegment;
+        core.Complete(lockTokens!);
+        var commit = _metaPump!.CommitAsync();
+        await commit;
+        if (core.HeadSegment != headBefore)
+        {
+            StartCleanup();
+        }
+    }
+
+    public async Task Abandon(Guid lockToken)
+    {
+        var core = await GetCoreAsync();
+        core.ExpireLeases(_time.GetUtcNow());
+        core.Abandon(lockToken);
+        await _metaPump!.CommitAsync();
+    }
+
+    public async Task<DateTimeOffset> RenewLock(Guid lockToken, TimeSpan? leaseDuration)
+    {
+        var lease = leaseDuration ?? _options.DefaultLeaseDuration;
+        QueueLimits.ValidateLease(lease, _options.MaxLeaseDuration);
+        var core = await GetCoreAsync();
+        var now = _time.GetUtcNow();
+        core.ExpireLeases(now);
+        var until = core.Renew(lockToken, lease, now);
+        await _metaPump!.CommitAsync();
+        return until;
+    }
+
+    // ------------------------------------------------------------------ browse, purge, stats
+
+    public async Task<QueueMessage[]> Peek(int maxMessages, long fromSequenceNumber)
+    {
+        QueueLimits.ValidateCount(maxMessages, _options.MaxBatchCount, nameof(maxMessages));
+        var core = await GetCoreAsync();
+        var generation = _generation;
+        var from = Math.Max(fromSequenceNumber, core.AckedBelow);
+        var result = core.PeekWindow(from, maxMessages);
+        if (result.Count >= maxMessages || core.LoadedThrough >= core.Tail.Id)
+        {
+            return [.. result];
+        }
+
+        // Beyond the window: find the segment holding `from` by binary search, then read forward.
+        var start = Math.Max(from, result.Count > 0 ? result[^1].SequenceNumber + 1 : from);
+        var lo = core.LoadedThrough + 1;
+        var hi = core.Tail.Id;
+        var readCache = new Dictionary<long, SegmentSnapshot>();
+        async Task<SegmentSnapshot> ReadAsync(long id)
+        {
+            if (!readCache.TryGetValue(id, out var segment))
+            {
+                segment = id == core.Tail.Id ? core.Tail : await ReadSegmentAsync(id) ?? throw MissingSegment(id);
+                EnsureGeneration(generation);
+                readCache[id] = segment;
+            }
+
+            return segment;
+        }
+
+        while (lo < hi)
+        {
+            var mid = lo + (hi - lo) / 2;
+            if ((await ReadAsync(mid)).NextSeq <= start)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        for (var id = lo; id <= core.Tail.Id && result.Count < maxMessages; id++)
+        {
+            foreach (var message in (await ReadAsync(id)).Messages)
+            {
+                if (message.Seq >= start && message.Seq >= core.AckedBelow && result.Count < maxMessages)
+                {
+                    result.Add(QueueCore.ToQueueMessage(message, 0));
+                }
+            }
+        }
+
+        return [.. result];
+    }
+
+    public async Task<long> Purge()
+    {
+        var core = await GetCoreAsync();
+        var removed = core.Purge();
+        await _metaPump!.CommitAsync();
+        LogPurged(QueueName, removed);
+        StartCleanup();
+        return removed;
+    }
+
+    public async Task<QueueStats> GetStats()
+    {
+        var core = await GetCoreAsync();
+        var now = _time.GetUtcNow();
+        core.ExpireLeases(now);
+        return core.Stats(now);
+    }
+
+    // ------------------------------------------------------------------ loading
+
+    private async Task<QueueCore> GetCoreAsync()
+    {
+        QueueLimits.ValidateQueueName(QueueName);
+        while (_core is null)
+        {
+            _loading ??= LoadAsync();
+            try
+            {
+                await _loading;
+            }
+            catch
+            {
+                _loading = null;
+                throw;
+            }
+        }
+
+        return _core;
+    }
+
+    private async Task LoadAsync()
+    {
+        var grainId = this.GetGrainId();
+        var metaState = new GrainState<QueueMetaState>();
+        await _storage.ReadStateAsync(StateNames.Meta, grainId, metaState);
+        var meta = metaState.RecordExists && metaState.State is not null ? metaState.State : new QueueMetaState();
+        var now = _time.GetUtcNow();
+        var read = new Dictionary<long, SegmentSnapshot>();
+
+        // The tail: the cursor's hint, then probe forward for segments written after the hint.
+        SegmentSnapshot? tail = null;
+        for (var id = meta.TailSegment; ; id++)
+        {
+            var segment = await ReadSegmentAsync(id);
+            if (segment is null)
+            {
+                break;
+            }
+
+            read[id] = tail = segment;
+        }
+
+        tail ??= new SegmentSnapshot(meta.TailSegment, meta.AckedBelow, [], 0, null);
+
+        // The active window, far enough to hold every message the cursor has delivery state for.
+        var core = new QueueCore(_limits, tail, meta);
+        var mustReach = QueueCore.HighestRecordedSeq(meta);
+        while (core.LoadedThrough < tail.Id && (core.NextSegmentToLoad is not null || core.NextSeqLoaded() <= mustReach))
+        {
+            var id = core.LoadedThrough + 1;
+            if (!read.TryGetValue(id, out var segment))
+            {
+                read[id] = segment = await ReadSegmentAsync(id) ?? throw MissingSegment(id);
+            }
+
+            core.AddWindowSegment(id, segment.ToState(), now);
+        }
+
+        core.EndRestore();
+
+        // The duplicate-detection index, from the newest segments back to the window or the id cap.
+        if (_limits.DedupEnabled)
+        {
+            var newestFirst = new List<SegmentSnapshot>();
+            long ids = 0;
+            for (var id = tail.Id; id >= meta.RetainedFrom && ids < _limits.DedupMaxIds; id--)
+            {
+                if (!read.TryGetValue(id, out var segment))
+                {
+                    segment = await ReadSegmentAsync(id);
+                    if (segment is null)
+                    {
+                        continue; // deleted, but the cursor was not yet advanced past it
+                    }
+                }
+
+                if (segment.Messages.Count > 0 && segment.Messages[^1].EnqueuedAt < now - _limits.DedupWindow)
+                {
+                    break;
+                }
+
+                newestFirst.Add(segment);
+                ids += segment.Messages.Count;
+                if (id < core.HeadSegment && segment.Messages.Count > 0)
+                {
+                    core.AddRetained(new RetainedSegment(id, segment.LastSeq, segment.Messages[^1].EnqueuedAt, segment.ETag));
+                }
+            }
+
+            for (var i = newestFirst.Count - 1; i >= 0; i--)
+            {
+                foreach (var message in newestFirst[i].Messages)
+                {
+                    core.RememberId(message.Id, message.Seq, message.EnqueuedAt);
+                }
+            }
+
+            core.TrimDedup(now);
+        }
+
+        _core = core;
+        _metaETag = metaState.ETag;
+        _metaPump = new CommitPump(WriteMetaAsync, Invalidate);
+        _loading = null;
+        LogLoaded(QueueName, core.HeadSegment, tail.Id, core.ActiveCount, core.LeasedCount);
+        ArmTimer();
+        StartCleanup();
+    }
+
+    /// <summary>Loads head segments into the window until it has <paramref name="wanted"/> ready messages or is full.</summary>
+    private async Task FillWindowAsync(int wanted)
+    {
+        while (_core is { } core && core.ReadyInWindow < wanted && core.NextSegmentToLoad is { } id)
+        {
+            if (_windowLoad is { } running)
+            {
+                await running;
+                continue;
+            }
+
+            _windowLoad = LoadWindowSegmentAsync(core, id, _generation);
+            try
+            {
+                await _windowLoad;
+            }
+            finally
+            {
+                _windowLoad = null;
+            }
+        }
+    }
+
+    private async Task LoadWindowSegmentAsync(QueueCore core, long id, int generation)
+    {
+        var segment = id == core.Tail.Id ? core.Tail : await ReadSegmentAsync(id) ?? throw MissingSegment(id);
+        if (generation == _generation && core.NextSegmentToLoad == id)
+        {
+            core.AddWindowSegment(id, segment.ToState(), _time.GetUtcNow());
+        }
+    }
+
+    private async Task<SegmentSnapshot?> ReadSegmentAsync(long id)
+    {
+        var state = new GrainState<SegmentState>();
+        await _storage.ReadStateAsync(StateNames.Segment(id), this.GetGrainId(), state);
+        if (!state.RecordExists || state.State is null)
+        {
+            return null;
+        }
+
+        var messages = state.State.Messages;
+        return new SegmentSnapshot(id, state.State.FirstSequence, messages, messages.Sum(SegmentSizing.EstimateBytes), state.ETag);
+    }
+
+    // ------------------------------------------------------------------ cursor writes, failures
+
+    private async Task WriteMetaAsync()
+    {
+        var generation = _generation;
+        var state = new GrainState<QueueMetaState>(_core!.ToMeta(), _metaETag);
+        await _storage.WriteStateAsync(StateNames.Meta, this.GetGrainId(), state);
+        if (generation == _generation)
+        {
+            _metaETag = state.ETag;
+        }
+    }
+
+    private void CommitMetaInBackground()
+    {
+        if (_metaPump is { } pump)
+        {
+            pump.CommitAsync().ContinueWith(
+                static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Drops all in-memory state after a failed write; the next call reloads from storage.</summary>
+    private void Invalidate(Exception failure)
+    {
+        LogStorageFailure(failure, QueueName, failure is InconsistentStateException);
+        _generation++;
+        _core = null;
+        _loading = null;
+        _windowLoad = null;
+        _enqueueFlushRunning = false;
+        _cleanupRunning = false;
+        var error = new QueueException(QueueErrorCode.StorageFailed,
+            $"A storage write of queue '{QueueName}' failed ({failure.GetType().Name}: {failure.Message}); the queue reloads its state. The outcome is unknown: retry.");
+        _metaPump?.Break(error);
+        _metaPump = null;
+        var pending = _pendingEnqueues.ToArray();
+        _pendingEnqueues.Clear();
+        foreach (var request in pending)
+        {
+            request.Completion.TrySetException(error);
+        }
+
+        _timer?.Dispose();
+        _timer = null;
+    }
+
+    private void EnsureGeneration(int generation)
+    {
+        if (generation != _generation)
+        {
+            throw new QueueException(QueueErrorCode.StorageFailed,
+                $"Queue '{QueueName}' reloaded its state from storage while the call ran; retry.");
+        }
+    }
+
+    private Exception MissingSegment(long id) =>
+        new InvalidOperationException($"Queue '{QueueName}': segment {id}, between the head and the tail, is missing from storage '{_options.StorageName}'.");
+
+    // ------------------------------------------------------------------ timer: lease expiry and retention
+
+    private void ArmTimer()
+    {
+        if (_core is not { } core)
+        {
+            return;
+        }
+
+        var now = _time.GetUtcNow();
+        var due = core.NextExpiry() is { } expiry ? expiry - now : MaintenancePeriod;
+        due = TimeSpan.FromTicks(Math.Clamp(due.Ticks, TimeSpan.FromMilliseconds(1).Ticks, MaintenancePeriod.Ticks));
+        if (_timer is null)
+        {
+            _timer = this.RegisterGrainTimer(OnTimerAsync, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { Interleave = true });
+        }
+        else
+        {
+            _timer.Change(due, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private Task OnTimerAsync(CancellationToken cancellationToken)
+    {
+        if (_core is { } core)
+        {
+            var now = _time.GetUtcNow();
+            var expired = core.ExpireLeases(now);
+            if (expired > 0)
+            {
+                LogLeasesExpired(QueueName, expired);
+            }
+
+            core.TrimDedup(now);
+            StartCleanup();
+            ArmTimer();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private void StartCleanup()
+    {
+        if (!_cleanupRunning && _core is { } core && core.DeletableSegments(_time.GetUtcNow()).Any())
+        {
+            _ = RunCleanupAsync(core, _generation);
+        }
+    }
+
+    /// <summary>Deletes completed segments whose ids are past duplicate detection, oldest first, then records it in the cursor.</summary>
+    private async Task RunCleanupAsync(QueueCore core, int generation)
+    {
+        _cleanupRunning = true;
+        var deleted = 0;
+        try
+        {
+            while (deleted < MaxDeletesPerPass && generation == _generation)
+            {
+                var now = _time.GetUtcNow();
+                if (core.DeletableSegments(now).FirstOrDefault(-1) is var id && id < 0)
+                {
+                    break;
+                }
+
+                var segment = await ReadSegmentAsync(id);
+                if (generation != _generation)
+                {
+                    return;
+                }
+
+                if (segment is not null)
+                {
+                    if (core.GetRetained(id) is null && segment.Messages.Count > 0)
+                    {
+                        // Not known in memory (purged before it was loaded): decide from what was read.
+                        core.AddRetained(new RetainedSegment(id, segment.LastSeq, segment.Messages[^1].EnqueuedAt, segment.ETag));
+                        if (!core.DeletableSegments(now).Contains(id))
+                        {
+                            break;
+                        }
+                    }
+
+                    await _storage.ClearStateAsync(StateNames.Segment(id), this.GetGrainId(), new GrainState<SegmentState>(segment.ToState(), segment.ETag));
+                    if (generation != _generation)
+                    {
+                        return;
+                    }
+                }
+
+                core.SegmentDeleted(id);
+                deleted++;
+            }
+        }
+        catch (Exception ex)
+        {
+            // Harmless: nothing was recorded, and the next pass reads the segment again.
+            LogCleanupFailed(ex, QueueName);
+        }
+        finally
+        {
+            if (generation == _generation)
+            {
+                _cleanupRunning = false;
+            }
+        }
+
+        if (deleted > 0 && generation == _generation)
+        {
+            LogSegmentsDeleted(QueueName, deleted);
+            CommitMetaInBackground();
+        }
+    }
+}

@@ -1,0 +1,66 @@
+namespace OrleansQueue.Options;
+
+/// <summary>Options of the queues hosted by a silo; bind them from configuration section <c>OrleansQueue</c> or set them in code.</summary>
+public sealed class OrleansQueueOptions
+{
+    /// <summary>The configuration section the silo host binds.</summary>
+    public const string SectionName = "OrleansQueue";
+
+    /// <summary>Default name of the Orleans grain storage provider that holds queue data.</summary>
+    public const string DefaultStorageName = "queues";
+
+    /// <summary>
+    /// Name of the Orleans grain storage provider (Azure Table, Azure Blob, memory, ...) that holds queue data.
+    /// Default <c>queues</c>. With Azure Table or Blob storage, set the provider's <c>DeleteStateOnClear</c> to
+    /// <see langword="true"/> so that completed segments are deleted rather than blanked.
+    /// </summary>
+    public string StorageName { get; set; } = DefaultStorageName;
+
+    /// <summary>Most messages in one storage segment. Default 128; 1 to 10,000.</summary>
+    public int SegmentMaxMessages { get; set; } = 128;
+
+    /// <summary>
+    /// Largest estimated serialized size of one segment, in bytes (bodies counted as base64). Default 640 KiB;
+    /// at most 900 KiB so a segment fits one Azure Table entity, and at least enough for one largest message.
+    /// </summary>
+    public int SegmentMaxBytes { get; set; } = 640 * 1024;
+
+    /// <summary>
+    /// How many segments from the head of a queue are kept in memory for delivery. Messages further back wait in
+    /// storage. Bounds memory and the size of the stored delivery state. Default 16; 1 to 1,024.
+    /// </summary>
+    public int ActiveSegments { get; set; } = 16;
+
+    /// <summary>Largest message body in bytes. Default 256 KiB; 1 byte to 256 KiB.</summary>
+    public int MaxMessageBodyBytes { get; set; } = QueueLimits.DefaultMaxMessageBodyBytes;
+
+    /// <summary>Most messages in one enqueue call, and in one receive call. Default 1,000; 1 to 10,000.</summary>
+    public int MaxBatchCount { get; set; } = 1000;
+
+    /// <summary>Largest total of bodies in one enqueue call. Default 4 MiB; at least <see cref="MaxMessageBodyBytes"/>, at most 64 MiB.</summary>
+    public long MaxBatchBodyBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Most messages written in one group commit: concurrent enqueues are coalesced into one storage write up to this
+    /// count (and <see cref="SegmentMaxBytes"/> per segment). Default 1,000; 1 to 10,000.
+    /// </summary>
+    public int GroupCommitMaxMessages { get; set; } = 1000;
+
+    /// <summary>Lease a receiver gets when it names none. Default 30 seconds; 1 second to <see cref="MaxLeaseDuration"/>.</summary>
+    public TimeSpan DefaultLeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Longest lease a receiver may ask for. Default 12 hours; 1 second to 12 hours.</summary>
+    public TimeSpan MaxLeaseDuration { get; set; } = QueueLimits.MaxLeaseDuration;
+
+    /// <summary>
+    /// How long a message id is remembered: a message with the same id sent again within this window is not stored
+    /// twice. Default 10 minutes (as Service Bus); zero turns duplicate detection off; at most 7 days.
+    /// </summary>
+    public TimeSpan DuplicateDetectionWindow { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Most message ids remembered per queue for duplicate detection, which bounds its memory: at higher rates the
+    /// window is shortened to the newest ids. Default 200,000; 1 to 10,000,000.
+    /// </summary>
+    public int DuplicateDetectionMaxIds { get; set; } = 200_000;
+}

@@ -1,0 +1,58 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+using Orleans.Storage;
+
+namespace OrleansQueue.Options;
+
+/// <summary>Checks <see cref="OrleansQueueOptions"/> at silo start-up; a bad value stops the silo with a message naming the option.</summary>
+internal sealed class OrleansQueueOptionsValidator(IOptions<OrleansQueueOptions> options, IServiceProvider services) : IConfigurationValidator
+{
+    /// <summary>Largest segment that fits one Azure Table entity (15 properties of 64 KiB, less room for keys).</summary>
+    internal const int SegmentBytesCeiling = 900 * 1024;
+
+    public void ValidateConfiguration()
+    {
+        var o = options.Value;
+        Validate(o);
+        if (services.GetKeyedService<IGrainStorage>(o.StorageName) is null)
+        {
+            throw Fail(nameof(o.StorageName),
+                $"no grain storage provider named '{o.StorageName}' is registered; add one (for example AddAzureTableGrainStorage(\"{o.StorageName}\", ...)) or set {nameof(o.StorageName)}");
+        }
+    }
+
+    /// <summary>Checks the values alone, without the service provider.</summary>
+    internal static void Validate(OrleansQueueOptions o)
+    {
+        if (string.IsNullOrWhiteSpace(o.StorageName))
+        {
+            throw Fail(nameof(o.StorageName), "must name a grain storage provider");
+        }
+
+        Range(nameof(o.SegmentMaxMessages), o.SegmentMaxMessages, 1, 10_000);
+        Range(nameof(o.MaxMessageBodyBytes), o.MaxMessageBodyBytes, 1, QueueLimits.DefaultMaxMessageBodyBytes);
+        var smallest = SegmentSizing.MaxEstimatedMessageBytes(o.MaxMessageBodyBytes);
+        Range(nameof(o.SegmentMaxBytes), o.SegmentMaxBytes, smallest, SegmentBytesCeiling,
+            $"at least one largest message ({smallest} bytes estimated for a {o.MaxMessageBodyBytes}-byte body) and at most one Azure Table entity");
+        Range(nameof(o.ActiveSegments), o.ActiveSegments, 1, 1024);
+        Range(nameof(o.MaxBatchCount), o.MaxBatchCount, 1, 10_000);
+        Range(nameof(o.MaxBatchBodyBytes), o.MaxBatchBodyBytes, o.MaxMessageBodyBytes, 64L * 1024 * 1024);
+        Range(nameof(o.GroupCommitMaxMessages), o.GroupCommitMaxMessages, 1, 10_000);
+        Range(nameof(o.MaxLeaseDuration), o.MaxLeaseDuration, QueueLimits.MinLeaseDuration, QueueLimits.MaxLeaseDuration);
+        Range(nameof(o.DefaultLeaseDuration), o.DefaultLeaseDuration, QueueLimits.MinLeaseDuration, o.MaxLeaseDuration);
+        Range(nameof(o.DuplicateDetectionWindow), o.DuplicateDetectionWindow, TimeSpan.Zero, TimeSpan.FromDays(7));
+        Range(nameof(o.DuplicateDetectionMaxIds), o.DuplicateDetectionMaxIds, 1, 10_000_000);
+    }
+
+    private static void Range<T>(string name, T value, T min, T max, string? why = null) where T : IComparable<T>
+    {
+        if (value.CompareTo(min) < 0 || value.CompareTo(max) > 0)
+        {
+            throw Fail(name, $"is {value}; it must be between {min} and {max}{(why is null ? "" : $" ({why})")}");
+        }
+    }
+
+    private static OrleansConfigurationException Fail(string option, string problem) =>
+        new($"{nameof(OrleansQueueOptions)}.{option} {problem}.");
+}

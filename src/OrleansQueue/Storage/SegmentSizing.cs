@@ -1,0 +1,47 @@
+using System.Text;
+
+namespace OrleansQueue;
+
+/// <summary>A conservative estimate of how large a message is once serialized into a segment (JSON, body as base64).</summary>
+internal static class SegmentSizing
+{
+    /// <summary>Room for property names, type tags, sequence number and time.</summary>
+    private const int PerMessageOverhead = 512;
+
+    /// <summary>Quotes, colon and comma around one header.</summary>
+    private const int HeaderEntryOverhead = 8;
+
+    public static long EstimateBytes(OutgoingMessage message, string messageId)
+    {
+        long bytes = PerMessageOverhead + Base64Length(message.Body.Length) + 2L * messageId.Length;
+        if (message.ContentType is { } contentType)
+        {
+            bytes += 2L * contentType.Length;
+        }
+
+        if (message.Headers is { } headers)
+        {
+            foreach (var (key, value) in headers)
+            {
+                // Headers have no control characters, so JSON escapes at most double a character.
+                bytes += HeaderEntryOverhead + 2L * (Utf8(key) + Utf8(value));
+            }
+        }
+
+        return bytes;
+    }
+
+    /// <summary>The estimate for a message read back from storage.</summary>
+    public static long EstimateBytes(OrleansQueue.Storage.StoredMessage message) =>
+        EstimateBytes(new OutgoingMessage(message.Body) { ContentType = message.ContentType, Headers = message.Headers }, message.Id);
+
+    /// <summary>The estimate for the largest message that a body limit allows, with the largest headers.</summary>
+    public static int MaxEstimatedMessageBytes(int maxBodyBytes) =>
+        (int)(PerMessageOverhead + Base64Length(maxBodyBytes) + 2L * QueueLimits.MaxMessageIdLength
+              + 2L * QueueLimits.MaxContentTypeLength + 2L * QueueLimits.MaxHeadersBytes
+              + (long)HeaderEntryOverhead * QueueLimits.MaxHeaderCount);
+
+    private static long Base64Length(long bytes) => (bytes + 2) / 3 * 4;
+
+    internal static int Utf8(string s) => Encoding.UTF8.GetByteCount(s);
+}
