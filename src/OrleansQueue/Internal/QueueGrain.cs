@@ -368,7 +368,9 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain
             read[id] = tail = segment;
         }
 
+        // A cursor may name a tail that was never written (a new or purged empty queue).
         tail ??= new SegmentSnapshot(meta.TailSegment, meta.AckedBelow, [], 0, null);
+        read[tail.Id] = tail;
 
         // The active window, far enough to hold every message the cursor has delivery state for.
         var core = new QueueCore(_limits, tail, meta);

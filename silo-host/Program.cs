@@ -1,0 +1,77 @@
+using System.Net;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
+using OrleansQueue.Hosting;
+using OrleansQueue.Options;
+using OrleansQueue.SiloHost;
+
+// Configuration: appsettings.json, then environment variables (Storage__Provider=AzureBlob),
+// then the command line (--Storage:Provider=AzureBlob). Ctrl-C and SIGTERM stop the silo cleanly.
+var builder = Host.CreateApplicationBuilder(args);
+var cluster = builder.Configuration.GetSection("Cluster").Get<ClusterSettings>() ?? new ClusterSettings();
+var storage = builder.Configuration.GetSection("Storage").Get<StorageSettings>() ?? new StorageSettings();
+var queueSection = builder.Configuration.GetSection(OrleansQueueOptions.SectionName);
+var storageName = queueSection[nameof(OrleansQueueOptions.StorageName)] ?? OrleansQueueOptions.DefaultStorageName;
+
+builder.UseOrleans(silo =>
+{
+    silo.Configure<ClusterOptions>(o =>
+    {
+        o.ClusterId = cluster.ClusterId;
+        o.ServiceId = cluster.ServiceId;
+    });
+
+    switch (cluster.Clustering.ToLowerInvariant())
+    {
+        case "localhost":
+            silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort,
+                new IPEndPoint(IPAddress.Loopback, cluster.PrimarySiloPort ?? cluster.SiloPort), cluster.ServiceId, cluster.ClusterId);
+            break;
+        case "azuretable":
+            silo.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(RequireConnectionString(storage)));
+            silo.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
+            break;
+        default:
+            throw new InvalidOperationException($"Cluster:Clustering is '{cluster.Clustering}'; use Localhost or AzureTable.");
+    }
+
+    switch (storage.Provider.ToLowerInvariant())
+    {
+        case "azuretable":
+            silo.AddAzureTableGrainStorage(storageName, o =>
+            {
+                o.TableServiceClient = new TableServiceClient(RequireConnectionString(storage));
+                o.TableName = storage.TableName;
+                o.DeleteStateOnClear = true;
+            });
+            break;
+        case "azureblob":
+            silo.AddAzureBlobGrainStorage(storageName, o =>
+            {
+                o.BlobServiceClient = new BlobServiceClient(RequireConnectionString(storage));
+                o.ContainerName = storage.ContainerName;
+                o.DeleteStateOnClear = true;
+            });
+            break;
+        case "memory":
+            silo.AddMemoryGrainStorage(storageName);
+            break;
+        default:
+            throw new InvalidOperationException($"Storage:Provider is '{storage.Provider}'; use AzureTable, AzureBlob or Memory.");
+    }
+
+    silo.AddOrleansQueue(queueSection);
+});
+
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+using var host = builder.Build();
+await host.RunAsync();
+
+static string RequireConnectionString(StorageSettings storage) =>
+    string.IsNullOrWhiteSpace(storage.ConnectionString)
+        ? throw new InvalidOperationException("Storage:ConnectionString is empty; set it (or keep the Azurite default in appsettings.json).")
+        : storage.ConnectionString;

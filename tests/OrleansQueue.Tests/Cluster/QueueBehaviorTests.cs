@@ -1,0 +1,330 @@
+using System.Text;
+using Orleans.Runtime;
+using OrleansQueue.Storage;
+using OrleansQueue.Tests.Infrastructure;
+
+namespace OrleansQueue.Tests.Cluster;
+
+/// <summary>
+/// The queue's behaviour, run against every storage provider: memory in a TestCluster, and Azure Table and Azure Blob
+/// on Azurite. The fixture's queues use 4-message segments and a 2-segment window, so a few messages span segments.
+/// </summary>
+public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
+{
+    protected QueueTestCluster C => fixture.Cluster;
+
+    protected static string NewQueueName() => "q-" + Guid.NewGuid().ToString("N")[..12];
+
+    private static OutgoingMessage Text(string text, string? id = null) => OutgoingMessage.FromText(text, id);
+
+    [Fact]
+    public async Task SendReceiveComplete_DeliversInSequenceOrder_AndCountsStats()
+    {
+        var queue = C.Queue(NewQueueName());
+        var sequences = new List<long>();
+        for (var i = 0; i < 7; i++)
+        {
+            sequences.Add(await queue.SendAsync($"m{i}"));
+        }
+
+        Assert.Equal(Enumerable.Range(1, 7).Select(i => (long)i), sequences);
+
+        var received = new List<ReceivedMessage>();
+        while (received.Count < 7)
+        {
+            var batch = await queue.ReceiveAsync(3);
+            Assert.NotEmpty(batch);
+            received.AddRange(batch);
+        }
+
+        Assert.Equal(Enumerable.Range(0, 7).Select(i => $"m{i}"), received.Select(r => r.Message.BodyAsString()));
+        Assert.All(received, r => Assert.Equal(1, r.Message.DeliveryCount));
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal((0, 7, 7, 0), (stats.ReadyCount, stats.LeasedCount, stats.TotalEnqueued, stats.TotalCompleted));
+
+        await queue.CompleteAsync(received.Select(r => r.LockToken));
+        stats = await queue.GetStatsAsync();
+        Assert.Equal((0, 0, 7, 7), (stats.ReadyCount, stats.LeasedCount, stats.TotalEnqueued, stats.TotalCompleted));
+        Assert.Null(stats.OldestMessageAge);
+        Assert.Empty(await queue.ReceiveAsync(10));
+    }
+
+    [Fact]
+    public async Task MessageFields_RoundTrip()
+    {
+        var queue = C.Queue(NewQueueName());
+        var body = new byte[] { 0, 1, 2, 255 };
+        var headers = new Dictionary<string, string> { ["tenant"] = "contoso", ["ünïcødé"] = "✓" };
+        await queue.SendAsync(new OutgoingMessage(body) { MessageId = "order-17", ContentType = "application/octet-stream", Headers = headers });
+
+        var message = Assert.Single(await queue.ReceiveAsync(5)).Message;
+        Assert.Equal(("order-17", 1L, "application/octet-stream"), (message.MessageId, message.SequenceNumber, message.ContentType));
+        Assert.Equal(body, message.Body);
+        Assert.Equal(headers, message.Headers);
+        Assert.Equal(C.Time.GetUtcNow(), message.EnqueuedTime);
+    }
+
+    [Fact]
+    public async Task ConcurrentSends_AllGetDistinctSequences_AndAreDeliveredInThatOrder()
+    {
+        var queue = C.Queue(NewQueueName());
+        var sends = Enumerable.Range(0, 300).Select(i => queue.SendAsync($"m{i}", $"id-{i}")).ToArray();
+        var sequences = await Task.WhenAll(sends);
+        Assert.Equal(Enumerable.Range(1, 300).Select(i => (long)i), sequences.Order());
+
+        var delivered = new List<QueueMessage>();
+        while (delivered.Count < 300)
+        {
+            // The window holds 2 segments of 4: receives walk the segments from storage as the head advances.
+            var batch = await queue.ReceiveAsync(100);
+            Assert.NotEmpty(batch);
+            delivered.AddRange(batch.Select(b => b.Message));
+            await queue.CompleteAsync(batch.Select(b => b.LockToken));
+        }
+
+        Assert.Equal(sequences.Order(), delivered.Select(m => m.SequenceNumber));
+        for (var i = 0; i < 300; i++)
+        {
+            Assert.Equal($"m{i}", delivered.Single(m => m.SequenceNumber == sequences[i]).BodyAsString());
+        }
+    }
+
+    [Fact]
+    public async Task RetriedMessageId_IsStoredOnce_AndGetsTheFirstSequenceNumber()
+    {
+        var queue = C.Queue(NewQueueName());
+        var first = await queue.SendAsync("payment", "pay-1");
+        var retry = await queue.SendAsync("payment", "pay-1");
+        var inBatch = await queue.SendBatchAsync([Text("x", "pay-2"), Text("x", "pay-2"), Text("y", "pay-1")]);
+
+        Assert.Equal(first, retry);
+        Assert.Equal([2L, 2L, first], inBatch);
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal(2, stats.TotalEnqueued);
+        Assert.Equal(2, stats.ReadyCount);
+
+        // Completed messages are still remembered within the window.
+        var received = await queue.ReceiveAsync(10);
+        await queue.CompleteAsync(received.Select(r => r.LockToken));
+        Assert.Equal(first, await queue.SendAsync("payment", "pay-1"));
+        Assert.Empty(await queue.ReceiveAsync(10));
+    }
+
+    [Fact]
+    public async Task Abandon_RedeliversAtOnce_WithHigherDeliveryCount()
+    {
+        var queue = C.Queue(NewQueueName());
+        await queue.SendAsync("a");
+        await queue.SendAsync("b");
+        var first = (await queue.ReceiveAsync(1))[0];
+        await queue.AbandonAsync(first);
+
+        var again = await queue.ReceiveAsync(2);
+        Assert.Equal(["a", "b"], again.Select(r => r.Message.BodyAsString()));
+        Assert.Equal([2, 1], again.Select(r => r.Message.DeliveryCount));
+        var lost = await Assert.ThrowsAsync<QueueException>(() => queue.CompleteAsync(first));
+        Assert.Equal(QueueErrorCode.MessageLockLost, lost.Code);
+    }
+
+    [Fact]
+    public async Task ExpiredLease_RedeliversTheMessage_AndRejectsTheOldToken()
+    {
+        var queue = C.Queue(NewQueueName());
+        await queue.SendAsync("slow");
+        var first = Assert.Single(await queue.ReceiveAsync(1, TimeSpan.FromSeconds(10)));
+        Assert.Equal(C.Time.GetUtcNow() + TimeSpan.FromSeconds(10), first.LockedUntil);
+
+        C.Time.Advance(TimeSpan.FromSeconds(9));
+        Assert.Empty(await queue.ReceiveAsync(1));
+        C.Time.Advance(TimeSpan.FromSeconds(2));
+        var second = Assert.Single(await queue.ReceiveAsync(1));
+        Assert.Equal(2, second.Message.DeliveryCount);
+        Assert.NotEqual(first.LockToken, second.LockToken);
+
+        var stale = await Assert.ThrowsAsync<QueueException>(() => queue.CompleteAsync(first));
+        Assert.Equal(QueueErrorCode.MessageLockLost, stale.Code);
+        Assert.Equal([first.LockToken], stale.LockTokens);
+        await queue.CompleteAsync(second);
+        Assert.Equal(0, (await queue.GetStatsAsync()).ActiveCount);
+    }
+
+    [Fact]
+    public async Task RenewLock_KeepsTheMessageLeased()
+    {
+        var queue = C.Queue(NewQueueName());
+        await queue.SendAsync("long job");
+        var delivery = Assert.Single(await queue.ReceiveAsync(1, TimeSpan.FromSeconds(10)));
+        C.Time.Advance(TimeSpan.FromSeconds(8));
+        var until = await queue.RenewLockAsync(delivery, TimeSpan.FromSeconds(10));
+        Assert.Equal(C.Time.GetUtcNow() + TimeSpan.FromSeconds(10), until);
+        C.Time.Advance(TimeSpan.FromSeconds(8));
+        Assert.Empty(await queue.ReceiveAsync(1));
+        await queue.CompleteAsync(delivery);
+        Assert.Equal(1, (await queue.GetStatsAsync()).TotalCompleted);
+    }
+
+    [Fact]
+    public async Task Complete_WithOneStaleToken_CompletesNone()
+    {
+        var queue = C.Queue(NewQueueName());
+        await queue.SendBatchAsync([Text("a"), Text("b")]);
+        var leased = await queue.ReceiveAsync(2);
+        var stale = Guid.NewGuid();
+
+        var error = await Assert.ThrowsAsync<QueueException>(() => queue.CompleteAsync([leased[0].LockToken, stale, leased[1].LockToken]));
+        Assert.Equal(QueueErrorCode.MessageLockLost, error.Code);
+        Assert.Equal([stale], error.LockTokens);
+        Assert.Equal((0, 2L), ((await queue.GetStatsAsync()).TotalCompleted, (await queue.GetStatsAsync()).LeasedCount));
+
+        await queue.CompleteAsync(leased.Select(l => l.LockToken));
+        Assert.Equal(2, (await queue.GetStatsAsync()).TotalCompleted);
+    }
+
+    [Fact]
+    public async Task Peek_BrowsesPastTheActiveWindow_WithoutLeasing()
+    {
+        var queue = C.Queue(NewQueueName());
+        await queue.SendBatchAsync(Enumerable.Range(1, 30).Select(i => Text($"m{i}")));
+        var leased = await queue.ReceiveAsync(2);
+        await queue.CompleteAsync(leased[0]);
+
+        var all = await queue.PeekAsync(100);
+        Assert.Equal(Enumerable.Range(2, 29).Select(i => (long)i), all.Select(m => m.SequenceNumber));
+        Assert.Equal(1, all[0].DeliveryCount); // leased, not completed
+        var tail = await queue.PeekAsync(5, fromSequenceNumber: 21);
+        Assert.Equal([21L, 22, 23, 24, 25], tail.Select(m => m.SequenceNumber));
+        Assert.Equal("m21", tail[0].BodyAsString());
+        Assert.Empty(await queue.PeekAsync(5, fromSequenceNumber: 31));
+        Assert.Equal(28, (await queue.GetStatsAsync()).ReadyCount);
+    }
+
+    [Fact]
+    public async Task Purge_RemovesEveryMessage_AndTheQueueKeepsWorking()
+    {
+        var queue = C.Queue(NewQueueName());
+        await queue.SendBatchAsync(Enumerable.Range(1, 25).Select(i => Text($"m{i}")));
+        var leased = await queue.ReceiveAsync(3);
+
+        Assert.Equal(25, await queue.PurgeAsync());
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal((0L, 0L, 25L, 25L), (stats.ActiveCount, stats.LeasedCount, stats.TotalPurged, stats.TotalEnqueued));
+        Assert.Empty(await queue.ReceiveAsync(10));
+        await Assert.ThrowsAsync<QueueException>(() => queue.CompleteAsync(leased[0]));
+
+        Assert.Equal(26, await queue.SendAsync("after purge"));
+        Assert.Equal("after purge", Assert.Single(await queue.ReceiveAsync(10)).Message.BodyAsString());
+
+        await C.Cluster.DeactivateAsync(C.Grain(queue.Name));
+        stats = await queue.GetStatsAsync();
+        Assert.Equal((1L, 1L), (stats.ActiveCount, stats.LeasedCount));
+    }
+
+    [Fact]
+    public async Task Deactivation_KeepsMessages_AndOpenLeasesStillSettle()
+    {
+        var queue = C.Queue(NewQueueName());
+        await queue.SendBatchAsync(Enumerable.Range(1, 10).Select(i => Text($"m{i}", $"id-{i}")));
+        var leased = await queue.ReceiveAsync(3, TimeSpan.FromMinutes(1));
+        await queue.CompleteAsync(leased[0]);
+
+        await C.Cluster.DeactivateAsync(C.Grain(queue.Name));
+
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal((9L, 2L, 1L), (stats.ActiveCount, stats.LeasedCount, stats.TotalCompleted));
+        await queue.CompleteAsync(leased[1]); // the lease survived the deactivation
+        Assert.Equal(3, await queue.SendAsync("again", "id-3")); // and so did duplicate detection
+
+        C.Time.Advance(TimeSpan.FromMinutes(2));
+        var rest = new List<ReceivedMessage>();
+        while ((await queue.ReceiveAsync(20)) is { Count: > 0 } batch)
+        {
+            rest.AddRange(batch);
+            await queue.CompleteAsync(batch.Select(b => b.LockToken));
+        }
+
+        Assert.Equal(Enumerable.Range(3, 8).Select(i => (long)i), rest.Select(r => r.Message.SequenceNumber));
+        Assert.Equal(2, rest[0].Message.DeliveryCount); // the lease that was open expired: delivered again
+        Assert.All(rest.Skip(1), r => Assert.Equal(1, r.Message.DeliveryCount));
+    }
+
+    [Fact]
+    public async Task CompletedSegments_AreDeleted_OnceOutOfTheDuplicateWindow()
+    {
+        var queue = C.Queue(NewQueueName());
+        await queue.SendBatchAsync(Enumerable.Range(1, 20).Select(i => Text($"m{i}")));
+        while ((await queue.ReceiveAsync(20)) is { Count: > 0 } batch)
+        {
+            await queue.CompleteAsync(batch.Select(b => b.LockToken));
+        }
+
+        var storage = C.Storage();
+        var grainId = C.Grain(queue.Name).GetGrainId();
+        async Task<bool> SegmentExists(long id)
+        {
+            var state = new GrainState<SegmentState>();
+            await storage.ReadStateAsync(StateNames.Segment(id), grainId, state);
+            return state.RecordExists;
+        }
+
+        Assert.True(await SegmentExists(0), "kept for duplicate detection");
+        C.Time.Advance(TimeSpan.FromMinutes(11)); // the maintenance timer deletes them
+        await Wait.UntilAsync(() => SegmentExists(3), exists => !exists, "segments 0-3 are deleted");
+        Assert.False(await SegmentExists(0));
+        Assert.True(await SegmentExists(4), "the tail segment stays");
+
+        await C.Cluster.DeactivateAsync(C.Grain(queue.Name));
+        Assert.Equal(21, await queue.SendAsync("next"));
+        Assert.Equal(1, (await queue.GetStatsAsync()).ActiveCount);
+    }
+
+    [Fact]
+    public async Task BadInput_IsRejectedWithAClearError_AndLeavesNoTrace()
+    {
+        var name = NewQueueName();
+        var grain = C.Grain(name);
+        var queue = C.Queue(name);
+        await queue.SendAsync("keep");
+
+        async Task Rejected(QueueErrorCode code, Func<Task> call)
+        {
+            var error = await Assert.ThrowsAsync<QueueException>(call);
+            Assert.Equal(code, error.Code);
+        }
+
+        // Checked in the grain (a caller that skips the client handle) ...
+        await Rejected(QueueErrorCode.MessageTooLarge, () => grain.Enqueue([new OutgoingMessage(new byte[256 * 1024 + 1])]));
+        await Rejected(QueueErrorCode.InvalidMessageId, () => grain.Enqueue([Text("x", "")]));
+        await Rejected(QueueErrorCode.InvalidMessageId, () => grain.Enqueue([Text("x", new string('a', 129))]));
+        await Rejected(QueueErrorCode.InvalidMessageId, () => grain.Enqueue([Text("x", "a/b")]));
+        await Rejected(QueueErrorCode.InvalidHeaders, () => grain.Enqueue([Text("x") with { Headers = new Dictionary<string, string> { ["h"] = new string('v', 64 * 1024) } }]));
+        await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue([]));
+        await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue(Enumerable.Range(0, 17).Select(_ => new OutgoingMessage(new byte[256 * 1024])).ToArray()));
+        await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue(Enumerable.Range(0, 1001).Select(_ => Text("x")).ToArray()));
+        await Rejected(QueueErrorCode.InvalidLeaseDuration, () => grain.Receive(1, TimeSpan.Zero));
+        await Rejected(QueueErrorCode.InvalidLeaseDuration, () => grain.Receive(1, TimeSpan.FromHours(13)));
+        await Rejected(QueueErrorCode.InvalidArgument, () => grain.Receive(0, null));
+        await Rejected(QueueErrorCode.InvalidArgument, () => grain.Receive(100_000, null));
+        await Rejected(QueueErrorCode.MessageLockLost, () => grain.Abandon(Guid.NewGuid()));
+        await Rejected(QueueErrorCode.MessageLockLost, () => grain.RenewLock(Guid.NewGuid(), null));
+        await Rejected(QueueErrorCode.InvalidQueueName, () => C.Grain("bad/name").Enqueue([Text("x")]));
+        await Rejected(QueueErrorCode.InvalidQueueName, () => C.Grain(new string('q', 121)).GetStats());
+
+        // ... and in the client handle before any call.
+        await Rejected(QueueErrorCode.MessageTooLarge, () => queue.SendAsync(new OutgoingMessage(new byte[256 * 1024 + 1])));
+        await Rejected(QueueErrorCode.InvalidMessageId, () => queue.SendAsync("x", "bad\u0001id"));
+        Assert.Equal(QueueErrorCode.InvalidQueueName, Assert.Throws<QueueException>(() => C.Client.GetQueue("orders#1")).Code);
+
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal((1L, 1L), (stats.TotalEnqueued, stats.ReadyCount));
+        Assert.Equal("keep", Assert.Single(await queue.ReceiveAsync(10)).Message.BodyAsString());
+
+        // The largest allowed body is accepted.
+        Assert.Equal(2, await queue.SendAsync(new OutgoingMessage(new byte[256 * 1024])));
+    }
+}
+
+public sealed class MemoryQueueBehaviorTests(MemoryClusterFixture fixture) : QueueBehaviorTests(fixture), IClassFixture<MemoryClusterFixture>;
+
+public sealed class AzureTableQueueBehaviorTests(AzureTableClusterFixture fixture) : QueueBehaviorTests(fixture), IClassFixture<AzureTableClusterFixture>;
+
+public sealed class AzureBlobQueueBehaviorTests(AzureBlobClusterFixture fixture) : QueueBehaviorTests(fixture), IClassFixture<AzureBlobClusterFixture>;

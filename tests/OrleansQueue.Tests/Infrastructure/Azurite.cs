@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace OrleansQueue.Tests.Infrastructure;
+
+/// <summary>
+/// Runs the Azurite emulator from the repository's node_modules on free loopback ports with its data in a temporary
+/// folder, and stops it gracefully (SIGTERM; Azurite saves its tables on close) so restarts keep the data.
+/// </summary>
+public sealed class AzuriteFixture : IAsyncDisposable, IDisposable
+{
+    public const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+    private readonly string _dataDir = Directory.CreateTempSubdirectory("orleansqueue-azurite-").FullName;
+    private readonly int _blobPort = FreePort();
+    private readonly int _queuePort = FreePort();
+    private readonly int _tablePort = FreePort();
+    private Process? _process;
+    private int _closedServices;
+
+    public AzuriteFixture() => StartAsync().GetAwaiter().GetResult();
+
+    public string ConnectionString =>
+        $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};" +
+        $"BlobEndpoint=http://127.0.0.1:{_blobPort}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:{_queuePort}/devstoreaccount1;" +
+        $"TableEndpoint=http://127.0.0.1:{_tablePort}/devstoreaccount1;";
+
+    public async Task StartAsync()
+    {
+        var root = RepositoryRoot();
+        var azurite = Path.Combine(root, "node_modules", "azurite", "dist", "src", "azurite.js");
+        if (!File.Exists(azurite))
+        {
+            throw new InvalidOperationException($"Azurite is not installed ({azurite} is missing): run 'npm ci' in {root}, or the README's test command.");
+        }
+
+        var start = new ProcessStartInfo("node")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[]
+        {
+            azurite, "--location", _dataDir, "--skipApiVersionCheck",
+            "--blobHost", "127.0.0.1", "--blobPort", $"{_blobPort}",
+            "--queueHost", "127.0.0.1", "--queuePort", $"{_queuePort}",
+            "--tableHost", "127.0.0.1", "--tablePort", $"{_tablePort}",
+        })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        _closedServices = 0;
+        _process = Process.Start(start) ?? throw new InvalidOperationException("node did not start");
+        _process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data?.Contains("successfully closed", StringComparison.Ordinal) == true)
+            {
+                Interlocked.Increment(ref _closedServices);
+            }
+        };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        foreach (var port in new[] { _blobPort, _queuePort, _tablePort })
+        {
+            while (!await CanConnectAsync(port))
+            {
+                if (_process.HasExited || DateTime.UtcNow > deadline)
+                {
+                    throw new InvalidOperationException($"Azurite did not listen on 127.0.0.1:{port} (exited: {_process.HasExited}).");
+                }
+
+                await Task.Delay(50);
+            }
+        }
+    }
+
+    /// <summary>SIGTERM, then wait until all three services report closed (their data saved) or the process exits.</summary>
+    public async Task StopAsync()
+    {
+        if (_process is not { } process)
+        {
+            return;
+        }
+
+        _process = null;
+        if (!process.HasExited)
+        {
+            SendSigterm(process.Id);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!process.HasExited && Volatile.Read(ref _closedServices) < 3 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+        }
+
+        process.Dispose();
+    }
+
+    public async Task RestartAsync()
+    {
+        await StopAsync();
+        await StartAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        try
+        {
+            Directory.Delete(_dataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    public static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "OrleansQueue.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("OrleansQueue.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    private static void SendSigterm(int pid)
+    {
+        using var kill = Process.Start("kill", ["-TERM", pid.ToString()]);
+        kill.WaitForExit();
+    }
+
+    private static async Task<bool> CanConnectAsync(int port)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,55 @@
+using OrleansQueue.Options;
+
+namespace OrleansQueue.Tests.Infrastructure;
+
+/// <summary>One cluster per test class. Small segments and a small window so that a few messages exercise the segment logic.</summary>
+public abstract class QueueClusterFixture : IAsyncLifetime
+{
+    public QueueTestCluster Cluster { get; private set; } = null!;
+
+    public StorageSetup Storage { get; private set; } = null!;
+
+    protected virtual void Configure(OrleansQueueOptions options)
+    {
+        options.SegmentMaxMessages = 4;
+        options.ActiveSegments = 2;
+    }
+
+    protected abstract Task<StorageSetup> CreateStorageAsync();
+
+    public async Task InitializeAsync()
+    {
+        Storage = await CreateStorageAsync();
+        Cluster = await QueueTestCluster.StartAsync(Storage, Configure);
+    }
+
+    public virtual async Task DisposeAsync() => await Cluster.DisposeAsync();
+}
+
+public sealed class MemoryClusterFixture : QueueClusterFixture
+{
+    protected override Task<StorageSetup> CreateStorageAsync() => Task.FromResult(new StorageSetup(StorageKind.Memory));
+}
+
+/// <summary>A cluster on its own Azurite instance.</summary>
+public abstract class AzuriteClusterFixture(StorageKind kind) : QueueClusterFixture
+{
+    public AzuriteFixture Azurite { get; private set; } = null!;
+
+    protected override async Task<StorageSetup> CreateStorageAsync()
+    {
+        Azurite = new AzuriteFixture();
+        await Task.CompletedTask;
+        return new StorageSetup(kind, Azurite.ConnectionString);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await Azurite.DisposeAsync();
+    }
+}
+
+public sealed class AzureTableClusterFixture() : AzuriteClusterFixture(StorageKind.AzureTable);
+
+public sealed class AzureBlobClusterFixture() : AzuriteClusterFixture(StorageKind.AzureBlob);

@@ -1,0 +1,113 @@
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.Runtime;
+using Orleans.Storage;
+using Orleans.TestingHost;
+using OrleansQueue.Hosting;
+using OrleansQueue.Options;
+
+namespace OrleansQueue.Tests.Infrastructure;
+
+public enum StorageKind
+{
+    Memory,
+    AzureTable,
+    AzureBlob,
+}
+
+/// <summary>Where a test cluster keeps queue data. The same settings on a new cluster reach the same data.</summary>
+public sealed record StorageSetup(StorageKind Kind, string? ConnectionString = null, string Name = "queues")
+{
+    /// <summary>Table or container name: unique per setup so test classes do not see each other's queues.</summary>
+    public string Location { get; init; } = "oq" + Guid.NewGuid().ToString("N")[..12];
+
+    public void Apply(ISiloBuilder silo)
+    {
+        switch (Kind)
+        {
+            case StorageKind.Memory:
+                silo.AddMemoryGrainStorage(Name);
+                break;
+            case StorageKind.AzureTable:
+                silo.AddAzureTableGrainStorage(Name, o =>
+                {
+                    o.TableServiceClient = new TableServiceClient(ConnectionString);
+                    o.TableName = Location;
+                    o.DeleteStateOnClear = true;
+                });
+                break;
+            case StorageKind.AzureBlob:
+                silo.AddAzureBlobGrainStorage(Name, o =>
+                {
+                    o.BlobServiceClient = new BlobServiceClient(ConnectionString);
+                    o.ContainerName = Location;
+                    o.DeleteStateOnClear = true;
+                });
+                break;
+        }
+    }
+}
+
+/// <summary>An in-process Orleans cluster hosting OrleansQueue, with a fake clock for grains.</summary>
+public sealed class QueueTestCluster : IAsyncDisposable
+{
+    private QueueTestCluster(InProcessTestCluster cluster, FakeTimeProvider time)
+    {
+        Cluster = cluster;
+        Time = time;
+    }
+
+    public InProcessTestCluster Cluster { get; }
+
+    /// <summary>The clock grains and grain timers read; advance it to expire leases without sleeping.</summary>
+    public FakeTimeProvider Time { get; }
+
+    public IClusterClient Client => Cluster.Client;
+
+    public QueueClient Queue(string name) => Client.GetQueue(name);
+
+    public IQueueGrain Grain(string name) => Client.GetGrain<IQueueGrain>(name);
+
+    public static async Task<QueueTestCluster> StartAsync(
+        StorageSetup storage,
+        Action<OrleansQueueOptions>? configure = null,
+        string? serviceId = null,
+        short silos = 1)
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var builder = new InProcessTestClusterBuilder(silos);
+        builder.Options.ServiceId = serviceId ?? "oq-test-" + Guid.NewGuid().ToString("N")[..8];
+        builder.Options.ConfigureFileLogging = false;
+        builder.ConfigureSilo((_, silo) =>
+        {
+            storage.Apply(silo);
+            silo.AddOrleansQueue(o =>
+            {
+                o.StorageName = storage.Name;
+                configure?.Invoke(o);
+            });
+            silo.Services.AddKeyedSingleton<TimeProvider>(TimeProviderNames.Grains, time);
+        });
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return new QueueTestCluster(cluster, time);
+    }
+
+    /// <summary>The grain storage provider the queues use, for inspecting or tampering with stored records.</summary>
+    public IGrainStorage Storage(string name = OrleansQueueOptions.DefaultStorageName) =>
+        Cluster.GetSiloServiceProvider().GetRequiredKeyedService<IGrainStorage>(name);
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await Cluster.StopAllSilosAsync();
+        }
+        finally
+        {
+            await Cluster.DisposeAsync();
+        }
+    }
+}
