@@ -15,7 +15,7 @@ public sealed class QueueClientOptions
     public long MaxBatchBodyBytes { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>
-    /// How many times a send whose outcome is unknown (timeout, silo lost, message rejected) is tried in all.
+    /// How many times a send whose outcome is unknown (timeout, silo lost, message rejected, storage write failed) is tried in all.
     /// Retries reuse the message ids, so the queue stores each message once. Default 3; 1 turns retries off.
     /// </summary>
     public int SendAttempts { get; set; } = 3;
@@ -142,7 +142,8 @@ public sealed class QueueClient
         message ?? throw new ArgumentNullException(nameof(message));
 
     private static bool IsOutcomeUnknown(Exception ex) =>
-        ex is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException;
+        ex is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException
+            or QueueException { Code: QueueErrorCode.StorageFailed };
 }
 
 /// <summary>Gets <see cref="QueueClient"/> handles from an <see cref="IGrainFactory"/> (an <c>IClusterClient</c> or a grain's factory).</summary>

@@ -63,8 +63,8 @@ internal sealed class CommitPump(Func<Task> write, Action<Exception> onFailure)
                 }
                 catch (Exception ex)
                 {
+                    onFailure(ex); // the owner breaks this pump with the error its callers should see
                     Break(ex);
-                    onFailure(ex);
                     return;
                 }
 
