@@ -1,0 +1,56 @@
+using Orleans.Runtime;
+using OrleansQueue.Options;
+using OrleansQueue.Tests.Infrastructure;
+
+namespace OrleansQueue.Tests.Unit;
+
+public sealed class OptionsValidatorTests
+{
+    [Fact]
+    public void Defaults_AreValid() => OrleansQueueOptionsValidator.Validate(new OrleansQueueOptions());
+
+    public static TheoryData<string, Action<OrleansQueueOptions>> BadOptions => new()
+    {
+        { nameof(OrleansQueueOptions.StorageName), o => o.StorageName = " " },
+        { nameof(OrleansQueueOptions.SegmentMaxMessages), o => o.SegmentMaxMessages = 0 },
+        { nameof(OrleansQueueOptions.SegmentMaxBytes), o => o.SegmentMaxBytes = 1024 * 1024 },
+        { nameof(OrleansQueueOptions.SegmentMaxBytes), o => o.SegmentMaxBytes = 1000 },
+        { nameof(OrleansQueueOptions.ActiveSegments), o => o.ActiveSegments = 0 },
+        { nameof(OrleansQueueOptions.MaxMessageBodyBytes), o => o.MaxMessageBodyBytes = 257 * 1024 },
+        { nameof(OrleansQueueOptions.MaxBatchCount), o => o.MaxBatchCount = 0 },
+        { nameof(OrleansQueueOptions.MaxBatchBodyBytes), o => o.MaxBatchBodyBytes = 10 },
+        { nameof(OrleansQueueOptions.GroupCommitMaxMessages), o => o.GroupCommitMaxMessages = -1 },
+        { nameof(OrleansQueueOptions.DefaultLeaseDuration), o => o.DefaultLeaseDuration = TimeSpan.Zero },
+        { nameof(OrleansQueueOptions.DefaultLeaseDuration), o => o.DefaultLeaseDuration = TimeSpan.FromSeconds(-5) },
+        { nameof(OrleansQueueOptions.MaxLeaseDuration), o => o.MaxLeaseDuration = TimeSpan.FromHours(13) },
+        { nameof(OrleansQueueOptions.DefaultLeaseDuration), o => o.MaxLeaseDuration = TimeSpan.FromSeconds(10) },
+        { nameof(OrleansQueueOptions.DuplicateDetectionWindow), o => o.DuplicateDetectionWindow = TimeSpan.FromDays(8) },
+        { nameof(OrleansQueueOptions.DuplicateDetectionMaxIds), o => o.DuplicateDetectionMaxIds = 0 },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadOptions))]
+    public void BadValues_AreRejected_NamingTheOption(string option, Action<OrleansQueueOptions> spoil)
+    {
+        var options = new OrleansQueueOptions();
+        spoil(options);
+        var error = Assert.Throws<OrleansConfigurationException>(() => OrleansQueueOptionsValidator.Validate(options));
+        Assert.Contains($"{nameof(OrleansQueueOptions)}.{option}", error.Message);
+    }
+
+    [Fact]
+    public async Task ASiloWithBadOptions_DoesNotStart()
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() =>
+            QueueTestCluster.StartAsync(new StorageSetup(StorageKind.Memory), o => o.DefaultLeaseDuration = TimeSpan.Zero));
+        Assert.Contains("OrleansQueueOptions.DefaultLeaseDuration", error.ToString());
+    }
+
+    [Fact]
+    public async Task ASiloWithoutTheNamedStorage_DoesNotStart()
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() =>
+            QueueTestCluster.StartAsync(new StorageSetup(StorageKind.Memory), o => o.StorageName = "missing"));
+        Assert.Contains("OrleansQueueOptions.StorageName", error.ToString());
+    }
+}

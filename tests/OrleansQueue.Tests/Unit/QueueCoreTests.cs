@@ -1,0 +1,223 @@
+using OrleansQueue.Internal;
+using OrleansQueue.Storage;
+
+namespace OrleansQueue.Tests.Unit;
+
+/// <summary>The segment, lease and completion logic, without a cluster or storage.</summary>
+public sealed class QueueCoreTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly QueueCoreLimits Limits = new(SegmentMaxMessages: 4, SegmentMaxBytes: 64 * 1024, ActiveSegments: 2,
+        DedupWindow: TimeSpan.FromMinutes(10), DedupMaxIds: 1000);
+
+    /// <summary>A core plus a fake "storage" of the segments it wrote.</summary>
+    private sealed class Harness
+    {
+        public Dictionary<long, SegmentSnapshot> Stored { get; } = [];
+        public QueueCore Core { get; private set; }
+
+        public Harness(QueueCoreLimits? limits = null) =>
+            Core = new QueueCore(limits ?? Limits, new SegmentSnapshot(0, 1, [], 0, null), new QueueMetaState());
+
+        public long[] Append(DateTimeOffset now, params string[] ids)
+        {
+            var pending = ids.Select(id => new PendingMessage(OutgoingMessage.FromText(id, id), id, 600)).ToList();
+            var plan = Core.PlanAppend(pending, now);
+            foreach (var segment in plan.Segments)
+            {
+                Stored[segment.Id] = segment;
+                Core.SegmentWritten(segment, "etag", now);
+            }
+
+            return plan.Sequences;
+        }
+
+        public void FillWindow(DateTimeOffset now)
+        {
+            while (Core.NextSegmentToLoad is { } id)
+            {
+                Core.AddWindowSegment(id, Stored[id].ToState(), now);
+            }
+        }
+
+        /// <summary>What a new activation would build from the stored cursor and segments.</summary>
+        public void Reload(DateTimeOffset now)
+        {
+            var meta = Core.ToMeta();
+            var tail = Stored.Values.Where(s => s.Id >= meta.TailSegment).MaxBy(s => s.Id) ?? Core.Tail;
+            Core = new QueueCore(Limits, tail, meta);
+            var mustReach = QueueCore.HighestRecordedSeq(meta);
+            while (Core.LoadedThrough < tail.Id && (Core.NextSegmentToLoad is not null || Core.NextSeqLoaded() <= mustReach))
+            {
+                Core.AddWindowSegment(Core.LoadedThrough + 1, Stored[Core.LoadedThrough + 1].ToState(), now);
+            }
+
+            Core.EndRestore();
+        }
+    }
+
+    private static string[] Ids(int from, int count) => Enumerable.Range(from, count).Select(i => $"m{i}").ToArray();
+
+    [Fact]
+    public void Append_FillsSegmentsUpToTheirCount_ThenStartsNewOnes()
+    {
+        var h = new Harness();
+        Assert.Equal([1L, 2, 3, 4, 5, 6], h.Append(T0, Ids(1, 6)));
+        Assert.Equal([0L, 1], h.Stored.Keys.Order());
+        Assert.Equal(4, h.Stored[0].Messages.Count);
+        Assert.Equal((1L, 5L), (h.Stored[0].FirstSeq, h.Stored[1].FirstSeq));
+        Assert.Equal(7, h.Core.NextSeq);
+    }
+
+    [Fact]
+    public void Append_StartsANewSegment_WhenTheByteBudgetIsUsed()
+    {
+        var h = new Harness(Limits with { SegmentMaxMessages = 100, SegmentMaxBytes = 1500 });
+        h.Append(T0, Ids(1, 5)); // 600 estimated bytes each: two fit in 1,500
+        Assert.Equal([2, 2, 1], h.Stored.Values.OrderBy(s => s.Id).Select(s => s.Messages.Count));
+    }
+
+    [Fact]
+    public void Append_DeduplicatesAgainstStoredIds_AndWithinOneCommit()
+    {
+        var h = new Harness();
+        h.Append(T0, "a", "b");
+        Assert.Equal([1L, 3, 3, 2], h.Append(T0, "a", "c", "c", "b"));
+        Assert.Equal(4, h.Core.NextSeq);
+        Assert.True(h.Core.TryGetDuplicate("c", out var c) && c == 3);
+    }
+
+    [Fact]
+    public void DuplicateIds_AreForgotten_AfterTheWindow_OrBeyondTheCap()
+    {
+        var h = new Harness(Limits with { DedupMaxIds = 3 });
+        h.Append(T0, "a", "b", "c", "d");
+        Assert.False(h.Core.TryGetDuplicate("a", out _)); // the cap keeps the newest 3
+        Assert.True(h.Core.TryGetDuplicate("b", out _));
+        h.Core.TrimDedup(T0 + TimeSpan.FromMinutes(11));
+        Assert.False(h.Core.TryGetDuplicate("d", out _));
+        Assert.Equal([5L], h.Append(T0 + TimeSpan.FromMinutes(11), "d")); // sent again after its window: stored again
+    }
+
+    [Fact]
+    public void Leases_FollowSequenceOrder_AndTheWindowBoundsHowManyAreOut()
+    {
+        var h = new Harness();
+        h.Append(T0, Ids(1, 10));
+        var leases = h.Core.Lease(100, TimeSpan.FromSeconds(30), T0);
+        Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), leases.Select(l => l.Message.Seq)); // 2 segments of 4
+        Assert.All(leases, l => Assert.Equal(1, l.DeliveryCount));
+
+        h.Core.Complete(leases.Take(4).Select(l => l.Token).ToList());
+        Assert.Equal((1L, 5L), (h.Core.HeadSegment, h.Core.AckedBelow));
+        h.FillWindow(T0);
+        Assert.Equal([9L, 10], h.Core.Lease(100, TimeSpan.FromSeconds(30), T0).Select(l => l.Message.Seq));
+    }
+
+    [Fact]
+    public void Complete_IsAllOrNothing()
+    {
+        var h = new Harness();
+        h.Append(T0, Ids(1, 3));
+        var leases = h.Core.Lease(3, TimeSpan.FromSeconds(30), T0);
+        var stale = Guid.NewGuid();
+        var error = Assert.Throws<QueueException>(() => h.Core.Complete([leases[0].Token, stale]));
+        Assert.Equal(QueueErrorCode.MessageLockLost, error.Code);
+        Assert.Equal(3, h.Core.LeasedCount);
+        Assert.Equal(0, h.Core.TotalCompleted);
+    }
+
+    [Fact]
+    public void ExpiredLeases_MakeMessagesReadyAgain_InSequenceOrder_AndRenewalPostponesExpiry()
+    {
+        var h = new Harness();
+        h.Append(T0, Ids(1, 3));
+        var leases = h.Core.Lease(3, TimeSpan.FromSeconds(10), T0);
+        h.Core.Renew(leases[1].Token, TimeSpan.FromSeconds(30), T0 + TimeSpan.FromSeconds(5));
+        Assert.Equal(T0 + TimeSpan.FromSeconds(10), h.Core.NextExpiry());
+
+        Assert.Equal(2, h.Core.ExpireLeases(T0 + TimeSpan.FromSeconds(10)));
+        Assert.Equal(T0 + TimeSpan.FromSeconds(35), h.Core.NextExpiry());
+        var again = h.Core.Lease(10, TimeSpan.FromSeconds(10), T0 + TimeSpan.FromSeconds(11));
+        Assert.Equal([1L, 3], again.Select(l => l.Message.Seq));
+        Assert.Equal([2, 2], again.Select(l => l.DeliveryCount));
+        Assert.Throws<QueueException>(() => h.Core.Complete([leases[0].Token]));
+        h.Core.Complete([leases[1].Token]); // renewed: still valid
+    }
+
+    [Fact]
+    public void TheCursorRecord_RestoresLeases_Completions_AndDeliveryCounts()
+    {
+        var h = new Harness();
+        h.Append(T0, Ids(1, 8));
+        var leases = h.Core.Lease(6, TimeSpan.FromMinutes(1), T0);
+        h.Core.Complete([leases[1].Token, leases[4].Token]);
+        h.Core.Abandon(leases[2].Token);
+
+        h.Reload(T0 + TimeSpan.FromSeconds(1));
+        Assert.Equal(3, h.Core.LeasedCount); // 1, 4 and 6
+        Assert.Equal(6, h.Core.ActiveCount);
+        h.Core.Complete([leases[0].Token, leases[3].Token, leases[5].Token]);
+        var rest = h.Core.Lease(10, TimeSpan.FromMinutes(1), T0);
+        Assert.Equal([3L, 7, 8], rest.Select(l => l.Message.Seq));
+        Assert.Equal([2, 1, 1], rest.Select(l => l.DeliveryCount));
+    }
+
+    [Fact]
+    public void Reload_AfterLeasesExpired_DeliversThemAgain()
+    {
+        var h = new Harness();
+        h.Append(T0, Ids(1, 2));
+        h.Core.Lease(2, TimeSpan.FromSeconds(5), T0);
+        h.Reload(T0 + TimeSpan.FromSeconds(6));
+        Assert.Equal(0, h.Core.LeasedCount);
+        Assert.Equal([2, 2], h.Core.Lease(2, TimeSpan.FromSeconds(5), T0).Select(l => l.DeliveryCount));
+    }
+
+    [Fact]
+    public void CompletedSegments_AreDeletable_OnlyOnceOutOfTheDuplicateWindow()
+    {
+        var h = new Harness();
+        h.Append(T0, Ids(1, 9));
+        var leases = h.Core.Lease(8, TimeSpan.FromMinutes(1), T0);
+        h.Core.Complete(leases.Select(l => l.Token).ToList());
+        Assert.Equal(2, h.Core.HeadSegment);
+        Assert.Empty(h.Core.DeletableSegments(T0 + TimeSpan.FromMinutes(5)));
+        Assert.Equal([0L, 1], h.Core.DeletableSegments(T0 + TimeSpan.FromMinutes(11)));
+        h.Core.SegmentDeleted(0);
+        Assert.Equal([1L], h.Core.DeletableSegments(T0 + TimeSpan.FromMinutes(11)));
+        Assert.Throws<InvalidOperationException>(() => h.Core.SegmentDeleted(2));
+    }
+
+    [Fact]
+    public void Purge_CompletesEverything_AndNewMessagesFollow()
+    {
+        var h = new Harness();
+        h.Append(T0, Ids(1, 10));
+        h.Core.Lease(3, TimeSpan.FromMinutes(1), T0);
+        Assert.Equal(10, h.Core.Purge());
+        Assert.Equal((0L, 0, 11L), (h.Core.ActiveCount, h.Core.LeasedCount, h.Core.AckedBelow));
+        Assert.Equal([0L, 1], h.Core.DeletableSegments(T0 + TimeSpan.FromHours(1)));
+        h.Append(T0, "after");
+        Assert.Equal([11L], h.Core.Lease(5, TimeSpan.FromMinutes(1), T0).Select(l => l.Message.Seq));
+        h.Reload(T0);
+        Assert.Equal(1, h.Core.ActiveCount);
+    }
+
+    [Fact]
+    public void TheCursorRecord_StaysBoundedByTheWindow_WhateverTheQueueLength()
+    {
+        var h = new Harness();
+        for (var i = 0; i < 250; i++)
+        {
+            h.Append(T0, Ids(i * 4 + 1, 4));
+        }
+
+        var leases = h.Core.Lease(1000, TimeSpan.FromMinutes(1), T0);
+        Assert.Equal(8, leases.Count);
+        var meta = h.Core.ToMeta();
+        Assert.Equal(8, meta.Deliveries.Count);
+        Assert.Empty(meta.Completed);
+        Assert.Equal(1000, h.Core.ActiveCount);
+    }
+}
