@@ -1,0 +1,90 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
+using OrleansQueue.Tests.Infrastructure;
+
+namespace OrleansQueue.Tests.Azurite;
+
+/// <summary>The silo host as users run it: a process on Azurite, stopped with SIGTERM or killed with SIGKILL, then started again.</summary>
+public sealed class SiloHostTests : IAsyncLifetime
+{
+    private readonly AzuriteFixture _azurite = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => _azurite.DisposeAsync().AsTask();
+
+    [Theory]
+    [InlineData("AzureTable", "Localhost", false)]
+    [InlineData("AzureBlob", "AzureTable", true)]
+    public async Task MessagesSentToTheSiloHost_SurviveItsStopOrCrash(string storage, string clustering, bool crash)
+    {
+        var serviceId = "oq-e2e-" + Guid.NewGuid().ToString("N")[..8];
+        string[] settings =
+        [
+            $"--Storage:Provider={storage}", $"--Storage:ConnectionString={_azurite.ConnectionString}",
+            $"--Storage:TableName=e2e{Guid.NewGuid():N}"[..40], $"--Storage:ContainerName=e2e-{Guid.NewGuid():N}"[..45],
+            $"--Cluster:Clustering={clustering}", $"--Cluster:ServiceId={serviceId}",
+        ];
+        var siloPort = SiloHostProcess.FreePort();
+        var gatewayPort = SiloHostProcess.FreePort();
+        var sent = new List<long>();
+
+        await using (var silo = await SiloHostProcess.StartAsync(siloPort, gatewayPort, settings))
+        {
+            await using (var client = await ConnectAsync(gatewayPort, serviceId))
+            {
+                var queue = client.Services.GetRequiredService<IClusterClient>().GetQueue("e2e");
+                sent.AddRange(await queue.SendBatchAsync(Enumerable.Range(0, 50).Select(i => OutgoingMessage.FromText($"m{i}", $"e2e-{i}"))));
+                sent.Add(await queue.SendAsync("last", "e2e-last"));
+            }
+
+            if (crash)
+            {
+                await silo.KillAsync();
+            }
+            else
+            {
+                Assert.Equal(0, await silo.StopAsync(TimeSpan.FromSeconds(30)));
+            }
+        }
+
+        await using var again = await SiloHostProcess.StartAsync(siloPort, gatewayPort, settings);
+        await using var reader = await ConnectAsync(gatewayPort, serviceId);
+        var queueAgain = reader.Services.GetRequiredService<IClusterClient>().GetQueue("e2e");
+        var received = await queueAgain.ReceiveAsync(100);
+        Assert.Equal(sent, received.Select(r => r.Message.SequenceNumber));
+        Assert.Equal("last", received[^1].Message.BodyAsString());
+        await queueAgain.CompleteAsync(received.Select(r => r.LockToken));
+        Assert.Equal(0, (await queueAgain.GetStatsAsync()).ActiveCount);
+    }
+
+    private static async Task<AsyncDisposableHost> ConnectAsync(int gatewayPort, string serviceId)
+    {
+        var host = new HostBuilder()
+            .UseOrleansClient(client =>
+            {
+                client.UseStaticClustering(new IPEndPoint(IPAddress.Loopback, gatewayPort));
+                client.Configure<ClusterOptions>(o =>
+                {
+                    o.ServiceId = serviceId;
+                    o.ClusterId = "orleans-queue-dev";
+                });
+            })
+            .Build();
+        await host.StartAsync();
+        return new AsyncDisposableHost(host);
+    }
+
+    private sealed class AsyncDisposableHost(IHost host) : IAsyncDisposable
+    {
+        public IServiceProvider Services => host.Services;
+
+        public async ValueTask DisposeAsync()
+        {
+            await host.StopAsync();
+            host.Dispose();
+        }
+    }
+}
