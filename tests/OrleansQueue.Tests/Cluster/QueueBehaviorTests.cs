@@ -323,7 +323,41 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
     }
 }
 
-public sealed class MemoryQueueBehaviorTests(MemoryClusterFixture fixture) : QueueBehaviorTests(fixture), IClassFixture<MemoryClusterFixture>;
+public sealed class MemoryQueueBehaviorTests(MemoryClusterFixture fixture) : QueueBehaviorTests(fixture), IClassFixture<MemoryClusterFixture>
+{
+    private CountingGrainStorage Counter => (CountingGrainStorage)C.Storage();
+
+    [Fact]
+    public async Task ConcurrentSends_AreGroupCommitted_IntoFewStorageWrites()
+    {
+        var queue = C.Queue(NewQueueName());
+        await queue.SendAsync("first"); // activation and the first segment
+        var before = Counter.Writes;
+        await Task.WhenAll(Enumerable.Range(0, 400).Select(i => queue.SendAsync($"m{i}")));
+        var writes = Counter.Writes - before;
+
+        // 400 messages fill 100 four-message segments: one write per segment plus a few cursor updates, not 400.
+        Assert.InRange(writes, 100, 250);
+        Assert.Equal(401, (await queue.GetStatsAsync()).TotalEnqueued);
+    }
+
+    [Fact]
+    public async Task BadInput_CausesNoStorageWrite()
+    {
+        var queue = C.Queue(NewQueueName());
+        await queue.SendAsync("keep");
+        var grain = C.Grain(queue.Name);
+        var before = (Counter.Writes, Counter.Clears);
+
+        await Assert.ThrowsAsync<QueueException>(() => grain.Enqueue([new OutgoingMessage(new byte[256 * 1024 + 1])]));
+        await Assert.ThrowsAsync<QueueException>(() => grain.Enqueue([OutgoingMessage.FromText("x", "a?b")]));
+        await Assert.ThrowsAsync<QueueException>(() => grain.Receive(1, TimeSpan.FromDays(1)));
+        await Assert.ThrowsAsync<QueueException>(() => grain.Complete([Guid.NewGuid()]));
+        await Assert.ThrowsAsync<QueueException>(() => C.Grain("no\\such").Enqueue([OutgoingMessage.FromText("x")]));
+
+        Assert.Equal(before, (Counter.Writes, Counter.Clears));
+    }
+}
 
 public sealed class AzureTableQueueBehaviorTests(AzureTableClusterFixture fixture) : QueueBehaviorTests(fixture), IClassFixture<AzureTableClusterFixture>;
 

@@ -1,9 +1,9 @@
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
+using Orleans.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Orleans.Runtime;
-using Orleans.Storage;
 using Orleans.TestingHost;
 using OrleansQueue.Hosting;
 using OrleansQueue.Options;
@@ -28,7 +28,10 @@ public sealed record StorageSetup(StorageKind Kind, string? ConnectionString = n
         switch (Kind)
         {
             case StorageKind.Memory:
-                silo.AddMemoryGrainStorage(Name);
+                // Memory storage behind a write counter, so tests can prove what reached storage.
+                silo.AddMemoryGrainStorage(Name + "-inner");
+                silo.Services.AddKeyedSingleton<IGrainStorage>(Name, (sp, _) =>
+                    new CountingGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(Name + "-inner")));
                 break;
             case StorageKind.AzureTable:
                 silo.AddAzureTableGrainStorage(Name, o =>

@@ -1,0 +1,30 @@
+using Orleans.Runtime;
+using Orleans.Storage;
+
+namespace OrleansQueue.Tests.Infrastructure;
+
+/// <summary>Wraps a grain storage provider and counts the writes and clears that reach it.</summary>
+public sealed class CountingGrainStorage(IGrainStorage inner) : IGrainStorage
+{
+    private int _writes;
+    private int _clears;
+
+    public int Writes => Volatile.Read(ref _writes);
+
+    public int Clears => Volatile.Read(ref _clears);
+
+    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        inner.ReadStateAsync(stateName, grainId, grainState);
+
+    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        Interlocked.Increment(ref _writes);
+        return inner.WriteStateAsync(stateName, grainId, grainState);
+    }
+
+    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        Interlocked.Increment(ref _clears);
+        return inner.ClearStateAsync(stateName, grainId, grainState);
+    }
+}
