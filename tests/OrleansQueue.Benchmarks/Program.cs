@@ -14,8 +14,8 @@ var sequentialMessages = Math.Max(1, messages / 10);
 var body = new byte[256];
 
 await using var azurite = new AzuriteFixture();
-var siloPort = SiloHostProcess.FreePort();
-var gatewayPort = SiloHostProcess.FreePort();
+var siloPort = Loopback.FreePort();
+var gatewayPort = Loopback.FreePort();
 await using var silo = await SiloHostProcess.StartAsync(siloPort, gatewayPort,
     $"--Storage:ConnectionString={azurite.ConnectionString}", "--Storage:Provider=AzureTable");
 

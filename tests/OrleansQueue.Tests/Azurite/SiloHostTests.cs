@@ -27,8 +27,8 @@ public sealed class SiloHostTests : IAsyncLifetime
             $"--Storage:TableName=e2e{Guid.NewGuid():N}"[..40], $"--Storage:ContainerName=e2e-{Guid.NewGuid():N}"[..45],
             $"--Cluster:Clustering={clustering}", $"--Cluster:ServiceId={serviceId}",
         ];
-        var siloPort = SiloHostProcess.FreePort();
-        var gatewayPort = SiloHostProcess.FreePort();
+        var siloPort = Loopback.FreePort();
+        var gatewayPort = Loopback.FreePort();
         var sent = new List<long>();
 
         await using (var silo = await SiloHostProcess.StartAsync(siloPort, gatewayPort, settings))

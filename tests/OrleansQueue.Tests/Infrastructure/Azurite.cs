@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace OrleansQueue.Tests.Infrastructure;
 
@@ -13,9 +11,9 @@ public sealed class AzuriteFixture : IAsyncDisposable, IDisposable
     public const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
     private readonly string _dataDir = Directory.CreateTempSubdirectory("orleansqueue-azurite-").FullName;
-    private readonly int _blobPort = FreePort();
-    private readonly int _queuePort = FreePort();
-    private readonly int _tablePort = FreePort();
+    private readonly int _blobPort = Loopback.FreePort();
+    private readonly int _queuePort = Loopback.FreePort();
+    private readonly int _tablePort = Loopback.FreePort();
     private Process? _process;
     private int _closedServices;
 
@@ -68,7 +66,7 @@ public sealed class AzuriteFixture : IAsyncDisposable, IDisposable
         var deadline = DateTime.UtcNow.AddSeconds(60);
         foreach (var port in new[] { _blobPort, _queuePort, _tablePort })
         {
-            while (!await CanConnectAsync(port))
+            while (!await Loopback.CanConnectAsync(port))
             {
                 if (_process.HasExited || DateTime.UtcNow > deadline)
                 {
@@ -147,24 +145,5 @@ public sealed class AzuriteFixture : IAsyncDisposable, IDisposable
         kill.WaitForExit();
     }
 
-    private static async Task<bool> CanConnectAsync(int port)
-    {
-        try
-        {
-            using var client = new TcpClient();
-            await client.ConnectAsync(IPAddress.Loopback, port);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 
 namespace OrleansQueue.Tests.Infrastructure;
@@ -58,7 +56,7 @@ public sealed class SiloHostProcess : IAsyncDisposable
 
         var host = new SiloHostProcess(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"), gatewayPort);
         var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (!await CanConnectAsync(gatewayPort))
+        while (!await Loopback.CanConnectAsync(gatewayPort))
         {
             if (host._process.HasExited || DateTime.UtcNow > deadline)
             {
@@ -101,12 +99,6 @@ public sealed class SiloHostProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private void Append(string? line)
     {
@@ -121,17 +113,4 @@ public sealed class SiloHostProcess : IAsyncDisposable
         }
     }
 
-    private static async Task<bool> CanConnectAsync(int port)
-    {
-        try
-        {
-            using var client = new TcpClient();
-            await client.ConnectAsync(IPAddress.Loopback, port);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
 }
