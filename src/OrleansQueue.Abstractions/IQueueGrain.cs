@@ -46,4 +46,36 @@ public interface IQueueGrain : IGrainWithStringKey
     /// <summary>Returns the queue's counters.</summary>
     [Alias("GetStats")]
     Task<QueueStats> GetStats();
+
+    /// <summary>
+    /// Like <see cref="Receive"/>, but when nothing is ready waits up to <paramref name="maxWait"/> (at most 20 s) for
+    /// a message, so a pulling client need not poll.
+    /// </summary>
+    [Alias("ReceiveWait")]
+    Task<ReceivedMessage[]> ReceiveWait(int maxMessages, TimeSpan? leaseDuration, TimeSpan maxWait);
+
+    /// <summary>Ends the lease and moves the message to the dead-letter grain, with <paramref name="description"/>.</summary>
+    [Alias("DeadLetter")]
+    Task DeadLetter(Guid lockToken, string? description);
+
+    /// <summary>Changes the queue's settings (stored with the queue); null members go back to the silo's defaults.</summary>
+    [Alias("Configure")]
+    Task Configure(QueueSettings settings);
+
+    /// <summary>Returns the queue's effective settings.</summary>
+    [Alias("GetSettings")]
+    Task<QueueSettings> GetSettings();
+
+    /// <summary>
+    /// Subscribes a consumer (a grain implementing <see cref="IQueueConsumer"/>, or an object reference from an
+    /// Orleans client) so the queue pushes messages to it; subscribing again updates the options. A grain stays
+    /// subscribed until <see cref="Unsubscribe"/>; a client object's subscription lasts 2 minutes unless renewed
+    /// (the <see cref="QueueClient.SubscribeAsync"/> handle renews it).
+    /// </summary>
+    [Alias("Subscribe")]
+    Task Subscribe(IQueueConsumer consumer, ConsumerOptions options);
+
+    /// <summary>Stops pushing to the consumer; its unsettled deliveries stay leased until settled or expired.</summary>
+    [Alias("Unsubscribe")]
+    Task Unsubscribe(IQueueConsumer consumer);
 }

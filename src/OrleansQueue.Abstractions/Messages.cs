@@ -96,6 +96,9 @@ public sealed record QueueStats
     /// <summary>Age of the oldest message not yet completed, or <see langword="null"/> when the queue is empty.</summary>
     [Id(5)] public TimeSpan? OldestMessageAge { get; init; }
 
+    /// <summary>Messages moved to the dead-letter grain.</summary>
+    [Id(6)] public long TotalDeadLettered { get; init; }
+
     /// <summary>Messages in the queue: ready plus leased.</summary>
     public long ActiveCount => ReadyCount + LeasedCount;
 }

@@ -31,6 +31,7 @@ public sealed class QueueClientOptions
 public sealed class QueueClient
 {
     private readonly IQueueGrain _grain;
+    private readonly IGrainFactory _grainFactory;
     private readonly QueueClientOptions _options;
 
     internal QueueClient(IGrainFactory grainFactory, string name, QueueClientOptions options)
@@ -39,6 +40,7 @@ public sealed class QueueClient
         ArgumentNullException.ThrowIfNull(grainFactory);
         Name = name;
         _options = options;
+        _grainFactory = grainFactory;
         _grain = grainFactory.GetGrain<IQueueGrain>(name);
     }
 
@@ -97,6 +99,66 @@ public sealed class QueueClient
         return await _grain.Receive(maxMessages, leaseDuration).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Like <see cref="ReceiveAsync(int, TimeSpan?, CancellationToken)"/>, but waits up to <paramref name="maxWait"/>
+    /// (at most 20 s) for a message when none is ready: a long poll.
+    /// </summary>
+    public async Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages, TimeSpan? leaseDuration, TimeSpan maxWait, CancellationToken cancellationToken = default)
+    {
+        QueueLimits.ValidateCount(maxMessages, _options.MaxBatchCount, nameof(maxMessages));
+        if (leaseDuration is { } lease)
+        {
+            QueueLimits.ValidateLease(lease, QueueLimits.MaxLeaseDuration);
+        }
+
+        ValidateWait(maxWait);
+        return await _grain.ReceiveWait(maxMessages, leaseDuration, maxWait).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Completes the delivery with this lock token (from a <see cref="QueueDelivery"/>, say).</summary>
+    public Task CompleteAsync(Guid lockToken, CancellationToken cancellationToken = default) => CompleteAsync([lockToken], cancellationToken);
+
+    /// <summary>Abandons the delivery with this lock token: it is delivered again per the queue's redelivery policy.</summary>
+    public Task AbandonAsync(Guid lockToken, CancellationToken cancellationToken = default) =>
+        _grain.Abandon(lockToken).WaitAsync(cancellationToken);
+
+    /// <summary>Moves the leased message to the dead-letter grain, with a description of why.</summary>
+    public Task DeadLetterAsync(Guid lockToken, string? description = null, CancellationToken cancellationToken = default) =>
+        _grain.DeadLetter(lockToken, description).WaitAsync(cancellationToken);
+
+    /// <summary>Moves the leased message to the dead-letter grain, with a description of why.</summary>
+    public Task DeadLetterAsync(ReceivedMessage message, string? description = null, CancellationToken cancellationToken = default) =>
+        DeadLetterAsync(RequireMessage(message).LockToken, description, cancellationToken);
+
+    /// <summary>Changes the queue's settings: ack deadline, maximum deliveries, redelivery policy, fail-fast exceptions.</summary>
+    public Task ConfigureAsync(QueueSettings settings, CancellationToken cancellationToken = default) =>
+        _grain.Configure(settings ?? throw new ArgumentNullException(nameof(settings))).WaitAsync(cancellationToken);
+
+    /// <summary>Returns the queue's effective settings.</summary>
+    public Task<QueueSettings> GetSettingsAsync(CancellationToken cancellationToken = default) => _grain.GetSettings().WaitAsync(cancellationToken);
+
+    /// <summary>
+    /// Subscribes a consumer for pushed messages. A grain reference (a grain implementing <see cref="IQueueConsumer"/>)
+    /// stays subscribed until unsubscribed. A local object (in this client) is subscribed through an observer
+    /// reference that the returned handle renews every 30 seconds, so the subscription survives silo restarts;
+    /// dispose the handle to unsubscribe.
+    /// </summary>
+    public async Task<QueueSubscription> SubscribeAsync(IQueueConsumer consumer, ConsumerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(consumer);
+        options ??= new ConsumerOptions();
+        options.Validate();
+        if (consumer is GrainReference)
+        {
+            await _grain.Subscribe(consumer, options).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return new QueueSubscription(_grain, consumer, null, null);
+        }
+
+        var reference = _grainFactory.CreateObjectReference<IQueueConsumer>(consumer);
+        await _grain.Subscribe(reference, options).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new QueueSubscription(_grain, reference, options, () => _grainFactory.DeleteObjectReference<IQueueConsumer>(reference));
+    }
+
     /// <summary>Completes the message: it is removed from the queue for good.</summary>
     public Task CompleteAsync(ReceivedMessage message, CancellationToken cancellationToken = default) =>
         CompleteAsync([RequireMessage(message).LockToken], cancellationToken);
@@ -138,6 +200,14 @@ public sealed class QueueClient
     /// <summary>Returns the queue's counters.</summary>
     public Task<QueueStats> GetStatsAsync(CancellationToken cancellationToken = default) => _grain.GetStats().WaitAsync(cancellationToken);
 
+    private static void ValidateWait(TimeSpan maxWait)
+    {
+        if (maxWait < TimeSpan.Zero || maxWait > QueueLimits.MaxReceiveWait)
+        {
+            throw new QueueException(QueueErrorCode.InvalidArgument, $"The wait {maxWait} is outside 0 to {QueueLimits.MaxReceiveWait}.");
+        }
+    }
+
     private static ReceivedMessage RequireMessage(ReceivedMessage message) =>
         message ?? throw new ArgumentNullException(nameof(message));
 
@@ -152,4 +222,143 @@ public static class GrainFactoryQueueExtensions
     /// <summary>Returns a handle on the queue named <paramref name="name"/>; throws <see cref="QueueException"/> for an invalid name.</summary>
     public static QueueClient GetQueue(this IGrainFactory grainFactory, string name, QueueClientOptions? options = null) =>
         new(grainFactory, name, options ?? new QueueClientOptions());
+
+    /// <summary>Returns a handle on the cluster-wide dead-letter grain.</summary>
+    public static DeadLetterClient GetDeadLetters(this IGrainFactory grainFactory) => new(grainFactory);
+}
+
+/// <summary>A consumer's subscription to a queue; dispose it to unsubscribe.</summary>
+public sealed class QueueSubscription : IAsyncDisposable
+{
+    /// <summary>How often a client object's subscription is renewed (it lapses after 2 minutes).</summary>
+    public static readonly TimeSpan RenewalPeriod = TimeSpan.FromSeconds(30);
+
+    private readonly IQueueGrain _queue;
+    private readonly IQueueConsumer _consumer;
+    private readonly Action? _release;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _renewals;
+
+    internal QueueSubscription(IQueueGrain queue, IQueueConsumer consumer, ConsumerOptions? renewOptions, Action? release)
+    {
+        _queue = queue;
+        _consumer = consumer;
+        _release = release;
+        _renewals = renewOptions is null ? Task.CompletedTask : RenewAsync(renewOptions, _stop.Token);
+    }
+
+    /// <summary>Renewals that failed so far (the queue's silo was down, say); the next renewal tries again.</summary>
+    public int FailedRenewals { get; private set; }
+
+    private async Task RenewAsync(ConsumerOptions options, CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(RenewalPeriod);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
+            {
+                try
+                {
+                    await _queue.Subscribe(_consumer, options).WaitAsync(stop).ConfigureAwait(false);
+                }
+                catch (Exception) when (!stop.IsCancellationRequested)
+                {
+                    FailedRenewals++;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Stops renewing and unsubscribes.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _renewals.ConfigureAwait(false);
+        try
+        {
+            await _queue.Unsubscribe(_consumer).ConfigureAwait(false);
+        }
+        finally
+        {
+            _release?.Invoke();
+            _stop.Dispose();
+        }
+    }
+}
+
+/// <summary>A handle on the cluster-wide dead-letter grain: browse, count, redrive, delete.</summary>
+public sealed class DeadLetterClient
+{
+    private readonly IDeadLetterGrain _grain;
+
+    internal DeadLetterClient(IGrainFactory grainFactory) => _grain = grainFactory.GetGrain<IDeadLetterGrain>(0);
+
+    /// <summary>One page of entries matching <paramref name="filter"/>, from <paramref name="fromEntryId"/> on.</summary>
+    public Task<DeadLetterPage> BrowseAsync(DeadLetterFilter? filter = null, int pageSize = 100, long fromEntryId = 0, CancellationToken cancellationToken = default)
+    {
+        QueueLimits.ValidateCount(pageSize, 1000, nameof(pageSize));
+        return _grain.Browse(filter ?? DeadLetterFilter.All, pageSize, fromEntryId).WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Every entry matching <paramref name="filter"/>, page by page.</summary>
+    public async IAsyncEnumerable<DeadLetterEntry> BrowseAllAsync(DeadLetterFilter? filter = null, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        long? from = 0;
+        while (from is { } next)
+        {
+            var page = await BrowseAsync(filter, 100, next, cancellationToken).ConfigureAwait(false);
+            foreach (var entry in page.Entries)
+            {
+                yield return entry;
+            }
+
+            from = page.ContinuationEntryId;
+        }
+    }
+
+    /// <summary>Counts in all, per reason and per source queue.</summary>
+    public Task<DeadLetterStats> GetStatsAsync(CancellationToken cancellationToken = default) => _grain.GetStats().WaitAsync(cancellationToken);
+
+    /// <summary>
+    /// Sends matching entries back to their source queue (or <paramref name="targetQueue"/>), keeping message ids,
+    /// at most <paramref name="messagesPerSecond"/>; returns how many were sent back.
+    /// </summary>
+    public async Task<long> RedriveAsync(DeadLetterFilter? filter = null, string? targetQueue = null, int messagesPerSecond = 100, CancellationToken cancellationToken = default)
+    {
+        if (targetQueue is not null)
+        {
+            QueueLimits.ValidateQueueName(targetQueue);
+        }
+
+        QueueLimits.ValidateCount(messagesPerSecond, 100_000, nameof(messagesPerSecond));
+        long total = 0;
+        var batch = Math.Min(messagesPerSecond, 100);
+        while (true)
+        {
+            var started = DateTime.UtcNow;
+            var result = await _grain.Redrive(filter ?? DeadLetterFilter.All, targetQueue, batch).WaitAsync(cancellationToken).ConfigureAwait(false);
+            total += result.Redriven;
+            if (!result.More || result.Redriven == 0)
+            {
+                return total;
+            }
+
+            var pace = TimeSpan.FromSeconds((double)result.Redriven / messagesPerSecond) - (DateTime.UtcNow - started);
+            if (pace > TimeSpan.Zero)
+            {
+                await Task.Delay(pace, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Deletes the entries with these ids; returns how many existed.</summary>
+    public Task<int> DeleteAsync(IEnumerable<long> entryIds, CancellationToken cancellationToken = default) =>
+        _grain.Delete(entryIds.ToArray()).WaitAsync(cancellationToken);
+
+    /// <summary>Deletes every entry matching <paramref name="filter"/>.</summary>
+    public Task<long> PurgeAsync(DeadLetterFilter? filter = null, CancellationToken cancellationToken = default) =>
+        _grain.Purge(filter ?? DeadLetterFilter.All).WaitAsync(cancellationToken);
 }

@@ -32,6 +32,9 @@ public static class QueueLimits
     /// <summary>Longest lease any queue allows.</summary>
     public static readonly TimeSpan MaxLeaseDuration = TimeSpan.FromHours(12);
 
+    /// <summary>Longest wait of a long-polling receive (below the Orleans response timeout of 30 s).</summary>
+    public static readonly TimeSpan MaxReceiveWait = TimeSpan.FromSeconds(20);
+
     /// <summary>Throws <see cref="QueueException"/> unless <paramref name="name"/> is a valid queue name.</summary>
     /// <remarks>1 to 120 characters from <c>A-Z a-z 0-9 . _ -</c>, starting with a letter or digit.</remarks>
     public static void ValidateQueueName(string? name)

@@ -13,7 +13,7 @@ internal sealed record SegmentSnapshot(long Id, long FirstSeq, IReadOnlyList<Sto
 }
 
 /// <summary>A message waiting for a group commit, with the id it will be stored under.</summary>
-internal readonly record struct PendingMessage(OutgoingMessage Message, string MessageId, long EstimatedBytes);
+internal readonly record struct PendingMessage(OutgoingMessage Message, string MessageId, long EstimatedBytes, string? DedupKey = null);
 
 /// <summary>What one group commit writes: the segments, in order, and the sequence number of every pending message.</summary>
 internal sealed record AppendPlan(IReadOnlyList<SegmentSnapshot> Segments, long[] Sequences, IReadOnlyList<StoredMessage> NewMessages);
@@ -31,7 +31,16 @@ internal readonly record struct Lease(StoredMessage Message, int DeliveryCount, 
 /// </summary>
 internal sealed class QueueCore
 {
-    private enum EntryState : byte { Ready, Leased, Completed }
+    /// <summary>Delivery attempts remembered per message (for the dead-letter entry).</summary>
+    internal const int MaxAttemptsKept = 10;
+
+    /// <summary>Longest exception message kept per message.</summary>
+    internal const int MaxErrorLength = 256;
+
+    /// <summary>Above this estimated size of the cursor record, attempt histories are dropped from it.</summary>
+    private const int CursorBudgetBytes = 600 * 1024;
+
+    private enum EntryState : byte { Ready, Leased, Completed, Moving }
 
     private struct Entry
     {
@@ -39,6 +48,10 @@ internal sealed class QueueCore
         public int DeliveryCount;
         public Guid Token;
         public DateTimeOffset LockedUntil;
+        public DateTimeOffset NotBefore;
+        public List<DateTimeOffset>? Attempts;
+        public string? ErrorType;
+        public string? ErrorMessage;
     }
 
     private sealed class WindowSegment(long id, long firstSeq)
@@ -60,6 +73,9 @@ internal sealed class QueueCore
     private readonly Dictionary<string, (long Seq, DateTimeOffset At)> _dedup = new(StringComparer.Ordinal);
     private readonly Queue<(string Id, DateTimeOffset At)> _dedupOrder = new();
     private readonly List<RetainedSegment> _retained = [];
+    private readonly PriorityQueue<long, DateTimeOffset> _delayed = new();
+    private readonly SortedDictionary<long, MoveRecord> _moves = [];
+    private readonly Random _random = new();
     private HashSet<long>? _restoreCompleted;
     private Dictionary<long, DeliveryRecord>? _restoreRecords;
 
@@ -72,6 +88,14 @@ internal sealed class QueueCore
         AckedBelow = meta.AckedBelow;
         TotalCompleted = meta.TotalCompleted;
         TotalPurged = meta.TotalPurged;
+        TotalDeadLettered = meta.TotalDeadLettered;
+        Settings = meta.Settings ?? new QueueSettingsState();
+        Subscriptions = meta.Subscriptions;
+        foreach (var move in meta.PendingMoves)
+        {
+            _moves[move.Seq] = move;
+        }
+
         _restoreCompleted = [.. meta.Completed];
         _restoreRecords = meta.Deliveries.ToDictionary(d => d.Seq);
     }
@@ -88,6 +112,31 @@ internal sealed class QueueCore
     public long TotalCompleted { get; private set; }
 
     public long TotalPurged { get; private set; }
+
+    public long TotalDeadLettered { get; private set; }
+
+    /// <summary>Per-queue settings, stored in the cursor record.</summary>
+    public QueueSettingsState Settings { get; set; }
+
+    /// <summary>The subscribed consumers, stored in the cursor record (the grain manages them).</summary>
+    public List<SubscriptionRecord> Subscriptions { get; }
+
+    public TimeSpan AckDeadline => Settings.AckDeadline ?? _limits.DefaultAckDeadline;
+
+    public int MaxDeliveryCount => Settings.MaxDeliveryCount ?? _limits.DefaultMaxDeliveryCount;
+
+    public RedeliveryPolicy Redelivery => Settings.RedeliveryMode is { } mode
+        ? new RedeliveryPolicy
+        {
+            Mode = mode,
+            Delay = Settings.RedeliveryDelay ?? TimeSpan.Zero,
+            MaxDelay = Settings.RedeliveryMaxDelay ?? Settings.RedeliveryDelay ?? TimeSpan.Zero,
+            Jitter = Settings.RedeliveryJitter ?? 0.2,
+        }
+        : RedeliveryPolicy.Immediate;
+
+    /// <summary>Moves to the dead-letter grain that are stored but not finished, oldest first.</summary>
+    public IReadOnlyCollection<MoveRecord> PendingMoves => _moves.Values;
 
     public long NextSeq => Tail.NextSeq;
 
@@ -138,7 +187,15 @@ internal sealed class QueueCore
                 if (records is not null && records.TryGetValue(message.Seq, out var record))
                 {
                     entry.DeliveryCount = record.Count;
-                    if (record.Token is { } token && record.LockedUntil is { } until && until > now)
+                    entry.NotBefore = record.NotBefore ?? default;
+                    entry.Attempts = record.Attempts?.Select(DateTimeOffset.FromUnixTimeMilliseconds).ToList();
+                    entry.ErrorType = record.ErrorType;
+                    entry.ErrorMessage = record.ErrorMessage;
+                    if (_moves.ContainsKey(message.Seq))
+                    {
+                        entry.State = EntryState.Moving;
+                    }
+                    else if (record.Token is { } token && record.LockedUntil is { } until && until > now)
                     {
                         entry.State = EntryState.Leased;
                         entry.Token = token;
@@ -147,10 +204,14 @@ internal sealed class QueueCore
                         _expiries.Enqueue(token, until);
                     }
                 }
+                else if (_moves.ContainsKey(message.Seq))
+                {
+                    entry.State = EntryState.Moving;
+                }
 
                 if (entry.State == EntryState.Ready)
                 {
-                    _ready.Add(message.Seq);
+                    MakeReady(message.Seq, entry.NotBefore, now);
                 }
             }
 
@@ -169,7 +230,8 @@ internal sealed class QueueCore
 
     /// <summary>The highest sequence number that restored delivery state refers to; the window must reach it.</summary>
     public static long HighestRecordedSeq(QueueMetaState meta) =>
-        Math.Max(meta.Completed.Count > 0 ? meta.Completed[^1] : 0, meta.Deliveries.Count > 0 ? meta.Deliveries.Max(d => d.Seq) : 0);
+        Math.Max(Math.Max(meta.Completed.Count > 0 ? meta.Completed[^1] : 0, meta.Deliveries.Count > 0 ? meta.Deliveries.Max(d => d.Seq) : 0),
+            meta.PendingMoves.Count > 0 ? meta.PendingMoves.Max(m => m.Seq) : 0);
 
     // ---------------------------------------------------------------- enqueue
 
@@ -196,7 +258,8 @@ internal sealed class QueueCore
         for (var i = 0; i < pending.Count; i++)
         {
             var p = pending[i];
-            if (TryGetDuplicate(p.MessageId, out var existing) || (inPlan?.TryGetValue(p.MessageId, out existing) ?? false))
+            var key = p.DedupKey ?? p.MessageId;
+            if (TryGetDuplicate(key, out var existing) || (inPlan?.TryGetValue(key, out existing) ?? false))
             {
                 sequences[i] = existing;
                 continue;
@@ -222,6 +285,7 @@ internal sealed class QueueCore
                 ContentType = p.Message.ContentType,
                 Headers = p.Message.Headers is { Count: > 0 } h ? new Dictionary<string, string>(h) : null,
                 EnqueuedAt = now,
+                DedupKey = p.DedupKey,
             };
             messages.Add(stored);
             newMessages.Add(stored);
@@ -230,7 +294,7 @@ internal sealed class QueueCore
             sequences[i] = next;
             if (_limits.DedupEnabled)
             {
-                (inPlan ??= new(StringComparer.Ordinal))[p.MessageId] = next;
+                (inPlan ??= new(StringComparer.Ordinal))[key] = next;
             }
 
             next++;
@@ -258,7 +322,7 @@ internal sealed class QueueCore
         var added = written.Messages.Skip((int)(previousNext - written.FirstSeq)).ToList();
         foreach (var message in added)
         {
-            RememberId(message.Id, message.Seq, message.EnqueuedAt);
+            RememberId(message.DedupKey ?? message.Id, message.Seq, message.EnqueuedAt);
         }
 
         TrimDedup(now);
@@ -329,6 +393,7 @@ internal sealed class QueueCore
     /// <summary>Leases up to <paramref name="max"/> ready messages in sequence order.</summary>
     public List<Lease> Lease(int max, TimeSpan duration, DateTimeOffset now)
     {
+        ReleaseDelayed(now);
         var leases = new List<Lease>(Math.Min(max, _ready.Count));
         while (leases.Count < max && _ready.Count > 0)
         {
@@ -337,6 +402,13 @@ internal sealed class QueueCore
             ref var entry = ref EntryRef(seq, out var message);
             entry.State = EntryState.Leased;
             entry.DeliveryCount++;
+            entry.NotBefore = default;
+            (entry.Attempts ??= []).Add(now);
+            if (entry.Attempts.Count > MaxAttemptsKept)
+            {
+                entry.Attempts.RemoveAt(0);
+            }
+
             entry.Token = Guid.NewGuid();
             entry.LockedUntil = now + duration;
             _leases[entry.Token] = seq;
@@ -370,8 +442,23 @@ internal sealed class QueueCore
         AdvanceHead();
     }
 
-    /// <summary>Ends the lease; the message is ready again at once.</summary>
-    public void Abandon(Guid token)
+    /// <summary>
+    /// Ends the lease as a failed delivery: the message is ready again after the redelivery policy's delay, or, past
+    /// the queue's maximum delivery count (or for a fail-fast <paramref name="errorType"/>), starts its move to the
+    /// dead-letter grain. <paramref name="immediate"/> skips the delay (the consumer never got to handle it).
+    /// </summary>
+    public void Abandon(Guid token, DateTimeOffset now, string? errorType = null, string? errorMessage = null, bool immediate = false)
+    {
+        if (!_leases.Remove(token, out var seq))
+        {
+            throw LockLost([token]);
+        }
+
+        ReleaseFailed(seq, now, errorType, errorMessage, immediate);
+    }
+
+    /// <summary>Ends the lease and starts the message's move to the dead-letter grain.</summary>
+    public MoveRecord DeadLetter(Guid token, DeadLetterReason reason, string? description, DateTimeOffset now, string? errorType = null, string? errorMessage = null)
     {
         if (!_leases.Remove(token, out var seq))
         {
@@ -379,9 +466,116 @@ internal sealed class QueueCore
         }
 
         ref var entry = ref EntryRef(seq, out _);
-        entry.State = EntryState.Ready;
+        RecordError(ref entry, errorType, errorMessage);
+        return BeginMove(seq, ref entry, reason, description, now);
+    }
+
+    /// <summary>Whether a handler exception of this type dead-letters at once.</summary>
+    public bool IsFailFast(string? exceptionType) =>
+        exceptionType is not null && Settings.FailFastExceptionTypes?.Contains(exceptionType) == true;
+
+    private void ReleaseFailed(long seq, DateTimeOffset now, string? errorType, string? errorMessage, bool immediate)
+    {
+        ref var entry = ref EntryRef(seq, out _);
         entry.Token = Guid.Empty;
-        _ready.Add(seq);
+        RecordError(ref entry, errorType, errorMessage);
+        if (IsFailFast(errorType))
+        {
+            BeginMove(seq, ref entry, DeadLetterReason.FailFast, $"The handler threw {errorType}, which this queue lists as fail-fast.", now);
+        }
+        else if (entry.DeliveryCount >= MaxDeliveryCount)
+        {
+            BeginMove(seq, ref entry, DeadLetterReason.MaxDeliveriesExceeded,
+                $"Delivered {entry.DeliveryCount} times without being completed (the queue's maximum is {MaxDeliveryCount}).", now);
+        }
+        else
+        {
+            entry.State = EntryState.Ready;
+            entry.NotBefore = immediate ? default : now + Redelivery.DelayAfter(entry.DeliveryCount, _random.NextDouble());
+            MakeReady(seq, entry.NotBefore, now);
+        }
+    }
+
+    private static void RecordError(ref Entry entry, string? errorType, string? errorMessage)
+    {
+        if (errorType is not null)
+        {
+            entry.ErrorType = errorType;
+            entry.ErrorMessage = errorMessage is { Length: > MaxErrorLength } ? errorMessage[..MaxErrorLength] : errorMessage;
+        }
+    }
+
+    private MoveRecord BeginMove(long seq, ref Entry entry, DeadLetterReason reason, string? description, DateTimeOffset now)
+    {
+        entry.State = EntryState.Moving;
+        entry.Token = Guid.Empty;
+        var move = new MoveRecord { Seq = seq, MoveId = Guid.NewGuid(), Reason = reason, Description = description, At = now };
+        _moves[seq] = move;
+        return move;
+    }
+
+    private void MakeReady(long seq, DateTimeOffset notBefore, DateTimeOffset now)
+    {
+        if (notBefore > now)
+        {
+            _delayed.Enqueue(seq, notBefore);
+        }
+        else
+        {
+            _ready.Add(seq);
+        }
+    }
+
+    /// <summary>Moves delayed messages whose time has come into the ready set.</summary>
+    public void ReleaseDelayed(DateTimeOffset now)
+    {
+        while (_delayed.TryPeek(out var seq, out var due) && due <= now)
+        {
+            _delayed.Dequeue();
+            if (TryEntryRef(seq) is { } window && window.Entries[(int)(seq - window.FirstSeq)] is { State: EntryState.Ready } entry && entry.NotBefore == due)
+            {
+                _ready.Add(seq);
+            }
+        }
+    }
+
+    /// <summary>The dead-letter entry for a pending move.</summary>
+    public DeadLetterEntry ToDeadLetterEntry(MoveRecord move, string queueName)
+    {
+        ref var entry = ref EntryRef(move.Seq, out var message);
+        return new DeadLetterEntry
+        {
+            Message = ToQueueMessage(message, entry.DeliveryCount),
+            SourceQueue = queueName,
+            Reason = move.Reason,
+            Description = move.Description,
+            LastExceptionType = entry.ErrorType,
+            LastExceptionMessage = entry.ErrorMessage,
+            Attempts = entry.Attempts?.ToArray() ?? [],
+            DeadLetteredAt = move.At,
+        };
+    }
+
+    /// <summary>Records that the dead-letter grain stored the move's entry: the message leaves the queue.</summary>
+    public void CompleteMove(long seq)
+    {
+        if (!_moves.Remove(seq))
+        {
+            return;
+        }
+
+        if (TryEntryRef(seq) is { } window)
+        {
+            ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.AsSpan(window.Entries)[(int)(seq - window.FirstSeq)];
+            if (entry.State == EntryState.Moving)
+            {
+                entry.State = EntryState.Completed;
+                window.CompletedCount++;
+                TotalDeadLettered++;
+            }
+        }
+
+        AdvanceHead();
     }
 
     /// <summary>Extends the lease to <paramref name="now"/> + <paramref name="duration"/>.</summary>
@@ -397,6 +591,12 @@ internal sealed class QueueCore
         _expiries.Enqueue(token, entry.LockedUntil);
         return entry.LockedUntil;
     }
+
+    public bool IsLeased(Guid token) => _leases.ContainsKey(token);
+
+    /// <summary>The end of the lease, or null when the token is not leased.</summary>
+    public DateTimeOffset? LockedUntil(Guid token) =>
+        _leases.TryGetValue(token, out var seq) ? EntryRef(seq, out _).LockedUntil : null;
 
     /// <summary>Makes every message whose lease ended by <paramref name="now"/> ready again; returns how many.</summary>
     public int ExpireLeases(DateTimeOffset now)
@@ -417,13 +617,23 @@ internal sealed class QueueCore
             }
 
             _leases.Remove(token);
-            entry.State = EntryState.Ready;
-            entry.Token = Guid.Empty;
-            _ready.Add(seq);
+            ReleaseFailed(seq, now, null, null, immediate: false);
             expired++;
         }
 
         return expired;
+    }
+
+    /// <summary>When the next lease ends or delayed message becomes ready, or null when neither is waiting.</summary>
+    public DateTimeOffset? NextWakeUp()
+    {
+        var expiry = NextExpiry();
+        if (_delayed.TryPeek(out _, out var due) && (expiry is null || due < expiry))
+        {
+            return due;
+        }
+
+        return expiry;
     }
 
     /// <summary>When the earliest open lease ends, or null when none is open.</summary>
@@ -451,6 +661,7 @@ internal sealed class QueueCore
         _ready.Clear();
         _leases.Clear();
         _expiries.Clear();
+        _delayed.Clear();
         foreach (var window in _window)
         {
             if (window.Id != Tail.Id)
@@ -463,6 +674,8 @@ internal sealed class QueueCore
         HeadSegment = Tail.Id;
         AckedBelow = NextSeq;
         TotalPurged += removed;
+        // Purged means gone: messages that were on their way to the dead-letter grain are purged too.
+        _moves.Clear();
         // The tail stays the head; its messages are below AckedBelow, so reloading it marks them completed.
         var tailWindow = new WindowSegment(Tail.Id, Tail.FirstSeq);
         foreach (var message in Tail.Messages)
@@ -482,7 +695,8 @@ internal sealed class QueueCore
         return new QueueStats
         {
             LeasedCount = _leases.Count,
-            ReadyCount = ActiveCount - _leases.Count,
+            ReadyCount = ActiveCount - _leases.Count - _moves.Count,
+            TotalDeadLettered = TotalDeadLettered,
             TotalEnqueued = NextSeq - 1,
             TotalCompleted = TotalCompleted,
             TotalPurged = TotalPurged,
@@ -587,7 +801,12 @@ internal sealed class QueueCore
             AckedBelow = AckedBelow,
             TotalCompleted = TotalCompleted,
             TotalPurged = TotalPurged,
+            TotalDeadLettered = TotalDeadLettered,
+            PendingMoves = [.. _moves.Values],
+            Subscriptions = [.. Subscriptions],
+            Settings = Settings,
         };
+        long estimatedBytes = 0;
         foreach (var window in _window)
         {
             for (var i = 0; i < window.Entries.Count; i++)
@@ -603,14 +822,30 @@ internal sealed class QueueCore
                 }
                 else if (entry.DeliveryCount > 0)
                 {
-                    meta.Deliveries.Add(new DeliveryRecord
+                    var record = new DeliveryRecord
                     {
                         Seq = seq,
                         Count = entry.DeliveryCount,
                         Token = entry.State == EntryState.Leased ? entry.Token : null,
                         LockedUntil = entry.State == EntryState.Leased ? entry.LockedUntil : null,
-                    });
+                        NotBefore = entry.State == EntryState.Ready && entry.NotBefore != default ? entry.NotBefore : null,
+                        Attempts = entry.Attempts?.Select(a => a.ToUnixTimeMilliseconds()).ToList(),
+                        ErrorType = entry.ErrorType,
+                        ErrorMessage = entry.ErrorMessage,
+                    };
+                    estimatedBytes += 200 + 16 * (record.Attempts?.Count ?? 0) + 2 * ((record.ErrorType?.Length ?? 0) + (record.ErrorMessage?.Length ?? 0));
+                    meta.Deliveries.Add(record);
                 }
+            }
+        }
+
+        if (estimatedBytes > CursorBudgetBytes)
+        {
+            // Bounded whatever happens: keep counts, leases and delays; drop the histories.
+            foreach (var record in meta.Deliveries)
+            {
+                record.Attempts = null;
+                record.ErrorMessage = null;
             }
         }
 
@@ -684,6 +919,19 @@ internal sealed class QueueCore
         return null;
     }
 
+    private WindowSegment? TryEntryRef(long seq)
+    {
+        foreach (var window in _window)
+        {
+            if (seq >= window.FirstSeq && seq < window.NextSeq)
+            {
+                return window;
+            }
+        }
+
+        return null;
+    }
+
     private WindowSegment FindWindow(long seq)
     {
         foreach (var window in _window)
@@ -712,7 +960,10 @@ internal sealed class QueueCore
 }
 
 /// <summary>The option values the core needs.</summary>
-internal sealed record QueueCoreLimits(int SegmentMaxMessages, long SegmentMaxBytes, int ActiveSegments, TimeSpan DedupWindow, int DedupMaxIds)
+internal sealed record QueueCoreLimits(int SegmentMaxMessages, long SegmentMaxBytes, int ActiveSegments, TimeSpan DedupWindow, int DedupMaxIds,
+    int DefaultMaxDeliveryCount = 10)
 {
+    public TimeSpan DefaultAckDeadline { get; init; } = TimeSpan.FromSeconds(30);
+
     public bool DedupEnabled => DedupWindow > TimeSpan.Zero;
 }

@@ -16,7 +16,7 @@ namespace OrleansQueue.Internal;
 /// After any failed write the activation drops its in-memory state and reloads from storage (re-read and decide again).
 /// </summary>
 [Reentrant]
-internal sealed partial class QueueGrain : Grain, IQueueGrain
+internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarget, IRemindable
 {
     private sealed class EnqueueRequest(List<PendingMessage> messages)
     {
@@ -52,7 +52,10 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain
     {
         _options = options.Value;
         _limits = new QueueCoreLimits(_options.SegmentMaxMessages, _options.SegmentMaxBytes, _options.ActiveSegments,
-            _options.DuplicateDetectionWindow, _options.DuplicateDetectionMaxIds);
+            _options.DuplicateDetectionWindow, _options.DuplicateDetectionMaxIds, _options.MaxDeliveryCount)
+        {
+            DefaultAckDeadline = _options.DefaultLeaseDuration,
+        };
         _time = time;
         _storage = services.GetRequiredKeyedService<IGrainStorage>(_options.StorageName);
         _logger = logger;
@@ -74,7 +77,19 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain
 
     // ------------------------------------------------------------------ enqueue
 
-    public async Task<long[]> Enqueue(OutgoingMessage[] messages)
+    public Task<long[]> Enqueue(OutgoingMessage[] messages) => EnqueueCoreAsync(messages, null);
+
+    public Task<long[]> EnqueueRedriven(OutgoingMessage[] messages, string[] dedupKeys)
+    {
+        if (dedupKeys is null || messages is null || dedupKeys.Length != messages.Length)
+        {
+            throw new QueueException(QueueErrorCode.InvalidBatch, "Every redriven message needs one duplicate-detection key.");
+        }
+
+        return EnqueueCoreAsync(messages, dedupKeys);
+    }
+
+    private async Task<long[]> EnqueueCoreAsync(OutgoingMessage[] messages, string[]? dedupKeys)
     {
         QueueLimits.ValidateBatch(messages, _options.MaxMessageBodyBytes, _options.MaxBatchCount, _options.MaxBatchBodyBytes);
         var core = await GetCoreAsync();
@@ -85,13 +100,14 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain
         for (var i = 0; i < messages.Length; i++)
         {
             var id = messages[i].MessageId ?? Guid.NewGuid().ToString("N");
-            if (core.TryGetDuplicate(id, out var existing))
+            var dedupKey = dedupKeys?[i];
+            if (core.TryGetDuplicate(dedupKey ?? id, out var existing))
             {
                 result[i] = existing;
                 continue;
             }
 
-            pending.Add(new PendingMessage(messages[i], id, SegmentSizing.EstimateBytes(messages[i], id)));
+            pending.Add(new PendingMessage(messages[i], id, SegmentSizing.EstimateBytes(messages[i], id), dedupKey));
             pendingIndex.Add(i);
         }
 
@@ -167,6 +183,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain
                 }
 
                 LogEnqueued(QueueName, plan.NewMessages.Count, requests.Count, plan.Segments.Count);
+                OnMessagesReady();
                 if (createdSegment)
                 {
                     // Keep the cursor's tail hint close, so activation probes few segments. Nobody waits on it.
@@ -188,16 +205,19 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain
     public async Task<ReceivedMessage[]> Receive(int maxMessages, TimeSpan? leaseDuration)
     {
         QueueLimits.ValidateCount(maxMessages, _options.MaxBatchCount, nameof(maxMessages));
-        var lease = leaseDuration ?? _options.DefaultLeaseDuration;
-        QueueLimits.ValidateLease(lease, _options.MaxLeaseDuration);
+        if (leaseDuration is { } requested)
+        {
+            QueueLimits.ValidateLease(requested, _options.MaxLeaseDuration);
+        }
+
         var core = await GetCoreAsync();
         var generation = _generation;
         await FillWindowAsync(maxMessages);
         EnsureGeneration(generation);
 
         var now = _time.GetUtcNow();
-        core.ExpireLeases(now);
-        var leases = core.Lease(maxMessages, lease, now);
+        ExpireLeases(core, now);
+        var leases = core.Lease(maxMessages, leaseDuration ?? core.AckDeadline, now);
         if (leases.Count == 0)
         {
             return [];
@@ -217,7 +237,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain
     {
         QueueLimits.ValidateCount(lockTokens?.Length ?? 0, _options.MaxBatchCount, "The number of lock tokens");
         var core = await GetCoreAsync();
-        core.ExpireLeases(_time.GetUtcNow());
+        ExpireLeases(core, _time.GetUtcNow());
         var headBefore = core.HeadSegment;
         core.Complete(lockTokens!);
         var commit = _metaPump!.CommitAsync();
@@ -231,19 +251,24 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain
     public async Task Abandon(Guid lockToken)
     {
         var core = await GetCoreAsync();
-        core.ExpireLeases(_time.GetUtcNow());
-        core.Abandon(lockToken);
+        var now = _time.GetUtcNow();
+        ExpireLeases(core, now);
+        core.Abandon(lockToken, now);
         await _metaPump!.CommitAsync();
+        AfterRelease();
     }
 
     public async Task<DateTimeOffset> RenewLock(Guid lockToken, TimeSpan? leaseDuration)
     {
-        var lease = leaseDuration ?? _options.DefaultLeaseDuration;
-        QueueLimits.ValidateLease(lease, _options.MaxLeaseDuration);
+        if (leaseDuration is { } requested)
+        {
+            QueueLimits.ValidateLease(requested, _options.MaxLeaseDuration);
+        }
+
         var core = await GetCoreAsync();
         var now = _time.GetUtcNow();
-        core.ExpireLeases(now);
-        var until = core.Renew(lockToken, lease, now);
+        ExpireLeases(core, now);
+        var until = core.Renew(lockToken, leaseDuration ?? core.AckDeadline, now);
         await _metaPump!.CommitAsync();
         return until;
     }
@@ -320,7 +345,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain
     {
         var core = await GetCoreAsync();
         var now = _time.GetUtcNow();
-        core.ExpireLeases(now);
+        ExpireLeases(core, now);
         return core.Stats(now);
     }
 
@@ -435,6 +460,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain
         LogLoaded(QueueName, core.HeadSegment, tail.Id, core.ActiveCount, core.LeasedCount);
         ArmTimer();
         StartCleanup();
+        OnLoaded(core);
     }
 
     /// <summary>Loads head segments into the window until it has <paramref name="wanted"/> ready messages or is full.</summary>
@@ -527,6 +553,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain
 
         _timer?.Dispose();
         _timer = null;
+        OnInvalidated(error);
     }
 
     private void EnsureGeneration(int generation)
@@ -551,7 +578,12 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain
         }
 
         var now = _time.GetUtcNow();
-        var due = core.NextExpiry() is { } expiry ? expiry - now : MaintenancePeriod;
+        var due = core.NextWakeUp() is { } wake ? wake - now : MaintenancePeriod;
+        if (PushRenewalDue(core) is { } renewal && renewal - now < due)
+        {
+            due = renewal - now;
+        }
+
         due = TimeSpan.FromTicks(Math.Clamp(due.Ticks, TimeSpan.FromMilliseconds(1).Ticks, MaintenancePeriod.Ticks));
         if (_timer is null)
         {
@@ -568,12 +600,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain
         if (_core is { } core)
         {
             var now = _time.GetUtcNow();
-            var expired = core.ExpireLeases(now);
-            if (expired > 0)
-            {
-                LogLeasesExpired(QueueName, expired);
-            }
-
+            RenewPushes(core, now);
+            ExpireLeases(core, now);
+            core.ReleaseDelayed(now);
+            OnMessagesReady();
+            StartMoves();
             core.TrimDedup(now);
             StartCleanup();
             ArmTimer();

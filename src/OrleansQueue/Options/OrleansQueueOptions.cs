@@ -46,8 +46,17 @@ public sealed class OrleansQueueOptions
     /// </summary>
     public int GroupCommitMaxMessages { get; set; } = 1000;
 
-    /// <summary>Lease a receiver gets when it names none. Default 30 seconds; 1 second to <see cref="MaxLeaseDuration"/>.</summary>
+    /// <summary>
+    /// The ack deadline: the lease of pushed deliveries and of receives that name none (a queue's settings may
+    /// override it). Default 30 seconds; 1 second to <see cref="MaxLeaseDuration"/>.
+    /// </summary>
     public TimeSpan DefaultLeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Deliveries after which a message that still fails moves to the dead-letter grain (a queue's settings may
+    /// override it). Default 10; 1 to 1,000.
+    /// </summary>
+    public int MaxDeliveryCount { get; set; } = 10;
 
     /// <summary>Longest lease a receiver may ask for. Default 12 hours; 1 second to 12 hours.</summary>
     public TimeSpan MaxLeaseDuration { get; set; } = QueueLimits.MaxLeaseDuration;

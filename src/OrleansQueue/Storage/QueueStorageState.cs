@@ -13,6 +13,8 @@ internal sealed class StoredMessage
     [Id(3)] public string? ContentType { get; set; }
     [Id(4)] public Dictionary<string, string>? Headers { get; set; }
     [Id(5)] public DateTimeOffset EnqueuedAt { get; set; }
+    /// <summary>The duplicate-detection key when it is not the message id (a redriven message).</summary>
+    [Id(6)] public string? DedupKey { get; set; }
 }
 
 /// <summary>A bounded run of consecutive messages: one storage record, state name <c>oq-seg-{n}</c>.</summary>
@@ -32,6 +34,49 @@ internal sealed class DeliveryRecord
     /// <summary>The open lease's token, or null when the message is ready again.</summary>
     [Id(2)] public Guid? Token { get; set; }
     [Id(3)] public DateTimeOffset? LockedUntil { get; set; }
+    /// <summary>A failed message is not delivered again before this time (redelivery policy).</summary>
+    [Id(4)] public DateTimeOffset? NotBefore { get; set; }
+    /// <summary>Start of the most recent delivery attempts, Unix milliseconds.</summary>
+    [Id(5)] public List<long>? Attempts { get; set; }
+    [Id(6)] public string? ErrorType { get; set; }
+    [Id(7)] public string? ErrorMessage { get; set; }
+}
+
+/// <summary>A move to the dead-letter grain in progress: stored before the move, removed after it.</summary>
+[GenerateSerializer, Alias("oq.MoveRecord")]
+internal sealed class MoveRecord
+{
+    [Id(0)] public long Seq { get; set; }
+    /// <summary>Makes the move idempotent: the dead-letter grain stores one entry per move id.</summary>
+    [Id(1)] public Guid MoveId { get; set; }
+    [Id(2)] public DeadLetterReason Reason { get; set; }
+    [Id(3)] public string? Description { get; set; }
+    [Id(4)] public DateTimeOffset At { get; set; }
+}
+
+/// <summary>A consumer subscribed to the queue.</summary>
+[GenerateSerializer, Alias("oq.SubscriptionRecord")]
+internal sealed class SubscriptionRecord
+{
+    /// <summary>The consumer's <c>GrainId</c> (a grain, or an observer in an Orleans client).</summary>
+    [Id(0)] public string Consumer { get; set; } = "";
+    [Id(1)] public int Prefetch { get; set; }
+    [Id(2)] public bool AutoComplete { get; set; }
+    /// <summary>Client observers must renew their subscription before this time; grains need not (null).</summary>
+    [Id(3)] public DateTimeOffset? ExpiresAt { get; set; }
+}
+
+/// <summary>Per-queue settings; null members keep the silo's defaults.</summary>
+[GenerateSerializer, Alias("oq.QueueSettingsState")]
+internal sealed class QueueSettingsState
+{
+    [Id(0)] public TimeSpan? AckDeadline { get; set; }
+    [Id(1)] public int? MaxDeliveryCount { get; set; }
+    [Id(2)] public RedeliveryMode? RedeliveryMode { get; set; }
+    [Id(3)] public TimeSpan? RedeliveryDelay { get; set; }
+    [Id(4)] public TimeSpan? RedeliveryMaxDelay { get; set; }
+    [Id(5)] public double? RedeliveryJitter { get; set; }
+    [Id(6)] public List<string>? FailFastExceptionTypes { get; set; }
 }
 
 /// <summary>The queue's cursor record, state name <c>oq-meta</c>: small and bounded by the active window.</summary>
@@ -51,6 +96,49 @@ internal sealed class QueueMetaState
     [Id(5)] public List<DeliveryRecord> Deliveries { get; set; } = [];
     [Id(6)] public long TotalCompleted { get; set; }
     [Id(7)] public long TotalPurged { get; set; }
+    [Id(8)] public long TotalDeadLettered { get; set; }
+    [Id(9)] public List<MoveRecord> PendingMoves { get; set; } = [];
+    [Id(10)] public List<SubscriptionRecord> Subscriptions { get; set; } = [];
+    [Id(11)] public QueueSettingsState? Settings { get; set; }
+}
+
+/// <summary>One entry of the dead-letter grain as stored.</summary>
+[GenerateSerializer, Alias("oq.StoredDeadLetter")]
+internal sealed class StoredDeadLetter
+{
+    [Id(0)] public long EntryId { get; set; }
+    [Id(1)] public StoredMessage Message { get; set; } = new();
+    [Id(2)] public int DeliveryCount { get; set; }
+    [Id(3)] public string SourceQueue { get; set; } = "";
+    [Id(4)] public DeadLetterReason Reason { get; set; }
+    [Id(5)] public string? Description { get; set; }
+    [Id(6)] public string? ErrorType { get; set; }
+    [Id(7)] public string? ErrorMessage { get; set; }
+    [Id(8)] public List<long> Attempts { get; set; } = [];
+    [Id(9)] public DateTimeOffset At { get; set; }
+    [Id(10)] public Guid MoveId { get; set; }
+}
+
+/// <summary>A bounded run of dead-letter entries in id order (deleted entries leave holes): <c>oq-dl-seg-{n}</c>.</summary>
+[GenerateSerializer, Alias("oq.DeadLetterSegment")]
+internal sealed class DeadLetterSegment
+{
+    [Id(0)] public long FirstEntryId { get; set; }
+    [Id(1)] public List<StoredDeadLetter> Entries { get; set; } = [];
+}
+
+/// <summary>The dead-letter grain's cursor: <c>oq-dl-meta</c>.</summary>
+[GenerateSerializer, Alias("oq.DeadLetterMeta")]
+internal sealed class DeadLetterMeta
+{
+    [Id(0)] public long HeadSegment { get; set; }
+    [Id(1)] public long TailSegment { get; set; }
+    /// <summary>Counts include every entry with an id up to here; newer ones are counted when found.</summary>
+    [Id(2)] public long CountedThrough { get; set; }
+    [Id(3)] public Dictionary<DeadLetterReason, long> CountByReason { get; set; } = [];
+    [Id(4)] public Dictionary<string, long> CountBySourceQueue { get; set; } = [];
+    /// <summary>Deletions recorded (and counted) but perhaps not yet applied to the segments.</summary>
+    [Id(5)] public List<long> PendingDeletes { get; set; } = [];
 }
 
 /// <summary>Names of the storage records of one queue.</summary>
@@ -58,5 +146,9 @@ internal static class StateNames
 {
     public const string Meta = "oq-meta";
 
+    public const string DeadLetterMeta = "oq-dl-meta";
+
     public static string Segment(long id) => $"oq-seg-{id}";
+
+    public static string DeadLetterSegment(long id) => $"oq-dl-seg-{id}";
 }

@@ -86,6 +86,7 @@ public sealed class QueueTestCluster : IAsyncDisposable
         builder.ConfigureSilo((_, silo) =>
         {
             storage.Apply(silo);
+            silo.UseInMemoryReminderService();
             silo.AddOrleansQueue(o =>
             {
                 o.StorageName = storage.Name;

@@ -152,7 +152,7 @@ public sealed class QueueCoreTests
         h.Append(T0, Ids(1, 8));
         var leases = h.Core.Lease(6, TimeSpan.FromMinutes(1), T0);
         h.Core.Complete([leases[1].Token, leases[4].Token]);
-        h.Core.Abandon(leases[2].Token);
+        h.Core.Abandon(leases[2].Token, T0);
 
         h.Reload(T0 + TimeSpan.FromSeconds(1));
         Assert.Equal(3, h.Core.LeasedCount); // 1, 4 and 6

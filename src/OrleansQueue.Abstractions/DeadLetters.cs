@@ -1,0 +1,129 @@
+namespace OrleansQueue;
+
+/// <summary>A message in the dead-letter grain, with why and how it failed.</summary>
+[GenerateSerializer, Immutable, Alias("oq.DeadLetterEntry")]
+public sealed record DeadLetterEntry
+{
+    /// <summary>Position in the dead-letter grain; identifies the entry for delete.</summary>
+    [Id(0)] public long EntryId { get; init; }
+
+    /// <summary>The original message (its delivery count is the number of deliveries it had).</summary>
+    [Id(1)] public required QueueMessage Message { get; init; }
+
+    /// <summary>The queue it came from.</summary>
+    [Id(2)] public required string SourceQueue { get; init; }
+
+    /// <summary>Why it was dead-lettered.</summary>
+    [Id(3)] public DeadLetterReason Reason { get; init; }
+
+    /// <summary>What the consumer or the queue said about it.</summary>
+    [Id(4)] public string? Description { get; init; }
+
+    /// <summary>Full type name of the last exception a handler threw, if any.</summary>
+    [Id(5)] public string? LastExceptionType { get; init; }
+
+    /// <summary>Message of that exception (at most 1,024 characters).</summary>
+    [Id(6)] public string? LastExceptionMessage { get; init; }
+
+    /// <summary>When each delivery attempt started (the most recent ones, at most 32).</summary>
+    [Id(7)] public IReadOnlyList<DateTimeOffset> Attempts { get; init; } = [];
+
+    /// <summary>When it was dead-lettered.</summary>
+    [Id(8)] public DateTimeOffset DeadLetteredAt { get; init; }
+}
+
+/// <summary>Which dead-letter entries an operation applies to; every member that is set must match.</summary>
+[GenerateSerializer, Immutable, Alias("oq.DeadLetterFilter")]
+public sealed record DeadLetterFilter
+{
+    /// <summary>Everything.</summary>
+    public static DeadLetterFilter All { get; } = new();
+
+    /// <summary>Entries from this queue.</summary>
+    [Id(0)] public string? SourceQueue { get; init; }
+
+    /// <summary>Entries dead-lettered for this reason.</summary>
+    [Id(1)] public DeadLetterReason? Reason { get; init; }
+
+    /// <summary>Dead-lettered at or after this time.</summary>
+    [Id(2)] public DateTimeOffset? From { get; init; }
+
+    /// <summary>Dead-lettered before this time.</summary>
+    [Id(3)] public DateTimeOffset? Until { get; init; }
+
+    /// <summary>Whether the entry matches every member that is set.</summary>
+    public bool Matches(DeadLetterEntry entry) =>
+        (SourceQueue is null || entry.SourceQueue == SourceQueue)
+        && (Reason is null || entry.Reason == Reason)
+        && (From is null || entry.DeadLetteredAt >= From)
+        && (Until is null || entry.DeadLetteredAt < Until);
+}
+
+/// <summary>One page of a dead-letter browse.</summary>
+[GenerateSerializer, Immutable, Alias("oq.DeadLetterPage")]
+public sealed record DeadLetterPage
+{
+    /// <summary>The entries, oldest first.</summary>
+    [Id(0)] public IReadOnlyList<DeadLetterEntry> Entries { get; init; } = [];
+
+    /// <summary>Pass it to the next call to go on; <see langword="null"/> when there is nothing more.</summary>
+    [Id(1)] public long? ContinuationEntryId { get; init; }
+}
+
+/// <summary>Counts of the dead-letter grain.</summary>
+[GenerateSerializer, Immutable, Alias("oq.DeadLetterStats")]
+public sealed record DeadLetterStats
+{
+    /// <summary>Entries in all.</summary>
+    [Id(0)] public long Count { get; init; }
+
+    /// <summary>Entries per reason.</summary>
+    [Id(1)] public IReadOnlyDictionary<DeadLetterReason, long> CountByReason { get; init; } = new Dictionary<DeadLetterReason, long>();
+
+    /// <summary>Entries per source queue.</summary>
+    [Id(2)] public IReadOnlyDictionary<string, long> CountBySourceQueue { get; init; } = new Dictionary<string, long>();
+}
+
+/// <summary>The outcome of one redrive call.</summary>
+[GenerateSerializer, Immutable, Alias("oq.RedriveResult")]
+public sealed record RedriveResult
+{
+    /// <summary>Entries sent back and removed from the dead-letter grain.</summary>
+    [Id(0)] public int Redriven { get; init; }
+
+    /// <summary>Whether matching entries remain after this call (call again to go on).</summary>
+    [Id(1)] public bool More { get; init; }
+}
+
+/// <summary>
+/// The cluster-wide dead-letter grain (key 0): where messages go after too many failed deliveries, a consumer's
+/// rejection, or a fail-fast exception. Entries can be browsed, counted, sent back (redriven) and deleted.
+/// Prefer <see cref="DeadLetterClient"/> from <see cref="GrainFactoryQueueExtensions.GetDeadLetters"/>.
+/// </summary>
+[Alias("oq.IDeadLetterGrain")]
+public interface IDeadLetterGrain : IGrainWithIntegerKey
+{
+    /// <summary>Browses entries matching <paramref name="filter"/>, oldest first, from <paramref name="fromEntryId"/> on.</summary>
+    [Alias("Browse")]
+    Task<DeadLetterPage> Browse(DeadLetterFilter filter, int pageSize, long fromEntryId);
+
+    /// <summary>Counts of entries, in all, per reason and per source queue.</summary>
+    [Alias("GetStats")]
+    Task<DeadLetterStats> GetStats();
+
+    /// <summary>
+    /// Sends up to <paramref name="maxMessages"/> matching entries back to their source queue (or to
+    /// <paramref name="targetQueue"/>), keeping each message id, with a fresh delivery count; removes them here once
+    /// the target confirms.
+    /// </summary>
+    [Alias("Redrive")]
+    Task<RedriveResult> Redrive(DeadLetterFilter filter, string? targetQueue, int maxMessages);
+
+    /// <summary>Deletes the entries with these ids; returns how many existed.</summary>
+    [Alias("Delete")]
+    Task<int> Delete(long[] entryIds);
+
+    /// <summary>Deletes every entry matching <paramref name="filter"/>; returns how many.</summary>
+    [Alias("Purge")]
+    Task<long> Purge(DeadLetterFilter filter);
+}

@@ -1,0 +1,98 @@
+namespace OrleansQueue;
+
+/// <summary>How long a failed message waits before it is delivered again.</summary>
+public enum RedeliveryMode
+{
+    /// <summary>At once.</summary>
+    Immediate = 0,
+
+    /// <summary>After <see cref="RedeliveryPolicy.Delay"/> every time.</summary>
+    Fixed = 1,
+
+    /// <summary>After <see cref="RedeliveryPolicy.Delay"/> × 2^(deliveries − 1), capped at <see cref="RedeliveryPolicy.MaxDelay"/>, with jitter.</summary>
+    Exponential = 2,
+}
+
+/// <summary>The redelivery policy of a queue: applied when a delivery fails (the handler throws, the receiver abandons, or the lease runs out).</summary>
+[GenerateSerializer, Immutable, Alias("oq.RedeliveryPolicy")]
+public sealed record RedeliveryPolicy
+{
+    /// <summary>Redeliver at once (the default).</summary>
+    public static RedeliveryPolicy Immediate { get; } = new();
+
+    /// <summary>Immediate, fixed delay or exponential backoff.</summary>
+    [Id(0)] public RedeliveryMode Mode { get; init; }
+
+    /// <summary>The fixed delay, or the first delay of exponential backoff.</summary>
+    [Id(1)] public TimeSpan Delay { get; init; }
+
+    /// <summary>The cap of exponential backoff.</summary>
+    [Id(2)] public TimeSpan MaxDelay { get; init; }
+
+    /// <summary>Exponential backoff varies each delay by up to this fraction either way (0 to 1). Default 0.2.</summary>
+    [Id(3)] public double Jitter { get; init; } = 0.2;
+
+    /// <summary>Redeliver after the same delay every time.</summary>
+    public static RedeliveryPolicy Fixed(TimeSpan delay) => new() { Mode = RedeliveryMode.Fixed, Delay = delay, MaxDelay = delay };
+
+    /// <summary>Redeliver after <paramref name="initial"/>, doubling per delivery up to <paramref name="max"/>, with jitter.</summary>
+    public static RedeliveryPolicy Exponential(TimeSpan initial, TimeSpan max, double jitter = 0.2) =>
+        new() { Mode = RedeliveryMode.Exponential, Delay = initial, MaxDelay = max, Jitter = jitter };
+
+    /// <summary>The delay before delivery number <paramref name="deliveryCount"/> + 1; <paramref name="random"/> is a number in [0, 1).</summary>
+    public TimeSpan DelayAfter(int deliveryCount, double random)
+    {
+        switch (Mode)
+        {
+            case RedeliveryMode.Fixed:
+                return Delay;
+            case RedeliveryMode.Exponential:
+                var exponent = Math.Clamp(deliveryCount - 1, 0, 30);
+                var baseTicks = Math.Min((double)Delay.Ticks * Math.Pow(2, exponent), MaxDelay.Ticks);
+                var factor = 1 + Jitter * (2 * random - 1);
+                return TimeSpan.FromTicks((long)Math.Clamp(baseTicks * factor, 0, MaxDelay.Ticks));
+            default:
+                return TimeSpan.Zero;
+        }
+    }
+
+    /// <summary>Throws <see cref="QueueException"/> unless the delays are between 0 and 12 hours and the jitter between 0 and 1.</summary>
+    public void Validate()
+    {
+        if (!Enum.IsDefined(Mode) || Delay < TimeSpan.Zero || MaxDelay < Delay || MaxDelay > QueueLimits.MaxLeaseDuration || Jitter is < 0 or > 1 || double.IsNaN(Jitter))
+        {
+            throw new QueueException(QueueErrorCode.InvalidArgument,
+                $"The redelivery policy is invalid: delays must be 0 to 12 h with MaxDelay >= Delay, jitter 0 to 1 (got {this}).");
+        }
+    }
+}
+
+/// <summary>The settings of one queue; a <see langword="null"/> member keeps the silo's default.</summary>
+[GenerateSerializer, Immutable, Alias("oq.QueueSettings")]
+public sealed record QueueSettings
+{
+    /// <summary>How long a delivery may stay unsettled before it is delivered again (the lease of pushes and of receives that name none). 1 s to 12 h.</summary>
+    [Id(0)] public TimeSpan? AckDeadline { get; init; }
+
+    /// <summary>Deliveries after which a message that still fails moves to the dead-letter grain. 1 to 1,000.</summary>
+    [Id(1)] public int? MaxDeliveryCount { get; init; }
+
+    /// <summary>When a failed message is delivered again.</summary>
+    [Id(2)] public RedeliveryPolicy? Redelivery { get; init; }
+
+    /// <summary>Full names of exception types that will never succeed: a handler throwing one dead-letters the message at once.</summary>
+    [Id(3)] public IReadOnlyList<string>? FailFastExceptionTypes { get; init; }
+}
+
+/// <summary>Why a message was dead-lettered.</summary>
+public enum DeadLetterReason
+{
+    /// <summary>It was delivered the queue's maximum number of times without being completed.</summary>
+    MaxDeliveriesExceeded = 1,
+
+    /// <summary>A receiver or consumer dead-lettered it explicitly.</summary>
+    RejectedByConsumer = 2,
+
+    /// <summary>The handler threw an exception the queue lists as fail-fast.</summary>
+    FailFast = 3,
+}

@@ -1,0 +1,599 @@
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+using OrleansQueue.Storage;
+
+namespace OrleansQueue.Internal;
+
+/// <summary>Push consumers, long polls, settings, the move to the dead-letter grain and the reminder backstop.</summary>
+internal sealed partial class QueueGrain
+{
+    private const string WakeReminder = "oq-wake";
+    private static readonly TimeSpan ClientSubscriptionLifetime = TimeSpan.FromMinutes(2);
+    private const int MaxSubscriptions = 1000;
+
+    private sealed class ConsumerState(SubscriptionRecord record, IQueueConsumer reference)
+    {
+        public SubscriptionRecord Record { get; set; } = record;
+        public IQueueConsumer Reference { get; } = reference;
+        public int InFlight { get; set; }
+        public bool HasCredit => InFlight < Record.Prefetch;
+    }
+
+    private readonly Dictionary<string, ConsumerState> _consumers = [];
+    private readonly Dictionary<Guid, ConsumerState> _pushes = [];
+    private readonly List<TaskCompletionSource> _waiters = [];
+    private bool _dispatching;
+    private bool _dispatchAgain;
+    private bool _movesRunning;
+    private bool _reminderRegistered;
+    private bool _reminderUnavailable;
+    private int _roundRobin;
+
+    // ------------------------------------------------------------------ settings
+
+    public async Task Configure(QueueSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (settings.AckDeadline is { } deadline)
+        {
+            QueueLimits.ValidateLease(deadline, _options.MaxLeaseDuration);
+        }
+
+        if (settings.MaxDeliveryCount is { } max)
+        {
+            QueueLimits.ValidateCount(max, 1000, nameof(settings.MaxDeliveryCount));
+        }
+
+        settings.Redelivery?.Validate();
+        if (settings.FailFastExceptionTypes is { } types && (types.Count > 100 || types.Any(t => string.IsNullOrWhiteSpace(t) || t.Length > 512)))
+        {
+            throw new QueueException(QueueErrorCode.InvalidArgument, "FailFastExceptionTypes takes at most 100 full type names of at most 512 characters.");
+        }
+
+        var core = await GetCoreAsync();
+        core.Settings = new QueueSettingsState
+        {
+            AckDeadline = settings.AckDeadline,
+            MaxDeliveryCount = settings.MaxDeliveryCount,
+            RedeliveryMode = settings.Redelivery?.Mode,
+            RedeliveryDelay = settings.Redelivery?.Delay,
+            RedeliveryMaxDelay = settings.Redelivery?.MaxDelay,
+            RedeliveryJitter = settings.Redelivery?.Jitter,
+            FailFastExceptionTypes = settings.FailFastExceptionTypes?.ToList(),
+        };
+        await _metaPump!.CommitAsync();
+    }
+
+    public async Task<QueueSettings> GetSettings()
+    {
+        var core = await GetCoreAsync();
+        return new QueueSettings
+        {
+            AckDeadline = core.AckDeadline,
+            MaxDeliveryCount = core.MaxDeliveryCount,
+            Redelivery = core.Redelivery,
+            FailFastExceptionTypes = core.Settings.FailFastExceptionTypes?.ToArray() ?? [],
+        };
+    }
+
+    // ------------------------------------------------------------------ dead-letter, long poll
+
+    public async Task DeadLetter(Guid lockToken, string? description)
+    {
+        var core = await GetCoreAsync();
+        var now = _time.GetUtcNow();
+        ExpireLeases(core, now);
+        core.DeadLetter(lockToken, DeadLetterReason.RejectedByConsumer, description, now);
+        await _metaPump!.CommitAsync();
+        StartMoves();
+    }
+
+    public async Task<ReceivedMessage[]> ReceiveWait(int maxMessages, TimeSpan? leaseDuration, TimeSpan maxWait)
+    {
+        if (maxWait < TimeSpan.Zero || maxWait > QueueLimits.MaxReceiveWait)
+        {
+            throw new QueueException(QueueErrorCode.InvalidArgument, $"The wait {maxWait} is outside 0 to {QueueLimits.MaxReceiveWait}.");
+        }
+
+        var deadline = _time.GetUtcNow() + maxWait;
+        while (true)
+        {
+            var received = await Receive(maxMessages, leaseDuration);
+            var left = deadline - _time.GetUtcNow();
+            if (received.Length > 0 || left <= TimeSpan.Zero)
+            {
+                return received;
+            }
+
+            var waiter = new TaskCompletionSource();
+            _waiters.Add(waiter);
+            try
+            {
+                await Task.WhenAny(waiter.Task, Task.Delay(left, _time));
+            }
+            finally
+            {
+                _waiters.Remove(waiter);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ subscriptions
+
+    public async Task Subscribe(IQueueConsumer consumer, ConsumerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(consumer);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var core = await GetCoreAsync();
+        var grainId = consumer.GetGrainId();
+        var key = grainId.ToString();
+        var record = core.Subscriptions.Find(s => s.Consumer == key);
+        if (record is null)
+        {
+            if (core.Subscriptions.Count >= MaxSubscriptions)
+            {
+                throw new QueueException(QueueErrorCode.InvalidArgument, $"Queue '{QueueName}' has {MaxSubscriptions} subscriptions already.");
+            }
+
+            record = new SubscriptionRecord { Consumer = key };
+            core.Subscriptions.Add(record);
+            LogSubscribed(QueueName, key, options.Prefetch, options.AutoComplete);
+        }
+
+        record.Prefetch = options.Prefetch;
+        record.AutoComplete = options.AutoComplete;
+        record.ExpiresAt = grainId.IsClient() ? _time.GetUtcNow() + ClientSubscriptionLifetime : null;
+        TrackConsumer(record);
+        await _metaPump!.CommitAsync();
+        await EnsureReminderAsync(core);
+        Dispatch();
+    }
+
+    public async Task Unsubscribe(IQueueConsumer consumer)
+    {
+        ArgumentNullException.ThrowIfNull(consumer);
+        var core = await GetCoreAsync();
+        var key = consumer.GetGrainId().ToString();
+        if (core.Subscriptions.RemoveAll(s => s.Consumer == key) > 0)
+        {
+            _consumers.Remove(key);
+            await _metaPump!.CommitAsync();
+        }
+    }
+
+    private void TrackConsumer(SubscriptionRecord record)
+    {
+        if (_consumers.TryGetValue(record.Consumer, out var state))
+        {
+            state.Record = record;
+            return;
+        }
+
+        var reference = GrainFactory.GetGrain(GrainId.Parse(record.Consumer)).AsReference<IQueueConsumer>();
+        _consumers[record.Consumer] = new ConsumerState(record, reference);
+    }
+
+    private void DropExpiredSubscriptions(QueueCore core, DateTimeOffset now)
+    {
+        foreach (var expired in core.Subscriptions.Where(s => s.ExpiresAt is { } at && at <= now).ToList())
+        {
+            core.Subscriptions.Remove(expired);
+            _consumers.Remove(expired.Consumer);
+            LogSubscriptionLapsed(QueueName, expired.Consumer);
+            CommitMetaInBackground();
+        }
+    }
+
+    // ------------------------------------------------------------------ push
+
+    /// <summary>Leases ready messages for consumers with credit and pushes them; one dispatcher runs at a time.</summary>
+    private void Dispatch()
+    {
+        if (_core is null || _consumers.Count == 0)
+        {
+            return;
+        }
+
+        if (_dispatching)
+        {
+            _dispatchAgain = true;
+            return;
+        }
+
+        _ = DispatchAsync(_generation);
+    }
+
+    private async Task DispatchAsync(int generation)
+    {
+        _dispatching = true;
+        try
+        {
+            do
+            {
+                _dispatchAgain = false;
+                while (generation == _generation && _core is { } core)
+                {
+                    var now = _time.GetUtcNow();
+                    DropExpiredSubscriptions(core, now);
+                    var credit = _consumers.Values.Sum(c => Math.Max(0, c.Record.Prefetch - c.InFlight));
+                    if (credit == 0)
+                    {
+                        break;
+                    }
+
+                    await FillWindowAsync(credit);
+                    if (generation != _generation)
+                    {
+                        return;
+                    }
+
+                    var leases = core.Lease(credit, core.AckDeadline, now);
+                    if (leases.Count == 0)
+                    {
+                        break;
+                    }
+
+                    // Competing consumers: each message to one of them, spread round-robin by available credit.
+                    var consumers = _consumers.Values.ToList();
+                    var assignments = new List<(ConsumerState Consumer, Lease Lease)>(leases.Count);
+                    foreach (var lease in leases)
+                    {
+                        ConsumerState? chosen = null;
+                        for (var i = 0; i < consumers.Count && chosen is null; i++)
+                        {
+                            var candidate = consumers[(_roundRobin + i) % consumers.Count];
+                            if (candidate.HasCredit)
+                            {
+                                chosen = candidate;
+                            }
+                        }
+
+                        _roundRobin = (_roundRobin + 1) % Math.Max(1, consumers.Count);
+                        chosen!.InFlight++;
+                        _pushes[lease.Token] = chosen;
+                        assignments.Add((chosen, lease));
+                    }
+
+                    ArmTimer();
+                    await _metaPump!.CommitAsync(); // the leases are durable before anything is pushed
+                    if (generation != _generation)
+                    {
+                        return;
+                    }
+
+                    foreach (var (consumer, lease) in assignments)
+                    {
+                        _ = PushAsync(consumer, lease, generation);
+                    }
+                }
+            }
+            while (_dispatchAgain && generation == _generation);
+        }
+        catch (Exception ex)
+        {
+            LogDispatchFailed(ex, QueueName);
+        }
+        finally
+        {
+            if (generation == _generation)
+            {
+                _dispatching = false;
+            }
+        }
+    }
+
+    private async Task PushAsync(ConsumerState consumer, Lease lease, int generation)
+    {
+        var delivery = new QueueDelivery
+        {
+            QueueName = QueueName,
+            Message = QueueCore.ToQueueMessage(lease.Message, lease.DeliveryCount),
+            LockToken = lease.Token,
+            LockedUntil = lease.LockedUntil,
+            AutoComplete = consumer.Record.AutoComplete,
+        };
+
+        Exception? failure = null;
+        try
+        {
+            await consumer.Reference.Handle(delivery);
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+
+        if (generation != _generation || _core is not { } core)
+        {
+            return;
+        }
+
+        _pushes.Remove(lease.Token);
+        consumer.InFlight--;
+        try
+        {
+            await SettlePushAsync(core, consumer, lease, failure);
+        }
+        catch (QueueException)
+        {
+            // The lease was lost meanwhile (expired, or settled by the consumer): nothing to do.
+        }
+        catch (Exception ex)
+        {
+            LogSettleFailed(ex, QueueName, lease.Message.Seq);
+        }
+
+        Dispatch();
+    }
+
+    private async Task SettlePushAsync(QueueCore core, ConsumerState consumer, Lease lease, Exception? failure)
+    {
+        var now = _time.GetUtcNow();
+        switch (failure)
+        {
+            case null:
+                if (consumer.Record.AutoComplete && core.IsLeased(lease.Token))
+                {
+                    var headBefore = core.HeadSegment;
+                    core.Complete([lease.Token]);
+                    await _metaPump!.CommitAsync();
+                    if (core.HeadSegment != headBefore)
+                    {
+                        StartCleanup();
+                    }
+                }
+
+                return;
+
+            case ClientNotAvailableException:
+                // The client that held the observer is gone: drop its subscription, redeliver at once.
+                core.Subscriptions.RemoveAll(s => s.Consumer == consumer.Record.Consumer);
+                _consumers.Remove(consumer.Record.Consumer);
+                LogSubscriptionLapsed(QueueName, consumer.Record.Consumer);
+                break;
+
+            case TimeoutException:
+                // Unknown outcome: the handler may still run and settle. The lease stays until it expires.
+                LogPushTimedOut(QueueName, lease.Message.Seq);
+                return;
+        }
+
+        if (!core.IsLeased(lease.Token))
+        {
+            return;
+        }
+
+        if (failure is ClientNotAvailableException or SiloUnavailableException or OrleansMessageRejectionException)
+        {
+            // The consumer (or its silo) is gone: the message was not handled, so it goes out again at once.
+            core.Abandon(lease.Token, now, immediate: true);
+        }
+        else
+        {
+            var error = failure!;
+            core.Abandon(lease.Token, now, error.GetType().FullName, error.Message);
+        }
+
+        await _metaPump!.CommitAsync();
+        AfterRelease();
+    }
+
+    /// <summary>Extends the leases of pushes whose handler calls are still running.</summary>
+    private void RenewPushes(QueueCore core, DateTimeOffset now)
+    {
+        var renewed = 0;
+        foreach (var token in _pushes.Keys)
+        {
+            if (core.LockedUntil(token) is { } until && until - now <= core.AckDeadline / 2)
+            {
+                core.Renew(token, core.AckDeadline, now);
+                renewed++;
+            }
+        }
+
+        if (renewed > 0)
+        {
+            CommitMetaInBackground();
+        }
+    }
+
+    private DateTimeOffset? PushRenewalDue(QueueCore core)
+    {
+        DateTimeOffset? due = null;
+        foreach (var token in _pushes.Keys)
+        {
+            if (core.LockedUntil(token) is { } until)
+            {
+                var at = until - core.AckDeadline / 2;
+                if (due is null || at < due)
+                {
+                    due = at;
+                }
+            }
+        }
+
+        return due;
+    }
+
+    // ------------------------------------------------------------------ moves to the dead-letter grain
+
+    /// <summary>
+    /// Finishes stored moves: the cursor record names the move before the dead-letter grain sees it; the dead-letter
+    /// grain stores one entry per move id; then the message is completed here. After any crash the move is redone,
+    /// so each message ends in exactly one of the queue and the dead-letter grain.
+    /// </summary>
+    private void StartMoves()
+    {
+        if (!_movesRunning && _core is { PendingMoves.Count: > 0 })
+        {
+            _ = RunMovesAsync(_generation);
+        }
+    }
+
+    private async Task RunMovesAsync(int generation)
+    {
+        _movesRunning = true;
+        try
+        {
+            await _metaPump!.CommitAsync();
+            var deadLetters = GrainFactory.GetGrain<IDeadLetterStore>(0);
+            while (generation == _generation && _core is { PendingMoves.Count: > 0 } core)
+            {
+                foreach (var move in core.PendingMoves.Take(100).ToList())
+                {
+                    var entryId = await deadLetters.Add(move.MoveId, core.ToDeadLetterEntry(move, QueueName));
+                    if (generation != _generation)
+                    {
+                        return;
+                    }
+
+                    core.CompleteMove(move.Seq);
+                    LogDeadLettered(QueueName, move.Seq, entryId, move.Reason);
+                }
+
+                await _metaPump!.CommitAsync();
+            }
+        }
+        catch (Exception ex)
+        {
+            // Stored moves are retried by the timer (and after reactivation); nothing is lost meanwhile.
+            LogMoveFailed(ex, QueueName);
+        }
+        finally
+        {
+            if (generation == _generation)
+            {
+                _movesRunning = false;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ shared hooks
+
+    private void ExpireLeases(QueueCore core, DateTimeOffset now)
+    {
+        var expired = core.ExpireLeases(now);
+        if (expired > 0)
+        {
+            LogLeasesExpired(QueueName, expired);
+            CommitMetaInBackground();
+            AfterRelease();
+        }
+    }
+
+    /// <summary>After a message went back to ready (or started its move): push, wake long polls, move.</summary>
+    private void AfterRelease()
+    {
+        StartMoves();
+        ArmTimer();
+        OnMessagesReady();
+    }
+
+    private void OnMessagesReady()
+    {
+        foreach (var waiter in _waiters.ToArray())
+        {
+            waiter.TrySetResult();
+        }
+
+        Dispatch();
+    }
+
+    private void OnLoaded(QueueCore core)
+    {
+        foreach (var record in core.Subscriptions)
+        {
+            TrackConsumer(record);
+        }
+
+        StartMoves();
+        Dispatch();
+        if (core.Subscriptions.Count > 0 || core.LeasedCount > 0 || core.PendingMoves.Count > 0)
+        {
+            _ = EnsureReminderAsync(core);
+        }
+    }
+
+    private void OnInvalidated(Exception error)
+    {
+        _consumers.Clear();
+        _pushes.Clear();
+        _dispatching = false;
+        _dispatchAgain = false;
+        _movesRunning = false;
+        foreach (var waiter in _waiters.ToArray())
+        {
+            waiter.TrySetResult();
+        }
+    }
+
+    // ------------------------------------------------------------------ reminder backstop
+
+    /// <summary>A reminder wakes the queue after a silo crash so pushes, expiries and moves resume without callers.</summary>
+    private async Task EnsureReminderAsync(QueueCore core)
+    {
+        if (_reminderRegistered || _reminderUnavailable)
+        {
+            return;
+        }
+
+        try
+        {
+            await this.RegisterOrUpdateReminder(WakeReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+            _reminderRegistered = true;
+        }
+        catch (Exception ex)
+        {
+            _reminderUnavailable = true;
+            LogReminderUnavailable(ex, QueueName);
+        }
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != WakeReminder)
+        {
+            return;
+        }
+
+        var core = await GetCoreAsync();
+        _reminderRegistered = true;
+        await OnTimerAsync(CancellationToken.None);
+        if (core.Subscriptions.Count == 0 && core.LeasedCount == 0 && core.PendingMoves.Count == 0 && core.NextWakeUp() is null)
+        {
+            // Idle: nothing needs waking after a crash any more.
+            var reminder = await this.GetReminder(WakeReminder);
+            if (reminder is not null)
+            {
+                await this.UnregisterReminder(reminder);
+            }
+
+            _reminderRegistered = false;
+        }
+    }
+
+    [LoggerMessage(10, LogLevel.Information, "Queue {Queue}: consumer {Consumer} subscribed (prefetch {Prefetch}, auto-complete {AutoComplete})")]
+    private partial void LogSubscribed(string queue, string consumer, int prefetch, bool autoComplete);
+
+    [LoggerMessage(11, LogLevel.Information, "Queue {Queue}: the subscription of {Consumer} lapsed or its client is gone")]
+    private partial void LogSubscriptionLapsed(string queue, string consumer);
+
+    [LoggerMessage(12, LogLevel.Warning, "Queue {Queue}: pushing to consumers failed")]
+    private partial void LogDispatchFailed(Exception exception, string queue);
+
+    [LoggerMessage(13, LogLevel.Warning, "Queue {Queue}: settling the push of message {Seq} failed")]
+    private partial void LogSettleFailed(Exception exception, string queue, long seq);
+
+    [LoggerMessage(14, LogLevel.Warning, "Queue {Queue}: the push of message {Seq} timed out; its lease stays until it expires")]
+    private partial void LogPushTimedOut(string queue, long seq);
+
+    [LoggerMessage(15, LogLevel.Information, "Queue {Queue}: message {Seq} moved to the dead-letter grain as entry {EntryId} ({Reason})")]
+    private partial void LogDeadLettered(string queue, long seq, long entryId, DeadLetterReason reason);
+
+    [LoggerMessage(16, LogLevel.Warning, "Queue {Queue}: moving messages to the dead-letter grain failed; the move is stored and is retried")]
+    private partial void LogMoveFailed(Exception exception, string queue);
+
+    [LoggerMessage(17, LogLevel.Warning, "Queue {Queue}: no reminder service, so no backstop wakes this queue after a silo crash; configure one (UseInMemoryReminderService, UseAzureTableReminderService)")]
+    private partial void LogReminderUnavailable(Exception exception, string queue);
+}
