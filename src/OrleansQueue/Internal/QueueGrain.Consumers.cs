@@ -342,6 +342,8 @@ internal sealed partial class QueueGrain
                     {
                         StartCleanup();
                     }
+
+                    // PushAsync dispatches next: the window may have room now.
                 }
 
                 return;
@@ -453,6 +455,7 @@ internal sealed partial class QueueGrain
                 }
 
                 await _metaPump!.CommitAsync();
+                OnMessagesReady(); // the head may have moved: the window can take more messages
             }
         }
         catch (Exception ex)

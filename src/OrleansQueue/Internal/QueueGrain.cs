@@ -240,11 +240,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         ExpireLeases(core, _time.GetUtcNow());
         var headBefore = core.HeadSegment;
         core.Complete(lockTokens!);
-        var commit = _metaPump!.CommitAsync();
-        await commit;
+        await _metaPump!.CommitAsync();
         if (core.HeadSegment != headBefore)
         {
             StartCleanup();
+            OnMessagesReady(); // the window can take messages further back
         }
     }
 

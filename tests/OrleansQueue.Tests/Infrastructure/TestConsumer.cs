@@ -1,0 +1,48 @@
+using System.Collections.Concurrent;
+using Orleans.Runtime;
+
+namespace OrleansQueue.Tests.Infrastructure;
+
+/// <summary>A consumer grain whose behaviour a test sets through <see cref="ConsumerScript"/> (the cluster is in-process).</summary>
+[Alias("oq.tests.ITestConsumerGrain")]
+public interface ITestConsumerGrain : IQueueConsumer, IGrainWithStringKey
+{
+    [Alias("WhereAmI")]
+    Task<SiloAddress> WhereAmI();
+}
+
+public sealed class TestConsumerGrain(ILocalSiloDetails silo) : Grain, ITestConsumerGrain
+{
+    public Task Handle(QueueDelivery delivery) => ConsumerScript.For(this.GetPrimaryKeyString()).HandleAsync(delivery, GrainFactory);
+
+    public Task<SiloAddress> WhereAmI() => Task.FromResult(silo.SiloAddress);
+}
+
+/// <summary>A handler object for Orleans clients (observer subscriptions).</summary>
+public sealed class TestClientConsumer(string name, IGrainFactory factory) : IQueueConsumer
+{
+    public Task Handle(QueueDelivery delivery) => ConsumerScript.For(name).HandleAsync(delivery, factory);
+}
+
+/// <summary>What a named consumer does with each delivery, and what it saw.</summary>
+public sealed class ConsumerScript
+{
+    private static readonly ConcurrentDictionary<string, ConsumerScript> Scripts = new();
+
+    public static ConsumerScript For(string name) => Scripts.GetOrAdd(name, _ => new ConsumerScript());
+
+    /// <summary>Runs for each delivery; throw to fail it. The default succeeds.</summary>
+    public Func<QueueDelivery, IGrainFactory, Task> Behavior { get; set; } = (_, _) => Task.CompletedTask;
+
+    public ConcurrentQueue<QueueDelivery> Deliveries { get; } = new();
+
+    /// <summary>Deliveries the handler returned from normally.</summary>
+    public ConcurrentQueue<QueueDelivery> Succeeded { get; } = new();
+
+    public async Task HandleAsync(QueueDelivery delivery, IGrainFactory factory)
+    {
+        Deliveries.Enqueue(delivery);
+        await Behavior(delivery, factory);
+        Succeeded.Enqueue(delivery);
+    }
+}
