@@ -48,6 +48,7 @@ builder.UseOrleans(silo =>
                 o.TableName = storage.TableName;
                 o.DeleteStateOnClear = true;
             });
+            UseAzureTableReminders(silo, storage);
             break;
         case "azureblob":
             silo.AddAzureBlobGrainStorage(storageName, o =>
@@ -56,9 +57,11 @@ builder.UseOrleans(silo =>
                 o.ContainerName = storage.ContainerName;
                 o.DeleteStateOnClear = true;
             });
+            UseAzureTableReminders(silo, storage);
             break;
         case "memory":
             silo.AddMemoryGrainStorage(storageName);
+            silo.UseInMemoryReminderService();
             break;
         default:
             throw new InvalidOperationException($"Storage:Provider is '{storage.Provider}'; use AzureTable, AzureBlob or Memory.");
@@ -70,6 +73,14 @@ builder.UseOrleans(silo =>
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 using var host = builder.Build();
 await host.RunAsync();
+
+// Reminders wake queues with pending work after a silo crash; they live in the same storage account.
+static void UseAzureTableReminders(ISiloBuilder silo, StorageSettings storage) =>
+    silo.UseAzureTableReminderService(o =>
+    {
+        o.TableServiceClient = new TableServiceClient(RequireConnectionString(storage));
+        o.TableName = storage.TableName + "Reminders";
+    });
 
 static string RequireConnectionString(StorageSettings storage) =>
     string.IsNullOrWhiteSpace(storage.ConnectionString)

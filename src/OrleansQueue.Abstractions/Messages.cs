@@ -99,6 +99,9 @@ public sealed record QueueStats
     /// <summary>Messages moved to the dead-letter grain.</summary>
     [Id(6)] public long TotalDeadLettered { get; init; }
 
-    /// <summary>Messages in the queue: ready plus leased.</summary>
-    public long ActiveCount => ReadyCount + LeasedCount;
+    /// <summary>Messages on their way to the dead-letter grain (the move is stored and finishes even after a crash).</summary>
+    [Id(7)] public long DeadLetteringCount { get; init; }
+
+    /// <summary>Messages in the queue: ready, leased, or on their way to the dead-letter grain.</summary>
+    public long ActiveCount => ReadyCount + LeasedCount + DeadLetteringCount;
 }

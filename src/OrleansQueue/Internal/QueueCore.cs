@@ -696,6 +696,7 @@ internal sealed class QueueCore
         {
             LeasedCount = _leases.Count,
             ReadyCount = ActiveCount - _leases.Count - _moves.Count,
+            DeadLetteringCount = _moves.Count,
             TotalDeadLettered = TotalDeadLettered,
             TotalEnqueued = NextSeq - 1,
             TotalCompleted = TotalCompleted,

@@ -468,6 +468,7 @@ internal sealed partial class QueueGrain
             if (generation == _generation)
             {
                 _movesRunning = false;
+                ArmTimer();
             }
         }
     }

@@ -25,6 +25,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     }
 
     private static readonly TimeSpan MaintenancePeriod = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan MoveRetryDelay = TimeSpan.FromSeconds(5);
     private const int MaxDeletesPerPass = 64;
 
     private readonly OrleansQueueOptions _options;
@@ -582,6 +583,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         if (PushRenewalDue(core) is { } renewal && renewal - now < due)
         {
             due = renewal - now;
+        }
+
+        if (core.PendingMoves.Count > 0 && !_movesRunning && MoveRetryDelay < due)
+        {
+            due = MoveRetryDelay; // the dead-letter grain was unreachable: try the stored moves again soon
         }
 
         due = TimeSpan.FromTicks(Math.Clamp(due.Ticks, TimeSpan.FromMilliseconds(1).Ticks, MaintenancePeriod.Ticks));

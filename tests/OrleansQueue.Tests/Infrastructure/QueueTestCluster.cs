@@ -77,7 +77,8 @@ public sealed class QueueTestCluster : IAsyncDisposable
         StorageSetup storage,
         Action<OrleansQueueOptions>? configure = null,
         string? serviceId = null,
-        short silos = 1)
+        short silos = 1,
+        Action<ISiloBuilder>? configureSilo = null)
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var builder = new InProcessTestClusterBuilder(silos);
@@ -93,11 +94,16 @@ public sealed class QueueTestCluster : IAsyncDisposable
                 configure?.Invoke(o);
             });
             silo.Services.AddKeyedSingleton<TimeProvider>(TimeProviderNames.Grains, time);
+            configureSilo?.Invoke(silo);
         });
         var cluster = builder.Build();
         await cluster.DeployAsync();
         return new QueueTestCluster(cluster, time);
     }
+
+    /// <summary>The silo an activation of the grain lives on, or null when it is not active.</summary>
+    public SiloAddress? SiloOf(IAddressable grain) =>
+        Cluster.TryGetGrainContext(grain.GetGrainId(), out var context) ? context.Address.SiloAddress : null;
 
     /// <summary>The grain storage provider the queues use, for inspecting or tampering with stored records.</summary>
     public IGrainStorage Storage(string name = OrleansQueueOptions.DefaultStorageName) =>

@@ -11,6 +11,7 @@ public interface ITestConsumerGrain : IQueueConsumer, IGrainWithStringKey
     Task<SiloAddress> WhereAmI();
 }
 
+[Orleans.Concurrency.Reentrant]
 public sealed class TestConsumerGrain(ILocalSiloDetails silo) : Grain, ITestConsumerGrain
 {
     public Task Handle(QueueDelivery delivery) => ConsumerScript.For(this.GetPrimaryKeyString()).HandleAsync(delivery, GrainFactory);
