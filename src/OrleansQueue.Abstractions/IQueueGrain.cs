@@ -67,15 +67,16 @@ public interface IQueueGrain : IGrainWithStringKey
     Task<QueueSettings> GetSettings();
 
     /// <summary>
-    /// Subscribes a consumer (a grain implementing <see cref="IQueueConsumer"/>, or an object reference from an
-    /// Orleans client) so the queue pushes messages to it; subscribing again updates the options. A grain stays
-    /// subscribed until <see cref="Unsubscribe"/>; a client object's subscription lasts 2 minutes unless renewed
-    /// (the <see cref="QueueClient.SubscribeAsync"/> handle renews it).
+    /// Subscribes a consumer, by its <see cref="GrainId"/> (a grain implementing <see cref="IQueueConsumer"/>, or an
+    /// object reference from an Orleans client), so the queue pushes messages to it; subscribing again updates the
+    /// options. The id, not a typed reference, is passed so that silos without the consumer's grain class can host
+    /// the queue. A grain stays subscribed until <see cref="Unsubscribe"/>; a client object's subscription lasts
+    /// 2 minutes unless renewed (the <see cref="QueueClient.SubscribeAsync"/> handle renews it).
     /// </summary>
     [Alias("Subscribe")]
-    Task Subscribe(IQueueConsumer consumer, ConsumerOptions options);
+    Task Subscribe(GrainId consumer, ConsumerOptions options);
 
     /// <summary>Stops pushing to the consumer; its unsettled deliveries stay leased until settled or expired.</summary>
     [Alias("Unsubscribe")]
-    Task Unsubscribe(IQueueConsumer consumer);
+    Task Unsubscribe(GrainId consumer);
 }

@@ -150,13 +150,13 @@ public sealed class QueueClient
         options.Validate();
         if (consumer is GrainReference)
         {
-            await _grain.Subscribe(consumer, options).WaitAsync(cancellationToken).ConfigureAwait(false);
-            return new QueueSubscription(_grain, consumer, null, null);
+            await _grain.Subscribe(consumer.GetGrainId(), options).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return new QueueSubscription(_grain, consumer.GetGrainId(), null, null);
         }
 
         var reference = _grainFactory.CreateObjectReference<IQueueConsumer>(consumer);
-        await _grain.Subscribe(reference, options).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return new QueueSubscription(_grain, reference, options, () => _grainFactory.DeleteObjectReference<IQueueConsumer>(reference));
+        await _grain.Subscribe(reference.GetGrainId(), options).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new QueueSubscription(_grain, reference.GetGrainId(), options, () => _grainFactory.DeleteObjectReference<IQueueConsumer>(reference));
     }
 
     /// <summary>Completes the message: it is removed from the queue for good.</summary>
@@ -234,12 +234,12 @@ public sealed class QueueSubscription : IAsyncDisposable
     public static readonly TimeSpan RenewalPeriod = TimeSpan.FromSeconds(30);
 
     private readonly IQueueGrain _queue;
-    private readonly IQueueConsumer _consumer;
+    private readonly GrainId _consumer;
     private readonly Action? _release;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _renewals;
 
-    internal QueueSubscription(IQueueGrain queue, IQueueConsumer consumer, ConsumerOptions? renewOptions, Action? release)
+    internal QueueSubscription(IQueueGrain queue, GrainId consumer, ConsumerOptions? renewOptions, Action? release)
     {
         _queue = queue;
         _consumer = consumer;

@@ -120,13 +120,17 @@ internal sealed partial class QueueGrain
 
     // ------------------------------------------------------------------ subscriptions
 
-    public async Task Subscribe(IQueueConsumer consumer, ConsumerOptions options)
+    public async Task Subscribe(GrainId consumer, ConsumerOptions options)
     {
-        ArgumentNullException.ThrowIfNull(consumer);
         ArgumentNullException.ThrowIfNull(options);
+        if (consumer.IsDefault)
+        {
+            throw new QueueException(QueueErrorCode.InvalidArgument, "The consumer's grain id is empty.");
+        }
+
         options.Validate();
         var core = await GetCoreAsync();
-        var grainId = consumer.GetGrainId();
+        var grainId = consumer;
         var key = grainId.ToString();
         var record = core.Subscriptions.Find(s => s.Consumer == key);
         if (record is null)
@@ -150,11 +154,10 @@ internal sealed partial class QueueGrain
         Dispatch();
     }
 
-    public async Task Unsubscribe(IQueueConsumer consumer)
+    public async Task Unsubscribe(GrainId consumer)
     {
-        ArgumentNullException.ThrowIfNull(consumer);
         var core = await GetCoreAsync();
-        var key = consumer.GetGrainId().ToString();
+        var key = consumer.ToString();
         if (core.Subscriptions.RemoveAll(s => s.Consumer == key) > 0)
         {
             _consumers.Remove(key);
@@ -170,7 +173,7 @@ internal sealed partial class QueueGrain
             return;
         }
 
-        var reference = GrainFactory.GetGrain(GrainId.Parse(record.Consumer)).AsReference<IQueueConsumer>();
+        var reference = GrainFactory.GetGrain<IQueueConsumer>(GrainId.Parse(record.Consumer));
         _consumers[record.Consumer] = new ConsumerState(record, reference);
     }
 
