@@ -4,10 +4,12 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using OrleansQueue;
+using OrleansQueue.Benchmarks;
 using OrleansQueue.Tests.Infrastructure;
 
 // Enqueue throughput of one producer against the silo host on Azure Table storage (Azurite), over the gateway:
-// awaiting each send, then with 1,000 sends in flight; then the drain rate (receive 1,000 + complete).
+// awaiting each send, then with 1,000 sends in flight; then the drain rate (receive 1,000 + complete);
+// then push consumers (3 grains, prefetch 100, auto-complete) in a silo of this process on the same storage.
 // Run it alone on the machine:  dotnet run -c Release --project tests/OrleansQueue.Benchmarks -- [messages]
 var messages = args.Length > 0 ? int.Parse(args[0]) : 20_000;
 var sequentialMessages = Math.Max(1, messages / 10);
@@ -71,8 +73,12 @@ while ((await pipelined.ReceiveAsync(1000)) is { Count: > 0 } batch)
 
 results.Add(("drain, receive 1,000 + complete", drained, watch.Elapsed.TotalSeconds));
 await client.StopAsync();
+await silo.StopAsync(TimeSpan.FromSeconds(30));
 
-Console.WriteLine($"OrleansQueue on Azure Table (Azurite 3.37.0), 256-byte messages, {Environment.ProcessorCount} cores, silo host over the gateway");
+// Push: consumer grains in a silo of this process (same Azurite), auto-complete.
+results.AddRange(await PushBenchmark.RunAsync(azurite.ConnectionString, messages));
+
+Console.WriteLine($"OrleansQueue on Azure Table (Azurite 3.37.0), 256-byte messages, {Environment.ProcessorCount} cores");
 Console.WriteLine();
 Console.WriteLine("| workload | messages | seconds | msgs/s |");
 Console.WriteLine("|---|---:|---:|---:|");
@@ -81,7 +87,7 @@ foreach (var (name, count, seconds) in results)
     Console.WriteLine($"| {name} | {count:N0} | {seconds:F2} | {count / seconds:N0} |");
 }
 
-if (drained != messages)
+if (drained != messages || results.Any(r => r.Count != messages && r.Name.StartsWith("push", StringComparison.Ordinal)))
 {
     Console.Error.WriteLine($"Drained {drained} messages, expected {messages}.");
     return 1;
