@@ -46,6 +46,7 @@ public static class OrleansQueueSiloBuilderExtensions
         services.AddSingleton<OrleansQueueMarker>();
         services.AddOptions<OrleansQueueOptions>();
         services.AddSingleton<IConfigurationValidator, OrleansQueueOptionsValidator>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, ConfiguredSubscriptions>();
         return services;
     }
 

@@ -72,4 +72,26 @@ public sealed class OrleansQueueOptions
     /// window is shortened to the newest ids. Default 200,000; 1 to 10,000,000.
     /// </summary>
     public int DuplicateDetectionMaxIds { get; set; } = 200_000;
+
+    /// <summary>
+    /// Consumers to subscribe when a silo starts (idempotent, so every silo may do it). Each names a queue and a
+    /// consumer grain by its grain id, <c>type/key</c> (for example <c>worker/worker-1</c> for a class WorkerGrain).
+    /// </summary>
+    public List<ConsumerSubscriptionOptions> Subscriptions { get; set; } = [];
+}
+
+/// <summary>A subscription made from configuration.</summary>
+public sealed class ConsumerSubscriptionOptions
+{
+    /// <summary>The queue name.</summary>
+    public string Queue { get; set; } = "";
+
+    /// <summary>The consumer grain's id, <c>type/key</c>; the grain implements <see cref="IQueueConsumer"/>.</summary>
+    public string Consumer { get; set; } = "";
+
+    /// <summary>Most unsettled deliveries the consumer holds at once. Default 10; 1 to 1,000.</summary>
+    public int Prefetch { get; set; } = 10;
+
+    /// <summary>Settle from the handler's outcome (default), or leave settlement to the consumer.</summary>
+    public bool AutoComplete { get; set; } = true;
 }

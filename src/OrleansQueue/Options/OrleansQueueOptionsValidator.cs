@@ -44,6 +44,26 @@ internal sealed class OrleansQueueOptionsValidator(IOptions<OrleansQueueOptions>
         Range(nameof(o.MaxDeliveryCount), o.MaxDeliveryCount, 1, 1000);
         Range(nameof(o.DuplicateDetectionWindow), o.DuplicateDetectionWindow, TimeSpan.Zero, TimeSpan.FromDays(7));
         Range(nameof(o.DuplicateDetectionMaxIds), o.DuplicateDetectionMaxIds, 1, 10_000_000);
+        for (var i = 0; i < o.Subscriptions.Count; i++)
+        {
+            var subscription = o.Subscriptions[i];
+            var name = $"{nameof(o.Subscriptions)}[{i}]";
+            try
+            {
+                QueueLimits.ValidateQueueName(subscription.Queue);
+            }
+            catch (QueueException e)
+            {
+                throw Fail(name, $"has an invalid queue: {e.Message}");
+            }
+
+            if (!GrainId.TryParse(subscription.Consumer, out var consumer) || consumer.IsDefault || consumer.Key.AsSpan().IsEmpty)
+            {
+                throw Fail(name, $"has consumer '{subscription.Consumer}', which is not a grain id of the form type/key");
+            }
+
+            Range($"{name}.{nameof(subscription.Prefetch)}", subscription.Prefetch, 1, 1000);
+        }
     }
 
     private static void Range<T>(string name, T value, T min, T max, string? why = null) where T : IComparable<T>

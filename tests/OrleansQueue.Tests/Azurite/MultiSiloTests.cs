@@ -19,14 +19,20 @@ public sealed class MultiSiloTests(ITestOutputHelper output) : IAsyncLifetime
             new StorageSetup(StorageKind.AzureTable, _azurite.ConnectionString),
             o => o.DefaultLeaseDuration = TimeSpan.FromMinutes(5), // far longer than failure detection
             silos: 3,
-            configureSilo: silo => silo.Configure<ClusterMembershipOptions>(o =>
+            configureSilo: silo =>
             {
-                o.ProbeTimeout = TimeSpan.FromSeconds(1);
-                o.NumMissedProbesLimit = 2;
-                o.NumVotesForDeathDeclaration = 1;
-                o.TableRefreshTimeout = TimeSpan.FromSeconds(1);
-                o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(2);
-            }));
+                silo.Configure<ClusterMembershipOptions>(o =>
+                {
+                    o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                    o.NumMissedProbesLimit = 2;
+                    o.NumVotesForDeathDeclaration = 1;
+                    o.TableRefreshTimeout = TimeSpan.FromSeconds(1);
+                    o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(2);
+                });
+
+                // Reminders that outlive any one silo: the backstop that wakes queues after a crash.
+                silo.UseAzureTableReminderService(o => o.TableServiceClient = new Azure.Data.Tables.TableServiceClient(_azurite.ConnectionString));
+            });
     }
 
     public async Task DisposeAsync()
@@ -142,5 +148,31 @@ public sealed class MultiSiloTests(ITestOutputHelper output) : IAsyncLifetime
         await queue.SendAsync("after"); // reactivates the queue on a live silo, which loads its subscriptions
         await Wait.UntilAsync(() => Task.FromResult(ConsumerScript.For(name).Succeeded.Count), n => n == 2, "pushed after the kill", TimeSpan.FromSeconds(60));
         Assert.Equal(["before", "after"], ConsumerScript.For(name).Succeeded.Select(d => d.Message.BodyAsString()));
+    }
+
+    [Fact]
+    public async Task AfterTheQueuesSiloDies_TheReminderWakesTheQueue_AndPushesResume_WithoutAnyCaller()
+    {
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var queueGrain = await PlacedAsync(i => C.Grain($"wake-{run}-{i}"), g => g.GetStats(), s => !s.Equals(Primary));
+        var queueSilo = C.SiloOf(queueGrain)!;
+        var consumer = await PlacedAsync(i => C.Client.GetGrain<ITestConsumerGrain>($"sleeper-{run}-{i}"), g => g.WhereAmI(), s => !s.Equals(queueSilo));
+        var script = ConsumerScript.For(consumer.GetPrimaryKeyString());
+        var hold = new TaskCompletionSource();
+        script.Behavior = (_, _) => hold.Task;
+        var queue = C.Client.GetQueue(queueGrain.GetPrimaryKeyString());
+        await queue.SendBatchAsync(Enumerable.Range(0, 6).Select(i => OutgoingMessage.FromText($"m{i}", $"w-{i}")));
+        await queue.SubscribeAsync(consumer, new ConsumerOptions { Prefetch = 1 }); // 1 in flight, 5 ready
+        await Wait.UntilAsync(() => Task.FromResult(script.Deliveries.Count), n => n == 1, "one push in flight");
+
+        var watch = Stopwatch.StartNew();
+        await C.Cluster.KillSiloAsync(C.Cluster.Silos.Single(s => s.SiloAddress.Equals(queueSilo)));
+        script.Behavior = (_, _) => Task.CompletedTask;
+        hold.SetResult();
+
+        // Nobody calls the queue: only its reminder (period 1 minute) can bring it back.
+        await Wait.UntilAsync(() => Task.FromResult(script.Succeeded.Count(d => d.Message.MessageId != "w-0")), n => n == 5,
+            "the 5 ready messages are pushed after the queue is woken", TimeSpan.FromMinutes(3));
+        output.WriteLine($"Pushes resumed {watch.Elapsed.TotalSeconds:F1} s after the queue's silo died, with no caller.");
     }
 }

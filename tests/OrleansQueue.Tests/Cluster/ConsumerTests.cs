@@ -316,4 +316,15 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
         Assert.All(redriven, m => Assert.Equal(0, m.DeliveryCount));
         Assert.False((await dead.GetStatsAsync()).CountBySourceQueue.ContainsKey(b.Name));
     }
+
+    [Fact]
+    public async Task ConsumersNamedInConfiguration_AreSubscribedWhenTheSiloStarts()
+    {
+        var consumer = NewName("cfg");
+        await using var cluster = await QueueTestCluster.StartAsync(new StorageSetup(StorageKind.Memory), o =>
+            o.Subscriptions.Add(new Options.ConsumerSubscriptionOptions { Queue = "configured", Consumer = $"testconsumer/{consumer}", Prefetch = 5 }));
+        await cluster.Queue("configured").SendAsync("from configuration");
+        var delivery = await Wait.UntilAsync(() => Task.FromResult(ConsumerScript.For(consumer).Succeeded.FirstOrDefault()), d => d is not null, "pushed to the configured consumer");
+        Assert.Equal("from configuration", delivery!.Message.BodyAsString());
+    }
 }

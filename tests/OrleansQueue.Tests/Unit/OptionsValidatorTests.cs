@@ -26,6 +26,10 @@ public sealed class OptionsValidatorTests
         { nameof(OrleansQueueOptions.DefaultLeaseDuration), o => o.MaxLeaseDuration = TimeSpan.FromSeconds(10) },
         { nameof(OrleansQueueOptions.DuplicateDetectionWindow), o => o.DuplicateDetectionWindow = TimeSpan.FromDays(8) },
         { nameof(OrleansQueueOptions.DuplicateDetectionMaxIds), o => o.DuplicateDetectionMaxIds = 0 },
+        { nameof(OrleansQueueOptions.MaxDeliveryCount), o => o.MaxDeliveryCount = 0 },
+        { "Subscriptions[0]", o => o.Subscriptions.Add(new ConsumerSubscriptionOptions { Queue = "bad/queue", Consumer = "worker/1" }) },
+        { "Subscriptions[0]", o => o.Subscriptions.Add(new ConsumerSubscriptionOptions { Queue = "work", Consumer = "no-key" }) },
+        { "Subscriptions[0].Prefetch", o => o.Subscriptions.Add(new ConsumerSubscriptionOptions { Queue = "work", Consumer = "worker/1", Prefetch = 0 }) },
     };
 
     [Theory]
