@@ -156,7 +156,8 @@ public sealed class QueueClient
 
         var reference = _grainFactory.CreateObjectReference<IQueueConsumer>(consumer);
         await _grain.Subscribe(reference.GetGrainId(), options).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return new QueueSubscription(_grain, reference.GetGrainId(), options, () => _grainFactory.DeleteObjectReference<IQueueConsumer>(reference));
+        // The subscription holds the object strongly: Orleans keeps only a weak reference to observer objects.
+        return new QueueSubscription(_grain, reference.GetGrainId(), options, () => _grainFactory.DeleteObjectReference<IQueueConsumer>(reference), consumer);
     }
 
     /// <summary>Completes the message: it is removed from the queue for good.</summary>
@@ -236,11 +237,13 @@ public sealed class QueueSubscription : IAsyncDisposable
     private readonly IQueueGrain _queue;
     private readonly GrainId _consumer;
     private readonly Action? _release;
+    private readonly object? _keepAlive;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _renewals;
 
-    internal QueueSubscription(IQueueGrain queue, GrainId consumer, ConsumerOptions? renewOptions, Action? release)
+    internal QueueSubscription(IQueueGrain queue, GrainId consumer, ConsumerOptions? renewOptions, Action? release, object? keepAlive = null)
     {
+        _keepAlive = keepAlive;
         _queue = queue;
         _consumer = consumer;
         _release = release;
@@ -285,6 +288,7 @@ public sealed class QueueSubscription : IAsyncDisposable
         {
             _release?.Invoke();
             _stop.Dispose();
+            GC.KeepAlive(_keepAlive);
         }
     }
 }
