@@ -47,20 +47,8 @@ for (var i = 0; i < sequentialMessages; i++)
 results.Add(("enqueue, awaiting each send", sequentialMessages, watch.Elapsed.TotalSeconds));
 
 var pipelined = factory.GetQueue("bench-pipelined");
-using var inFlight = new SemaphoreSlim(1000);
 watch.Restart();
-await Task.WhenAll(Enumerable.Range(0, messages).Select(async _ =>
-{
-    await inFlight.WaitAsync();
-    try
-    {
-        await pipelined.SendAsync(new OutgoingMessage(body));
-    }
-    finally
-    {
-        inFlight.Release();
-    }
-}));
+await PushBenchmark.SendPipelinedAsync(pipelined, messages, body, inFlight: 1000);
 results.Add(("enqueue, 1,000 sends in flight", messages, watch.Elapsed.TotalSeconds));
 
 watch.Restart();

@@ -61,19 +61,7 @@ internal static class PushBenchmark
         }
 
         var watch = Stopwatch.StartNew();
-        using var inFlight = new SemaphoreSlim(1000);
-        await Task.WhenAll(Enumerable.Range(0, messages).Select(async _ =>
-        {
-            await inFlight.WaitAsync();
-            try
-            {
-                await queue.SendAsync(new OutgoingMessage(body));
-            }
-            finally
-            {
-                inFlight.Release();
-            }
-        }));
+        await SendPipelinedAsync(queue, messages, body, inFlight: 1000);
         var completed = await WaitCompletedAsync(queue, messages);
         results.Add(("push, sending and consuming together (auto-complete)", (int)completed, watch.Elapsed.TotalSeconds));
 
@@ -106,6 +94,24 @@ internal static class PushBenchmark
 
             await Task.Delay(10);
         }
+    }
+
+    /// <summary>Sends <paramref name="count"/> messages, one per call, keeping <paramref name="inFlight"/> calls outstanding.</summary>
+    public static async Task SendPipelinedAsync(QueueClient queue, int count, byte[] body, int inFlight)
+    {
+        using var gate = new SemaphoreSlim(inFlight);
+        await Task.WhenAll(Enumerable.Range(0, count).Select(async _ =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                await queue.SendAsync(new OutgoingMessage(body));
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
     }
 
     private static T Apply<T>(this T value, Action<T> action)
