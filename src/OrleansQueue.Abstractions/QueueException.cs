@@ -35,6 +35,9 @@ public enum QueueErrorCode
     /// from storage. The outcome of the call is unknown; retrying it is safe (sends are deduplicated by message id).
     /// </summary>
     StorageFailed = 10,
+
+    /// <summary>The queue holds its maximum number of messages (<c>MaxQueueLength</c>); nothing of the call was stored.</summary>
+    QueueFull = 11,
 }
 
 /// <summary>A queue operation was refused; <see cref="Code"/> says why. Nothing was stored and nothing else changed.</summary>

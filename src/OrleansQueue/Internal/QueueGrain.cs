@@ -41,6 +41,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     private string? _metaETag;
     private int _generation;
     private bool _enqueueFlushRunning;
+    private int _stagedMessages;
     private bool _cleanupRunning;
     private Task? _windowLoad;
     private IGrainTimer? _timer;
@@ -117,8 +118,19 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
             return result;
         }
 
+        // NextSeq - AckedBelow bounds the length from above in O(1); count exactly only near the limit.
+        var staged = _stagedMessages;
+        if (core.NextSeq - core.AckedBelow + staged + pending.Count > _options.MaxQueueLength
+            && core.ActiveCount + staged + pending.Count > _options.MaxQueueLength)
+        {
+            var queued = core.ActiveCount + staged;
+            throw new QueueException(QueueErrorCode.QueueFull,
+                $"Queue '{QueueName}' holds {queued} of at most {_options.MaxQueueLength} messages; the {pending.Count} new message(s) do not fit. Nothing was stored.");
+        }
+
         var request = new EnqueueRequest(pending);
         _pendingEnqueues.Add(request);
+        _stagedMessages += pending.Count;
         if (!_enqueueFlushRunning)
         {
             _ = RunEnqueueFlushesAsync(_generation);
@@ -176,6 +188,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                 }
 
                 _pendingEnqueues.RemoveRange(0, take);
+                _stagedMessages -= batch.Count;
                 var offset = 0;
                 foreach (var request in requests)
                 {
@@ -547,6 +560,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         _metaPump = null;
         var pending = _pendingEnqueues.ToArray();
         _pendingEnqueues.Clear();
+        _stagedMessages = 0;
         foreach (var request in pending)
         {
             request.Completion.TrySetException(error);

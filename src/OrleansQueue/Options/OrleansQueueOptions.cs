@@ -31,6 +31,13 @@ public sealed class OrleansQueueOptions
     /// </summary>
     public int ActiveSegments { get; set; } = 16;
 
+    /// <summary>
+    /// Most messages a queue holds (ready, leased, or on their way to the dead-letter grain); a send that would go
+    /// past it is refused with <see cref="QueueErrorCode.QueueFull"/> and stores nothing. Default 10,000,000; 1 to
+    /// 1,000,000,000.
+    /// </summary>
+    public long MaxQueueLength { get; set; } = 10_000_000;
+
     /// <summary>Largest message body in bytes. Default 256 KiB; 1 byte to 256 KiB.</summary>
     public int MaxMessageBodyBytes { get; set; } = QueueLimits.DefaultMaxMessageBodyBytes;
 

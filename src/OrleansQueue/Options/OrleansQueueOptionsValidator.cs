@@ -42,6 +42,7 @@ internal sealed class OrleansQueueOptionsValidator(IOptions<OrleansQueueOptions>
         Range(nameof(o.MaxLeaseDuration), o.MaxLeaseDuration, QueueLimits.MinLeaseDuration, QueueLimits.MaxLeaseDuration);
         Range(nameof(o.DefaultLeaseDuration), o.DefaultLeaseDuration, QueueLimits.MinLeaseDuration, o.MaxLeaseDuration);
         Range(nameof(o.MaxDeliveryCount), o.MaxDeliveryCount, 1, 1000);
+        Range(nameof(o.MaxQueueLength), o.MaxQueueLength, 1, 1_000_000_000);
         Range(nameof(o.DuplicateDetectionWindow), o.DuplicateDetectionWindow, TimeSpan.Zero, TimeSpan.FromDays(7));
         Range(nameof(o.DuplicateDetectionMaxIds), o.DuplicateDetectionMaxIds, 1, 10_000_000);
         for (var i = 0; i < o.Subscriptions.Count; i++)

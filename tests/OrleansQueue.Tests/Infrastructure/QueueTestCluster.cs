@@ -23,15 +23,21 @@ public sealed record StorageSetup(StorageKind Kind, string? ConnectionString = n
     /// <summary>Table or container name: unique per setup so test classes do not see each other's queues.</summary>
     public string Location { get; init; } = "oq" + Guid.NewGuid().ToString("N")[..12];
 
+    /// <summary>Faults to inject into writes (memory storage only), or null for none.</summary>
+    public FaultInjector? Faults { get; init; }
+
     public void Apply(ISiloBuilder silo)
     {
         switch (Kind)
         {
             case StorageKind.Memory:
-                // Memory storage behind a write counter, so tests can prove what reached storage.
+                // Memory storage behind a write counter (and a fault injector), so tests can prove what reached storage.
                 silo.AddMemoryGrainStorage(Name + "-inner");
                 silo.Services.AddKeyedSingleton<IGrainStorage>(Name, (sp, _) =>
-                    new CountingGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(Name + "-inner")));
+                {
+                    var inner = sp.GetRequiredKeyedService<IGrainStorage>(Name + "-inner");
+                    return new CountingGrainStorage(Faults is null ? inner : new FaultyGrainStorage(inner, Faults));
+                });
                 break;
             case StorageKind.AzureTable:
                 silo.AddAzureTableGrainStorage(Name, o =>

@@ -1,0 +1,261 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime;
+using OrleansQueue.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace OrleansQueue.Tests.Faults;
+
+/// <summary>
+/// Fault injection with a recorded history (issue 4): storage writes that fail before or after they land, stale
+/// settlements, limits. Each test prints the history checker's counts.
+/// </summary>
+[Trait("Category", "Fault")]
+public sealed class FaultTests(ITestOutputHelper output)
+{
+    private static async Task ProduceAsync(QueueClient queue, History history, int count, int inFlight, string prefix)
+    {
+        using var gate = new SemaphoreSlim(inFlight);
+        await Task.WhenAll(Enumerable.Range(0, count).Select(async i =>
+        {
+            var id = $"{prefix}-{i}";
+            await gate.WaitAsync();
+            try
+            {
+                await queue.SendAsync(OutgoingMessage.FromText(id, id));
+                history.Sent(id, SendOutcome.Ok);
+            }
+            catch (QueueException e) when (e.Code == QueueErrorCode.StorageFailed)
+            {
+                history.Sent(id, SendOutcome.Failed); // every attempt failed; the last one may still have landed
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+    }
+
+    /// <summary>Receives and completes until the queue is empty, riding out injected failures.</summary>
+    private static async Task DrainAsync(QueueTestCluster cluster, QueueClient queue, History history)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (DateTime.UtcNow < deadline)
+        {
+            IReadOnlyList<ReceivedMessage> batch;
+            try
+            {
+                batch = await queue.ReceiveAsync(100);
+            }
+            catch (QueueException e) when (e.Code == QueueErrorCode.StorageFailed)
+            {
+                continue;
+            }
+
+            if (batch.Count == 0)
+            {
+                if ((await queue.GetStatsAsync()).ActiveCount == 0)
+                {
+                    return;
+                }
+
+                // Leases whose write landed although the call failed belong to nobody: let them expire.
+                cluster.Time.Advance(TimeSpan.FromSeconds(31));
+                continue;
+            }
+
+            foreach (var delivery in batch)
+            {
+                history.Delivered(delivery.Message);
+            }
+
+            foreach (var delivery in batch)
+            {
+                for (var attempt = 0; attempt < 3; attempt++)
+                {
+                    try
+                    {
+                        await queue.CompleteAsync(delivery);
+                        history.Completed(delivery.Message.MessageId);
+                        break;
+                    }
+                    catch (QueueException e) when (e.Code == QueueErrorCode.StorageFailed)
+                    {
+                        // Unknown outcome: try again (the queue re-read its leases).
+                    }
+                    catch (QueueException e) when (e.Code == QueueErrorCode.MessageLockLost)
+                    {
+                        break; // an earlier attempt landed, or the lease is gone and it comes back
+                    }
+                }
+            }
+        }
+
+        throw new TimeoutException("The queue did not drain within 2 minutes.");
+    }
+
+    private void Print(string name, HistoryReport report, FaultInjector? faults = null) =>
+        output.WriteLine($"{name}: {report}" + (faults is null ? "" : $"; injected before {faults.InjectedBefore}, after {faults.InjectedAfter}"));
+
+    [Fact]
+    public async Task F10_NoFaults_OneProducerOneConsumer_NoOrderInversions()
+    {
+        await using var cluster = await QueueTestCluster.StartAsync(new StorageSetup(StorageKind.Memory));
+        var queue = cluster.Queue("f10");
+        var history = new History();
+        await ProduceAsync(queue, history, 10_000, inFlight: 100, "f10");
+        await DrainAsync(cluster, queue, history);
+
+        var report = history.Check();
+        Print("F10", report);
+        Assert.Equal((10_000, 0, 0, 0, 0, 0), (report.Delivered, report.Lost, report.Unexpected, report.DuplicatedEnqueues, report.DuplicatedCompletions, report.OrderInversions));
+    }
+
+    [Fact]
+    public async Task F5_AmbiguousWrites_NoDuplicateEnqueues_NothingLost()
+    {
+        var faults = new FaultInjector();
+        await using var cluster = await QueueTestCluster.StartAsync(new StorageSetup(StorageKind.Memory) { Faults = faults });
+        var queue = cluster.Client.GetQueue("f5", new QueueClientOptions { SendAttempts = 10, RetryDelay = TimeSpan.FromMilliseconds(1) });
+        var history = new History();
+        faults.FailAfterWrite = 0.05;
+        await ProduceAsync(queue, history, 2_000, inFlight: 50, "f5");
+        await DrainAsync(cluster, queue, history);
+        faults.FailAfterWrite = 0;
+
+        var report = history.Check();
+        Print("F5", report, faults);
+        Assert.True(faults.InjectedAfter > 10, "faults were injected");
+        Assert.Equal((0, 0, 0), (report.Lost, report.Unexpected, report.DuplicatedEnqueues));
+        Assert.Equal(report.Delivered, (int)(await queue.GetStatsAsync()).TotalEnqueued); // each id stored once
+    }
+
+    [Fact]
+    public async Task F7_FailuresBeforeTheWrite_EveryConfirmedSendIsDelivered_FailedOnesAbsentOrSingle()
+    {
+        var faults = new FaultInjector();
+        await using var cluster = await QueueTestCluster.StartAsync(new StorageSetup(StorageKind.Memory) { Faults = faults });
+        var queue = cluster.Client.GetQueue("f7", new QueueClientOptions { SendAttempts = 2, RetryDelay = TimeSpan.FromMilliseconds(1) });
+        var history = new History();
+        faults.FailBeforeWrite = 0.10;
+        await ProduceAsync(queue, history, 2_000, inFlight: 50, "f7");
+        await DrainAsync(cluster, queue, history);
+        faults.FailBeforeWrite = 0;
+
+        var report = history.Check();
+        Print("F7", report, faults);
+        Assert.True(faults.InjectedBefore > 10, "faults were injected");
+        Assert.Equal((0, 0, 0), (report.Lost, report.Unexpected, report.DuplicatedEnqueues));
+        Assert.Equal(report.Confirmed, report.Delivered - report.FailedSendsPresent);
+    }
+
+    [Fact]
+    public async Task F9_QueueDeactivatedWith50UnsettledDeliveries_AllRedelivered()
+    {
+        await using var cluster = await QueueTestCluster.StartAsync(new StorageSetup(StorageKind.Memory));
+        var queue = cluster.Queue("f9");
+        var history = new History();
+        await ProduceAsync(queue, history, 50, inFlight: 50, "f9");
+        var unsettled = await queue.ReceiveAsync(50);
+        Assert.Equal(50, unsettled.Count);
+        await cluster.Cluster.DeactivateAsync(cluster.Grain("f9"));
+        cluster.Time.Advance(TimeSpan.FromSeconds(31));
+
+        var again = await queue.ReceiveAsync(100);
+        foreach (var delivery in again)
+        {
+            history.Delivered(delivery.Message);
+        }
+
+        await queue.CompleteAsync(again.Select(d => d.LockToken));
+        var report = history.Check();
+        Print("F9", report);
+        Assert.Equal(50, again.Count);
+        Assert.All(again, d => Assert.Equal(2, d.Message.DeliveryCount));
+        Assert.Equal((0, 0), (report.Lost, report.Unexpected));
+    }
+
+    [Fact]
+    public async Task B1_ABodyAtTheLimitIsAccepted_OneByteMoreWritesNothing_AHugeCallHurtsOnlyItself()
+    {
+        await using var cluster = await QueueTestCluster.StartAsync(new StorageSetup(StorageKind.Memory));
+        var grain = cluster.Grain("b1");
+        var counter = (CountingGrainStorage)cluster.Storage();
+        var atLimit = await grain.Enqueue([new OutgoingMessage(new byte[QueueLimits.DefaultMaxMessageBodyBytes])]);
+        Assert.Equal(1L, Assert.Single(atLimit));
+        var writes = counter.Writes;
+        var error = await Assert.ThrowsAsync<QueueException>(() => grain.Enqueue([new OutgoingMessage(new byte[QueueLimits.DefaultMaxMessageBodyBytes + 1])]));
+        Assert.Equal(QueueErrorCode.MessageTooLarge, error.Code);
+        Assert.Equal(writes, counter.Writes);
+
+        // 150 MB in one call: beyond the Orleans message size limit. It fails, and may cost the caller its connection,
+        // but other callers (here: one inside the silo) see no error, and the caller recovers.
+        await Assert.ThrowsAnyAsync<Exception>(() => grain.Enqueue([new OutgoingMessage(new byte[150 * 1024 * 1024])]));
+        var other = cluster.Cluster.GetSiloServiceProvider().GetRequiredService<IGrainFactory>().GetGrain<IQueueGrain>("b1");
+        Assert.Equal(2L, Assert.Single(await other.Enqueue([OutgoingMessage.FromText("another caller")])));
+        await Wait.UntilAsync(async () =>
+        {
+            try
+            {
+                return (await grain.GetStats()).TotalEnqueued;
+            }
+            catch (OrleansMessageRejectionException)
+            {
+                return -1;
+            }
+        }, n => n == 2, "the caller that sent 150 MB works again", TimeSpan.FromSeconds(60));
+        Assert.Equal(writes + 1, counter.Writes);
+    }
+
+    [Fact]
+    public async Task B2_AQueueAtItsMaximumLength_RefusesCleanly_WithNoStorageWrite()
+    {
+        await using var cluster = await QueueTestCluster.StartAsync(new StorageSetup(StorageKind.Memory), o => o.MaxQueueLength = 100);
+        var queue = cluster.Queue("b2");
+        var counter = (CountingGrainStorage)cluster.Storage();
+        await queue.SendBatchAsync(Enumerable.Range(0, 100).Select(i => OutgoingMessage.FromText($"m{i}")));
+        var writes = counter.Writes;
+
+        var full = await Assert.ThrowsAsync<QueueException>(() => queue.SendAsync("one too many"));
+        Assert.Equal(QueueErrorCode.QueueFull, full.Code);
+        await Assert.ThrowsAsync<QueueException>(() => queue.SendBatchAsync([OutgoingMessage.FromText("a"), OutgoingMessage.FromText("b")]));
+        Assert.Equal(writes, counter.Writes);
+
+        var leased = await queue.ReceiveAsync(8); // the fixture-free default window holds more than 8
+        await queue.CompleteAsync(leased.Select(l => l.LockToken));
+        Assert.Equal(8, (await queue.SendBatchAsync(Enumerable.Range(0, 8).Select(i => OutgoingMessage.FromText($"n{i}")))).Length);
+        Assert.Equal(100, (await queue.GetStatsAsync()).ActiveCount);
+    }
+
+    [Fact]
+    public async Task B5_AThousandStaleSettlements_RemoveNothing()
+    {
+        await using var cluster = await QueueTestCluster.StartAsync(new StorageSetup(StorageKind.Memory));
+        var queue = cluster.Queue("b5");
+        await queue.SendBatchAsync(Enumerable.Range(0, 10).Select(i => OutgoingMessage.FromText($"m{i}")));
+        var first = await queue.ReceiveAsync(10, TimeSpan.FromSeconds(10));
+        cluster.Time.Advance(TimeSpan.FromSeconds(11));
+        var second = await queue.ReceiveAsync(10, TimeSpan.FromMinutes(5));
+        Assert.Equal(10, second.Count);
+
+        var rejected = 0;
+        for (var i = 0; i < 1000; i++)
+        {
+            var stale = i % 2 == 0 ? first[i % 10].LockToken : Guid.NewGuid();
+            var call = (i % 3) switch
+            {
+                0 => queue.CompleteAsync(stale),
+                1 => queue.AbandonAsync(stale),
+                _ => queue.RenewLockAsync(first[i % 10]),
+            };
+            var error = await Assert.ThrowsAsync<QueueException>(() => call);
+            Assert.Equal(QueueErrorCode.MessageLockLost, error.Code);
+            rejected++;
+        }
+
+        var stats = await queue.GetStatsAsync();
+        output.WriteLine($"B5: {rejected} stale settlements rejected; {stats}");
+        Assert.Equal((10L, 10L, 0L), (stats.ActiveCount, stats.LeasedCount, stats.TotalCompleted));
+        await queue.CompleteAsync(second.Select(s => s.LockToken));
+        Assert.Equal(10, (await queue.GetStatsAsync()).TotalCompleted);
+    }
+}
