@@ -375,10 +375,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
             {
                 await _loading;
             }
-            catch
+            catch (Exception ex) when (ex is not QueueException)
             {
                 _loading = null;
-                throw;
+                throw new QueueException(QueueErrorCode.StorageFailed,
+                    $"Reading queue '{QueueName}' from storage failed ({ex.GetType().Name}: {ex.Message}); retry.");
             }
         }
 
@@ -502,7 +503,17 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
     private async Task LoadWindowSegmentAsync(QueueCore core, long id, int generation)
     {
-        var segment = id == core.Tail.Id ? core.Tail : await ReadSegmentAsync(id) ?? throw MissingSegment(id);
+        SegmentSnapshot segment;
+        try
+        {
+            segment = id == core.Tail.Id ? core.Tail : await ReadSegmentAsync(id) ?? throw MissingSegment(id);
+        }
+        catch (Exception ex) when (ex is not QueueException and not InvalidOperationException)
+        {
+            throw new QueueException(QueueErrorCode.StorageFailed,
+                $"Reading segment {id} of queue '{QueueName}' failed ({ex.GetType().Name}: {ex.Message}); retry.");
+        }
+
         if (generation == _generation && core.NextSegmentToLoad == id)
         {
             core.AddWindowSegment(id, segment.ToState(), _time.GetUtcNow());

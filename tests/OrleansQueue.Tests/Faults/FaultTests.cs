@@ -12,87 +12,6 @@ namespace OrleansQueue.Tests.Faults;
 [Trait("Category", "Fault")]
 public sealed class FaultTests(ITestOutputHelper output)
 {
-    private static async Task ProduceAsync(QueueClient queue, History history, int count, int inFlight, string prefix)
-    {
-        using var gate = new SemaphoreSlim(inFlight);
-        await Task.WhenAll(Enumerable.Range(0, count).Select(async i =>
-        {
-            var id = $"{prefix}-{i}";
-            await gate.WaitAsync();
-            try
-            {
-                await queue.SendAsync(OutgoingMessage.FromText(id, id));
-                history.Sent(id, SendOutcome.Ok);
-            }
-            catch (QueueException e) when (e.Code == QueueErrorCode.StorageFailed)
-            {
-                history.Sent(id, SendOutcome.Failed); // every attempt failed; the last one may still have landed
-            }
-            finally
-            {
-                gate.Release();
-            }
-        }));
-    }
-
-    /// <summary>Receives and completes until the queue is empty, riding out injected failures.</summary>
-    private static async Task DrainAsync(QueueTestCluster cluster, QueueClient queue, History history)
-    {
-        var deadline = DateTime.UtcNow.AddMinutes(2);
-        while (DateTime.UtcNow < deadline)
-        {
-            IReadOnlyList<ReceivedMessage> batch;
-            try
-            {
-                batch = await queue.ReceiveAsync(100);
-            }
-            catch (QueueException e) when (e.Code == QueueErrorCode.StorageFailed)
-            {
-                continue;
-            }
-
-            if (batch.Count == 0)
-            {
-                if ((await queue.GetStatsAsync()).ActiveCount == 0)
-                {
-                    return;
-                }
-
-                // Leases whose write landed although the call failed belong to nobody: let them expire.
-                cluster.Time.Advance(TimeSpan.FromSeconds(31));
-                continue;
-            }
-
-            foreach (var delivery in batch)
-            {
-                history.Delivered(delivery.Message);
-            }
-
-            foreach (var delivery in batch)
-            {
-                for (var attempt = 0; attempt < 3; attempt++)
-                {
-                    try
-                    {
-                        await queue.CompleteAsync(delivery);
-                        history.Completed(delivery.Message.MessageId);
-                        break;
-                    }
-                    catch (QueueException e) when (e.Code == QueueErrorCode.StorageFailed)
-                    {
-                        // Unknown outcome: try again (the queue re-read its leases).
-                    }
-                    catch (QueueException e) when (e.Code == QueueErrorCode.MessageLockLost)
-                    {
-                        break; // an earlier attempt landed, or the lease is gone and it comes back
-                    }
-                }
-            }
-        }
-
-        throw new TimeoutException("The queue did not drain within 2 minutes.");
-    }
-
     private void Print(string name, HistoryReport report, FaultInjector? faults = null) =>
         output.WriteLine($"{name}: {report}" + (faults is null ? "" : $"; injected before {faults.InjectedBefore}, after {faults.InjectedAfter}"));
 
@@ -102,8 +21,8 @@ public sealed class FaultTests(ITestOutputHelper output)
         await using var cluster = await QueueTestCluster.StartAsync(new StorageSetup(StorageKind.Memory));
         var queue = cluster.Queue("f10");
         var history = new History();
-        await ProduceAsync(queue, history, 10_000, inFlight: 100, "f10");
-        await DrainAsync(cluster, queue, history);
+        await Workload.ProduceAsync(queue, history, 10_000, inFlight: 100, "f10");
+        await Workload.DrainAsync(cluster, queue, history);
 
         var report = history.Check();
         Print("F10", report);
@@ -118,8 +37,8 @@ public sealed class FaultTests(ITestOutputHelper output)
         var queue = cluster.Client.GetQueue("f5", new QueueClientOptions { SendAttempts = 10, RetryDelay = TimeSpan.FromMilliseconds(1) });
         var history = new History();
         faults.FailAfterWrite = 0.05;
-        await ProduceAsync(queue, history, 2_000, inFlight: 50, "f5");
-        await DrainAsync(cluster, queue, history);
+        await Workload.ProduceAsync(queue, history, 2_000, inFlight: 50, "f5");
+        await Workload.DrainAsync(cluster, queue, history);
         faults.FailAfterWrite = 0;
 
         var report = history.Check();
@@ -137,8 +56,8 @@ public sealed class FaultTests(ITestOutputHelper output)
         var queue = cluster.Client.GetQueue("f7", new QueueClientOptions { SendAttempts = 2, RetryDelay = TimeSpan.FromMilliseconds(1) });
         var history = new History();
         faults.FailBeforeWrite = 0.10;
-        await ProduceAsync(queue, history, 2_000, inFlight: 50, "f7");
-        await DrainAsync(cluster, queue, history);
+        await Workload.ProduceAsync(queue, history, 2_000, inFlight: 50, "f7");
+        await Workload.DrainAsync(cluster, queue, history);
         faults.FailBeforeWrite = 0;
 
         var report = history.Check();
@@ -154,7 +73,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         await using var cluster = await QueueTestCluster.StartAsync(new StorageSetup(StorageKind.Memory));
         var queue = cluster.Queue("f9");
         var history = new History();
-        await ProduceAsync(queue, history, 50, inFlight: 50, "f9");
+        await Workload.ProduceAsync(queue, history, 50, inFlight: 50, "f9");
         var unsettled = await queue.ReceiveAsync(50);
         Assert.Equal(50, unsettled.Count);
         await cluster.Cluster.DeactivateAsync(cluster.Grain("f9"));

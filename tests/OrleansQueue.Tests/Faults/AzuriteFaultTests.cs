@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using Orleans.Configuration;
+using OrleansQueue.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace OrleansQueue.Tests.Faults;
+
+/// <summary>Fault tests against real storage (Azurite): a silo killed mid-run, storage stopped or killed mid-run.</summary>
+[Trait("Category", "Fault")]
+public sealed class AzuriteFaultTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private readonly AzuriteFixture _azurite = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => _azurite.DisposeAsync().AsTask();
+
+    private Task<QueueTestCluster> StartAsync(short silos) => QueueTestCluster.StartAsync(
+        new StorageSetup(StorageKind.AzureTable, _azurite.ConnectionString),
+        silos: silos,
+        configureSilo: silo => silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            o.ProbeTimeout = TimeSpan.FromSeconds(1);
+            o.NumMissedProbesLimit = 2;
+            o.NumVotesForDeathDeclaration = 1;
+            o.TableRefreshTimeout = TimeSpan.FromSeconds(1);
+            o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(2);
+        }));
+
+    [Fact]
+    public async Task F1_TheQueuesSiloKilledHalfwayAndRestarted_NothingLostNothingUnexpected()
+    {
+        await using var cluster = await StartAsync(3);
+        var primary = cluster.Cluster.Silos[0].SiloAddress;
+        QueueClient? queue = null;
+        for (var i = 0; queue is null; i++)
+        {
+            var grain = cluster.Grain($"f1-{i}");
+            await grain.GetStats();
+            if (cluster.SiloOf(grain) is { } silo && !silo.Equals(primary))
+            {
+                queue = cluster.Client.GetQueue($"f1-{i}", new QueueClientOptions { SendAttempts = 5 });
+            }
+        }
+
+        var queueSilo = cluster.SiloOf(cluster.Grain(queue.Name))!;
+        var history = new History();
+        var killed = 0;
+        var sent = 0;
+        var watch = new Stopwatch();
+        Task restart = Task.CompletedTask;
+        var producing = Workload.ProduceAsync(queue, history, 10_000, inFlight: 100, "f1", onSent: _ =>
+        {
+            if (Interlocked.Increment(ref sent) == 5_000 && Interlocked.Exchange(ref killed, 1) == 0)
+            {
+                watch.Start();
+                restart = Task.Run(async () =>
+                {
+                    await cluster.Cluster.KillSiloAsync(cluster.Cluster.Silos.Single(s => s.SiloAddress.Equals(queueSilo)));
+                    await cluster.Cluster.StartAdditionalSiloAsync();
+                });
+            }
+        });
+        var draining = Workload.DrainAsync(cluster, queue, history, TimeSpan.FromMinutes(3));
+        await producing;
+        await Wait.UntilAsync(() => Task.FromResult(killed), k => k == 1, "the kill happened");
+        await restart;
+        await Workload.DrainAsync(cluster, queue, history, TimeSpan.FromMinutes(3));
+        await draining;
+
+        var report = history.Check();
+        output.WriteLine($"F1: {report}; drained {watch.Elapsed.TotalSeconds:F1} s after the kill");
+        Assert.Equal((0, 0, 0), (report.Lost, report.Unexpected, report.DuplicatedEnqueues));
+    }
+
+    [Fact]
+    public async Task F3_StorageStoppedFor10Seconds_NothingLost_RetriesLeaveOneCopy_ThroughputResumes()
+    {
+        await using var cluster = await StartAsync(1);
+        var queue = cluster.Client.GetQueue("f3", new QueueClientOptions { SendAttempts = 1 });
+        var history = new History();
+        await Workload.ProduceAsync(queue, history, 500, inFlight: 50, "f3-before");
+
+        // Storage goes away (gracefully: Azurite saves its data), producers keep sending.
+        await _azurite.StopAsync();
+        var slowest = TimeSpan.Zero;
+        var outage = Stopwatch.StartNew();
+        var during = new List<string>();
+        while (outage.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            var id = $"f3-during-{during.Count}";
+            during.Add(id);
+            var call = Stopwatch.StartNew();
+            try
+            {
+                await queue.SendAsync(OutgoingMessage.FromText(id, id));
+                history.Sent(id, SendOutcome.Ok);
+            }
+            catch (Exception e) when (e is QueueException or TimeoutException or Orleans.Runtime.OrleansException)
+            {
+                history.Sent(id, SendOutcome.Failed);
+            }
+
+            slowest = call.Elapsed > slowest ? call.Elapsed : slowest;
+        }
+
+        await _azurite.StartAsync();
+        var back = Stopwatch.StartNew();
+        var resumed = await Wait.UntilAsync(async () =>
+        {
+            try
+            {
+                await queue.SendAsync(OutgoingMessage.FromText("probe", "f3-probe"));
+                return back.Elapsed;
+            }
+            catch (Exception e) when (e is QueueException or TimeoutException or Orleans.Runtime.OrleansException)
+            {
+                return TimeSpan.MaxValue;
+            }
+        }, t => t != TimeSpan.MaxValue, "sends succeed again", TimeSpan.FromSeconds(60));
+        history.Sent("f3-probe", SendOutcome.Ok);
+
+        // Producers retry what failed, with the same ids.
+        foreach (var id in during)
+        {
+            await queue.SendAsync(OutgoingMessage.FromText(id, id));
+            history.Sent(id, SendOutcome.Ok);
+        }
+
+        await Workload.DrainAsync(cluster, queue, history);
+        var report = history.Check();
+        output.WriteLine($"F3: {report}; slowest call during the outage {slowest.TotalSeconds:F1} s; sends resumed {resumed.TotalSeconds:F1} s after storage returned");
+        Assert.Equal((0, 0, 0), (report.Lost, report.Unexpected, report.DuplicatedEnqueues));
+        Assert.True(slowest < TimeSpan.FromSeconds(31), $"a call hung {slowest}");
+        Assert.True(resumed < TimeSpan.FromSeconds(20), $"throughput resumed after {resumed}");
+    }
+}
