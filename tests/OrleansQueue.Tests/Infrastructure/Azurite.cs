@@ -106,6 +106,24 @@ public sealed class AzuriteFixture : IAsyncDisposable, IDisposable
         process.Dispose();
     }
 
+    /// <summary>Whether Azurite has saved its table metadata with <paramref name="text"/> in it (it saves every few seconds).</summary>
+    public bool SavedTablesContain(string text) =>
+        Directory.EnumerateFiles(_dataDir, "__azurite_db_table__*").Any(f => File.ReadAllText(f).Contains(text, StringComparison.Ordinal));
+
+    /// <summary>SIGKILL: Azurite loses what it had not yet saved (it saves tables every few seconds).</summary>
+    public async Task KillAsync()
+    {
+        if (_process is not { } process)
+        {
+            return;
+        }
+
+        _process = null;
+        process.Kill(entireProcessTree: true);
+        await process.WaitForExitAsync();
+        process.Dispose();
+    }
+
     public async Task RestartAsync()
     {
         await StopAsync();
