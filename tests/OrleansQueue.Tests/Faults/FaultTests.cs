@@ -177,4 +177,39 @@ public sealed class FaultTests(ITestOutputHelper output)
         await queue.CompleteAsync(second.Select(s => s.LockToken));
         Assert.Equal(10, (await queue.GetStatsAsync()).TotalCompleted);
     }
+
+    [Fact]
+    public async Task B3_AThousandHostileQueueNamesAndMessageIds_AreAllRejected_WithNoStorageAccess()
+    {
+        await using var cluster = await QueueTestCluster.StartAsync(new StorageSetup(StorageKind.Memory));
+        var counter = (CountingGrainStorage)cluster.Storage();
+        var random = new Random(99);
+        char[] hostile = ['/', '\\', '#', '?', '\u0000', '\u001f', '\u007f', '\u0085', '\u200b', 'é', '\ud83d', '\n'];
+        string Hostile(int maxLength)
+        {
+            var length = random.Next(2, maxLength);
+            var chars = Enumerable.Range(0, length).Select(_ => (char)random.Next('a', 'z' + 1)).ToArray();
+            chars[random.Next(1, length)] = hostile[random.Next(hostile.Length)]; // (Orleans itself refuses all-blank keys)
+            return new string(chars);
+        }
+
+        var rejected = 0;
+        var grain = cluster.Grain("b3");
+        for (var i = 0; i < 500; i++)
+        {
+            var name = i % 10 == 0 ? new string('q', 121 + i) : Hostile(100);
+            var error = await Assert.ThrowsAsync<QueueException>(() => cluster.Grain(name).Enqueue([OutgoingMessage.FromText("x")]));
+            Assert.Equal(QueueErrorCode.InvalidQueueName, error.Code);
+            rejected++;
+
+            var id = i % 10 == 0 ? new string('m', 129 + i) : Hostile(100);
+            error = await Assert.ThrowsAsync<QueueException>(() => grain.Enqueue([OutgoingMessage.FromText("x", id)]));
+            Assert.Equal(QueueErrorCode.InvalidMessageId, error.Code);
+            rejected++;
+        }
+
+        output.WriteLine($"B3: {rejected} of 1000 hostile names and ids rejected; storage writes {counter.Writes}");
+        Assert.Equal(1000, rejected);
+        Assert.Equal(0, counter.Writes);
+    }
 }
