@@ -4,7 +4,10 @@ using Azure.Storage.Blobs;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using Orleans.Configuration;
+using Orleans.Connections.Security;
 using OrleansQueue.Hosting;
 using OrleansQueue.Options;
 using OrleansQueue.SiloHost;
@@ -16,6 +19,7 @@ var cluster = builder.Configuration.GetSection("Cluster").Get<ClusterSettings>()
 var storage = builder.Configuration.GetSection("Storage").Get<StorageSettings>() ?? new StorageSettings();
 var queueSection = builder.Configuration.GetSection(OrleansQueueOptions.SectionName);
 var storageName = queueSection[nameof(OrleansQueueOptions.StorageName)] ?? OrleansQueueOptions.DefaultStorageName;
+var tls = builder.Configuration.GetSection("Tls").Get<TlsSettings>() ?? new TlsSettings();
 
 builder.UseOrleans(silo =>
 {
@@ -68,6 +72,31 @@ builder.UseOrleans(silo =>
     }
 
     silo.AddOrleansQueue(queueSection);
+
+    if (tls.Enabled)
+    {
+        void Configure(TlsOptions o)
+        {
+            o.ClientCertificateMode = tls.RequireClientCertificate ? RemoteCertificateMode.RequireCertificate : RemoteCertificateMode.AllowCertificate;
+            o.RemoteCertificateMode = RemoteCertificateMode.RequireCertificate;
+            o.RemoteCertificateValidation = (certificate, _, errors) =>
+                errors == SslPolicyErrors.None || tls.TrustedThumbprints.Contains(certificate.Thumbprint, StringComparer.OrdinalIgnoreCase);
+        }
+
+        if (!string.IsNullOrEmpty(tls.CertificatePath))
+        {
+            silo.UseTls(X509CertificateLoader.LoadPkcs12FromFile(tls.CertificatePath, tls.CertificatePassword), Configure);
+        }
+        else if (!string.IsNullOrEmpty(tls.StoreSubject))
+        {
+            silo.UseTls(Enum.Parse<StoreName>(tls.StoreName, ignoreCase: true), tls.StoreSubject, allowInvalid: false,
+                Enum.Parse<StoreLocation>(tls.StoreLocation, ignoreCase: true), Configure);
+        }
+        else
+        {
+            throw new InvalidOperationException("Tls:Enabled is true but neither Tls:CertificatePath nor Tls:StoreSubject is set.");
+        }
+    }
 });
 
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));

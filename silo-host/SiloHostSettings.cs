@@ -30,3 +30,27 @@ internal sealed class StorageSettings
     public string TableName { get; set; } = "OrleansQueue";
     public string ContainerName { get; set; } = "orleans-queue";
 }
+
+/// <summary>The <c>Tls</c> section: TLS between clients and silos (and between silos).</summary>
+internal sealed class TlsSettings
+{
+    public bool Enabled { get; set; }
+
+    /// <summary>A PKCS#12 (.pfx) file with the silo's certificate and private key.</summary>
+    public string? CertificatePath { get; set; }
+
+    public string? CertificatePassword { get; set; }
+
+    /// <summary>Or: the subject of a certificate in the machine's store.</summary>
+    public string? StoreSubject { get; set; }
+
+    public string StoreName { get; set; } = "My";
+
+    public string StoreLocation { get; set; } = "CurrentUser";
+
+    /// <summary>Refuse clients that present no certificate (mutual TLS). Default true.</summary>
+    public bool RequireClientCertificate { get; set; } = true;
+
+    /// <summary>Thumbprints of certificates trusted besides those the machine's chain trusts (self-signed ones).</summary>
+    public string[] TrustedThumbprints { get; set; } = [];
+}
