@@ -1,6 +1,4 @@
 using System.Net;
-using Azure.Data.Tables;
-using Azure.Storage.Blobs;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -36,7 +34,7 @@ builder.UseOrleans(silo =>
                 new IPEndPoint(IPAddress.Loopback, cluster.PrimarySiloPort ?? cluster.SiloPort), cluster.ServiceId, cluster.ClusterId);
             break;
         case "azuretable":
-            silo.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(RequireConnectionString(storage)));
+            silo.UseAzureStorageClustering(o => o.TableServiceClient = storage.Tables());
             silo.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
             break;
         default:
@@ -48,7 +46,7 @@ builder.UseOrleans(silo =>
         case "azuretable":
             silo.AddAzureTableGrainStorage(storageName, o =>
             {
-                o.TableServiceClient = new TableServiceClient(RequireConnectionString(storage));
+                o.TableServiceClient = storage.Tables();
                 o.TableName = storage.TableName;
                 o.DeleteStateOnClear = true;
             });
@@ -57,7 +55,7 @@ builder.UseOrleans(silo =>
         case "azureblob":
             silo.AddAzureBlobGrainStorage(storageName, o =>
             {
-                o.BlobServiceClient = new BlobServiceClient(RequireConnectionString(storage));
+                o.BlobServiceClient = storage.Blobs();
                 o.ContainerName = storage.ContainerName;
                 o.DeleteStateOnClear = true;
             });
@@ -107,11 +105,6 @@ await host.RunAsync();
 static void UseAzureTableReminders(ISiloBuilder silo, StorageSettings storage) =>
     silo.UseAzureTableReminderService(o =>
     {
-        o.TableServiceClient = new TableServiceClient(RequireConnectionString(storage));
+        o.TableServiceClient = storage.Tables();
         o.TableName = storage.TableName + "Reminders";
     });
-
-static string RequireConnectionString(StorageSettings storage) =>
-    string.IsNullOrWhiteSpace(storage.ConnectionString)
-        ? throw new InvalidOperationException("Storage:ConnectionString is empty; set it (or keep the Azurite default in appsettings.json).")
-        : storage.ConnectionString;

@@ -27,6 +27,28 @@ internal sealed class StorageSettings
     /// <summary>An Azure Storage connection string; the default is Azurite's public development account on 127.0.0.1.</summary>
     public string ConnectionString { get; set; } = "";
 
+    /// <summary>
+    /// Against real Azure, instead of a connection string: the table service URI (https://ACCOUNT.table.core.windows.net);
+    /// the silo authenticates with <c>DefaultAzureCredential</c> (managed identity, workload identity, Azure CLI, ...),
+    /// so no account key is needed. Set <see cref="ConnectionString"/> to empty to use it.
+    /// </summary>
+    public string? TableServiceUri { get; set; }
+
+    /// <summary>With <see cref="TableServiceUri"/>: the blob service URI, for <c>AzureBlob</c> storage.</summary>
+    public string? BlobServiceUri { get; set; }
+
+    /// <summary>A table client: from the connection string, or from the URI with a token credential.</summary>
+    public Azure.Data.Tables.TableServiceClient Tables() =>
+        !string.IsNullOrWhiteSpace(ConnectionString) ? new(ConnectionString)
+        : !string.IsNullOrWhiteSpace(TableServiceUri) ? new(new Uri(TableServiceUri), new Azure.Identity.DefaultAzureCredential())
+        : throw new InvalidOperationException("Set Storage:ConnectionString (Azurite, or a key) or Storage:TableServiceUri (token credential).");
+
+    /// <summary>A blob client: from the connection string, or from the URI with a token credential.</summary>
+    public Azure.Storage.Blobs.BlobServiceClient Blobs() =>
+        !string.IsNullOrWhiteSpace(ConnectionString) ? new(ConnectionString)
+        : !string.IsNullOrWhiteSpace(BlobServiceUri) ? new(new Uri(BlobServiceUri), new Azure.Identity.DefaultAzureCredential())
+        : throw new InvalidOperationException("Set Storage:ConnectionString (Azurite, or a key) or Storage:BlobServiceUri (token credential).");
+
     public string TableName { get; set; } = "OrleansQueue";
     public string ContainerName { get; set; } = "orleans-queue";
 }
