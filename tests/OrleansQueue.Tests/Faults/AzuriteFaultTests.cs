@@ -174,4 +174,89 @@ public sealed class AzuriteFaultTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal((0, 0), (report.Unexpected, report.DuplicatedEnqueues));
         Assert.True(recovered < TimeSpan.FromSeconds(30));
     }
+
+    [Fact]
+    public async Task F11_Chaos_4Silos_ASecondaryKilledOrStoppedEvery20Seconds_For3Minutes_NothingLost()
+    {
+        await using var cluster = await StartAsync(4);
+        var queue = cluster.Client.GetQueue("f11", new QueueClientOptions { SendAttempts = 10, RetryDelay = TimeSpan.FromMilliseconds(500) });
+        var history = new History();
+        var random = new Random(11);
+        var started = Stopwatch.StartNew();
+        var chaosEvents = new List<string>();
+
+        var producing = Task.Run(async () =>
+        {
+            for (var chunk = 0; chunk < 100; chunk++) // 100 × 200 = 20,000 messages, spread over the 3 minutes
+            {
+                await Workload.ProduceAsync(queue, history, 200, inFlight: 20, $"f11-{chunk}");
+                var due = TimeSpan.FromSeconds(1.7 * (chunk + 1));
+                if (started.Elapsed < due)
+                {
+                    await Task.Delay(due - started.Elapsed); // pacing the producer, not waiting for an effect
+                }
+            }
+        });
+
+        var chaos = Task.Run(async () =>
+        {
+            var primary = cluster.Cluster.Silos[0];
+            while (started.Elapsed < TimeSpan.FromMinutes(3))
+            {
+                await Task.Delay(TimeSpan.FromSeconds(20)); // the chaos schedule
+                var secondaries = cluster.Cluster.GetActiveSilos().Where(s => s != primary).ToList();
+                var victim = secondaries[random.Next(secondaries.Count)];
+                var kill = random.Next(2) == 0;
+                if (kill)
+                {
+                    await cluster.Cluster.KillSiloAsync(victim);
+                }
+                else
+                {
+                    await cluster.Cluster.StopSiloAsync(victim);
+                }
+
+                await cluster.Cluster.StartAdditionalSiloAsync();
+                chaosEvents.Add($"{(kill ? "killed" : "stopped")} {victim.SiloAddress} at {started.Elapsed.TotalSeconds:F0} s");
+            }
+        });
+
+        // Consume while all this goes on, then drain.
+        while (!producing.IsCompleted)
+        {
+            try
+            {
+                var batch = await queue.ReceiveAsync(100);
+                foreach (var delivery in batch)
+                {
+                    history.Delivered(delivery.Message);
+                }
+
+                if (batch.Count > 0)
+                {
+                    await queue.CompleteAsync(batch.Select(b => b.LockToken));
+                    foreach (var delivery in batch)
+                    {
+                        history.Completed(delivery.Message.MessageId);
+                    }
+                }
+                else
+                {
+                    cluster.Time.Advance(TimeSpan.FromSeconds(1)); // lets leases of a lost consumer call expire
+                }
+            }
+            catch (Exception e) when (e is QueueException or TimeoutException or Orleans.Runtime.OrleansException)
+            {
+                cluster.Time.Advance(TimeSpan.FromSeconds(31));
+            }
+        }
+
+        await producing;
+        await chaos;
+        await Workload.DrainAsync(cluster, queue, history, TimeSpan.FromMinutes(3));
+        var report = history.Check();
+        output.WriteLine($"F11: {report}; chaos: {string.Join("; ", chaosEvents)}");
+        Assert.True(chaosEvents.Count >= 8, "the chaos ran");
+        Assert.Equal((0, 0, 0), (report.Lost, report.Unexpected, report.DuplicatedEnqueues));
+    }
 }
