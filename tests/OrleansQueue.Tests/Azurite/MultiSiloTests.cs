@@ -60,6 +60,7 @@ public sealed class MultiSiloTests(ITestOutputHelper output) : IAsyncLifetime
     private SiloAddress Primary => C.Cluster.Silos[0].SiloAddress;
 
     [Fact]
+    [Trait("Category", "Fault")]
     public async Task KillingTheConsumersSilo_RedeliversItsMessages_WithinFailureDetection_NotTheAckDeadline()
     {
         var run = Guid.NewGuid().ToString("N")[..8];
@@ -85,6 +86,7 @@ public sealed class MultiSiloTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Category", "Fault")]
     public async Task KillingTheDeadLetterSilo_DuringMoves_LeavesEachMessageInExactlyOnePlace()
     {
         var run = Guid.NewGuid().ToString("N")[..8];
