@@ -47,9 +47,20 @@ public sealed class ProcessFaultTests(ITestOutputHelper output) : IAsyncLifetime
 
             async Task KillQueueProcessAsync()
             {
-                var address = await grains.GetGrain<IManagementGrain>(0).GetActivationAddress(grains.GetGrain<IQueueGrain>("f2"));
-                var index = Array.FindIndex(ports, p => p.Silo == address?.Endpoint.Port);
-                Assert.True(index >= 0, $"the queue's silo is not known ({address})");
+                // The directory may not know the activation for a moment after a membership change: touch and ask again.
+                var address = await Wait.UntilAsync(async () =>
+                {
+                    try
+                    {
+                        await grains.GetGrain<IQueueGrain>("f2").GetStats();
+                        return await grains.GetGrain<IManagementGrain>(0).GetActivationAddress(grains.GetGrain<IQueueGrain>("f2"));
+                    }
+                    catch (Exception e) when (e is QueueException or TimeoutException or Orleans.Runtime.OrleansException)
+                    {
+                        return null;
+                    }
+                }, a => a is not null && ports.Any(p => p.Silo == a.Endpoint.Port), "the queue's silo is known", TimeSpan.FromSeconds(30));
+                var index = Array.FindIndex(ports, p => p.Silo == address!.Endpoint.Port);
                 await silos[index]!.KillAsync();
                 await silos[index]!.DisposeAsync();
                 output.WriteLine($"SIGKILLed silo {index} (port {ports[index].Silo}), which hosted the queue");
