@@ -419,8 +419,11 @@ internal sealed class QueueCore
         return leases;
     }
 
-    /// <summary>Completes all the leased messages, or throws <see cref="QueueException"/> and changes nothing if any token is unknown.</summary>
-    public void Complete(IReadOnlyList<Guid> tokens)
+    /// <summary>
+    /// Completes all the leased messages, or throws <see cref="QueueException"/> and changes nothing if any token is
+    /// unknown; returns the completed messages with their delivery counts.
+    /// </summary>
+    public List<(StoredMessage Message, int DeliveryCount)> Complete(IReadOnlyList<Guid> tokens)
     {
         var lost = tokens.Where(t => !_leases.ContainsKey(t)).Distinct().ToList();
         if (lost.Count > 0)
@@ -428,18 +431,21 @@ internal sealed class QueueCore
             throw LockLost(lost);
         }
 
+        var completed = new List<(StoredMessage, int)>(tokens.Count);
         foreach (var token in tokens.Distinct())
         {
             var seq = _leases[token];
             _leases.Remove(token);
-            ref var entry = ref EntryRef(seq, out _);
+            ref var entry = ref EntryRef(seq, out var message);
             entry.State = EntryState.Completed;
             entry.Token = Guid.Empty;
             FindWindow(seq).CompletedCount++;
             TotalCompleted++;
+            completed.Add((message, entry.DeliveryCount));
         }
 
         AdvanceHead();
+        return completed;
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 using OrleansQueue.Storage;
@@ -232,6 +233,7 @@ internal sealed partial class QueueGrain
                     }
 
                     var leases = core.Lease(credit, core.AckDeadline, now);
+                    RecordLeases(leases);
                     if (leases.Count == 0)
                     {
                         break;
@@ -298,13 +300,18 @@ internal sealed partial class QueueGrain
         };
 
         Exception? failure = null;
-        try
+        using (var activity = StartActivity("deliver", lease.Message.Id))
         {
-            await consumer.Reference.Handle(delivery);
-        }
-        catch (Exception ex)
-        {
-            failure = ex;
+            activity?.SetTag("delivery.count", lease.DeliveryCount);
+            try
+            {
+                await consumer.Reference.Handle(delivery);
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+                activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().FullName);
+            }
         }
 
         if (generation != _generation || _core is not { } core)
@@ -339,7 +346,7 @@ internal sealed partial class QueueGrain
                 if (consumer.Record.AutoComplete && core.IsLeased(lease.Token))
                 {
                     var headBefore = core.HeadSegment;
-                    core.Complete([lease.Token]);
+                    RecordCompleted(core.Complete([lease.Token]));
                     await _metaPump!.CommitAsync();
                     if (core.HeadSegment != headBefore)
                     {
@@ -373,11 +380,13 @@ internal sealed partial class QueueGrain
         {
             // The consumer (or its silo) is gone: the message was not handled, so it goes out again at once.
             core.Abandon(lease.Token, now, immediate: true);
+            RecordAbandoned(1);
         }
         else
         {
             var error = failure!;
             core.Abandon(lease.Token, now, error.GetType().FullName, error.Message);
+            RecordAbandoned(1);
         }
 
         await _metaPump!.CommitAsync();
@@ -447,6 +456,9 @@ internal sealed partial class QueueGrain
             {
                 foreach (var move in core.PendingMoves.Take(100).ToList())
                 {
+                    using var activity = StartActivity("dead-letter");
+                    activity?.SetTag("message.seq", move.Seq);
+                    activity?.SetTag("reason", move.Reason.ToString());
                     var entryId = await deadLetters.Add(move.MoveId, core.ToDeadLetterEntry(move, QueueName));
                     if (generation != _generation)
                     {
@@ -454,6 +466,7 @@ internal sealed partial class QueueGrain
                     }
 
                     core.CompleteMove(move.Seq);
+                    RecordDeadLettered();
                     LogDeadLettered(QueueName, move.Seq, entryId, move.Reason);
                 }
 
@@ -483,6 +496,7 @@ internal sealed partial class QueueGrain
         var expired = core.ExpireLeases(now);
         if (expired > 0)
         {
+            RecordAbandoned(expired);
             LogLeasesExpired(QueueName, expired);
             CommitMetaInBackground();
             AfterRelease();

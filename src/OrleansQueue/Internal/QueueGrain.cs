@@ -93,6 +93,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
     private async Task<long[]> EnqueueCoreAsync(OutgoingMessage[] messages, string[]? dedupKeys)
     {
+        using var activity = StartActivity("enqueue", messages is [var single] ? single?.MessageId : null);
         QueueLimits.ValidateBatch(messages, _options.MaxMessageBodyBytes, _options.MaxBatchCount, _options.MaxBatchBodyBytes);
         var core = await GetCoreAsync();
 
@@ -197,6 +198,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                 }
 
                 LogEnqueued(QueueName, plan.NewMessages.Count, requests.Count, plan.Segments.Count);
+                RecordEnqueued(plan.NewMessages.Count);
                 OnMessagesReady();
                 if (createdSegment)
                 {
@@ -232,6 +234,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         var now = _time.GetUtcNow();
         ExpireLeases(core, now);
         var leases = core.Lease(maxMessages, leaseDuration ?? core.AckDeadline, now);
+        RecordLeases(leases);
         if (leases.Count == 0)
         {
             return [];
@@ -253,7 +256,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         var core = await GetCoreAsync();
         ExpireLeases(core, _time.GetUtcNow());
         var headBefore = core.HeadSegment;
-        core.Complete(lockTokens!);
+        RecordCompleted(core.Complete(lockTokens!));
         await _metaPump!.CommitAsync();
         if (core.HeadSegment != headBefore)
         {
@@ -268,6 +271,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         var now = _time.GetUtcNow();
         ExpireLeases(core, now);
         core.Abandon(lockToken, now);
+        RecordAbandoned(1);
         await _metaPump!.CommitAsync();
         AfterRelease();
     }

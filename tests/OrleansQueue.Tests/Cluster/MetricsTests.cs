@@ -1,0 +1,65 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using OrleansQueue.Diagnostics;
+using OrleansQueue.Tests.Infrastructure;
+
+namespace OrleansQueue.Tests.Cluster;
+
+/// <summary>The product's own metrics and traces, observed with a MeterListener and an ActivityListener.</summary>
+public sealed class MetricsTests(MemoryClusterFixture fixture) : IClassFixture<MemoryClusterFixture>
+{
+    [Fact]
+    public async Task Counters_Histograms_AndActivities_FollowTheMessages()
+    {
+        var queue = fixture.Cluster.Queue("metrics-" + Guid.NewGuid().ToString("N")[..8]);
+        var totals = new ConcurrentDictionary<string, double>();
+        using var meters = new MeterListener();
+        meters.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == QueueInstruments.Name)
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "queue" && (string?)tag.Value == queue.Name)
+                {
+                    totals.AddOrUpdate(instrument.Name, value, (_, v) => v + value);
+                    totals.AddOrUpdate(instrument.Name + "#", 1, (_, v) => v + 1);
+                }
+            }
+        }
+
+        meters.SetMeasurementEventCallback<long>((i, v, t, _) => Record(i, v, t));
+        meters.SetMeasurementEventCallback<int>((i, v, t, _) => Record(i, v, t));
+        meters.SetMeasurementEventCallback<double>((i, v, t, _) => Record(i, v, t));
+        meters.Start();
+        var activities = new ConcurrentQueue<Activity>();
+        using var tracing = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == QueueInstruments.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+            ActivityStopped = activities.Enqueue,
+        };
+        ActivitySource.AddActivityListener(tracing);
+
+        await queue.SendBatchAsync([OutgoingMessage.FromText("a"), OutgoingMessage.FromText("b"), OutgoingMessage.FromText("c")]);
+        var leased = await queue.ReceiveAsync(3);
+        await queue.AbandonAsync(leased[2]);
+        var again = await queue.ReceiveAsync(1);
+        await queue.CompleteAsync([leased[0].LockToken, leased[1].LockToken, again[0].LockToken]);
+
+        Assert.Equal(3, totals["orleansqueue.messages.enqueued"]);
+        Assert.Equal(4, totals["orleansqueue.messages.delivered"]);
+        Assert.Equal(1, totals["orleansqueue.messages.redelivered"]);
+        Assert.Equal(1, totals["orleansqueue.messages.abandoned"]);
+        Assert.Equal(3, totals["orleansqueue.messages.completed"]);
+        Assert.Equal(3, totals["orleansqueue.message.enqueue_to_complete#"]);
+        Assert.Equal(4, totals["orleansqueue.message.delivery_count"]); // 1 + 1 + 2
+        Assert.Contains(activities, a => a.OperationName == "enqueue" && (string?)a.GetTagItem("queue") == queue.Name);
+    }
+}
