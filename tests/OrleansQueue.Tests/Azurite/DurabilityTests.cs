@@ -6,21 +6,15 @@ using OrleansQueue.Tests.Infrastructure;
 namespace OrleansQueue.Tests.Azurite;
 
 /// <summary>Durability against real storage on Azurite: restarts, crashes, ETag conflicts and scale.</summary>
-public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
+public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output) : AzuriteTest
 {
-    private readonly AzuriteFixture _azurite = new();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public Task DisposeAsync() => _azurite.DisposeAsync().AsTask();
-
     [Theory]
     [InlineData(StorageKind.AzureTable, true)]
     [InlineData(StorageKind.AzureTable, false)]
     [InlineData(StorageKind.AzureBlob, true)]
     public async Task AfterACrashOrStop_EveryConfirmedMessageIsThere_InOrder_AndOpenLeasesAreRedelivered(StorageKind kind, bool crash)
     {
-        var storage = new StorageSetup(kind, _azurite.ConnectionString);
+        var storage = new StorageSetup(kind, Azurite.ConnectionString);
         const string serviceId = "oq-recovery";
         void Small(Options.OrleansQueueOptions o) => o.SegmentMaxMessages = 16;
         var confirmed = new Dictionary<long, string>();
@@ -48,7 +42,7 @@ public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
         }
 
         // Azurite too is stopped (gracefully: it saves its data on close) and started again.
-        await _azurite.RestartAsync();
+        await Azurite.RestartAsync();
 
         await using var after = await QueueTestCluster.StartAsync(storage, Small, serviceId);
         var again = after.Queue("orders");
@@ -75,7 +69,7 @@ public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
     [Trait("Category", "Fault")]
     public async Task OutOfBandWrites_SurfaceAsConflicts_TheQueueReloads_AndNothingIsLostOrOverwritten()
     {
-        var storage = new StorageSetup(StorageKind.AzureTable, _azurite.ConnectionString);
+        var storage = new StorageSetup(StorageKind.AzureTable, Azurite.ConnectionString);
         await using var cluster = await QueueTestCluster.StartAsync(storage);
         var queue = cluster.Queue("contended");
         var grainId = cluster.Grain("contended").GetGrainId();
@@ -132,7 +126,7 @@ public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
     [Fact]
     public async Task TwentyThousandMessages_OnAzureTable_AreStoredAndDrainedWithoutError()
     {
-        var storage = new StorageSetup(StorageKind.AzureTable, _azurite.ConnectionString);
+        var storage = new StorageSetup(StorageKind.AzureTable, Azurite.ConnectionString);
         await using var cluster = await QueueTestCluster.StartAsync(storage); // default options: 128-message segments
         var queue = cluster.Queue("bulk");
         var body = new byte[256];

@@ -6,17 +6,16 @@ using Xunit.Abstractions;
 namespace OrleansQueue.Tests.Azurite;
 
 /// <summary>Three silos on Azure Table storage (Azurite), with fast failure detection; silos are killed mid-work.</summary>
-public sealed class MultiSiloTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class MultiSiloTests(ITestOutputHelper output) : AzuriteTest
 {
-    private readonly AzuriteFixture _azurite = new();
     private QueueTestCluster _cluster = null!;
 
     private QueueTestCluster C => _cluster;
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
         _cluster = await QueueTestCluster.StartAsync(
-            new StorageSetup(StorageKind.AzureTable, _azurite.ConnectionString),
+            new StorageSetup(StorageKind.AzureTable, Azurite.ConnectionString),
             o => o.DefaultLeaseDuration = TimeSpan.FromMinutes(5), // far longer than failure detection
             silos: 3,
             configureSilo: silo =>
@@ -31,14 +30,14 @@ public sealed class MultiSiloTests(ITestOutputHelper output) : IAsyncLifetime
                 });
 
                 // Reminders that outlive any one silo: the backstop that wakes queues after a crash.
-                silo.UseAzureTableReminderService(o => o.TableServiceClient = new Azure.Data.Tables.TableServiceClient(_azurite.ConnectionString));
+                silo.UseAzureTableReminderService(o => o.TableServiceClient = new Azure.Data.Tables.TableServiceClient(Azurite.ConnectionString));
             });
     }
 
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
         await _cluster.DisposeAsync();
-        await _azurite.DisposeAsync();
+        await base.DisposeAsync();
     }
 
     /// <summary>Activates grains from <paramref name="make"/> until one lives on a silo that <paramref name="wanted"/> accepts.</summary>

@@ -7,14 +7,8 @@ using OrleansQueue.Tests.Infrastructure;
 namespace OrleansQueue.Tests.Azurite;
 
 /// <summary>The silo host as users run it: a process on Azurite, stopped with SIGTERM or killed with SIGKILL, then started again.</summary>
-public sealed class SiloHostTests : IAsyncLifetime
+public sealed class SiloHostTests : AzuriteTest
 {
-    private readonly AzuriteFixture _azurite = new();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public Task DisposeAsync() => _azurite.DisposeAsync().AsTask();
-
     [Theory]
     [InlineData("AzureTable", "Localhost", false)]
     [InlineData("AzureBlob", "AzureTable", true)]
@@ -23,7 +17,7 @@ public sealed class SiloHostTests : IAsyncLifetime
         var serviceId = "oq-e2e-" + Guid.NewGuid().ToString("N")[..8];
         string[] settings =
         [
-            $"--Storage:Provider={storage}", $"--Storage:ConnectionString={_azurite.ConnectionString}",
+            $"--Storage:Provider={storage}", $"--Storage:ConnectionString={Azurite.ConnectionString}",
             $"--Storage:TableName=e2e{Guid.NewGuid():N}"[..40], $"--Storage:ContainerName=e2e-{Guid.NewGuid():N}"[..45],
             $"--Cluster:Clustering={clustering}", $"--Cluster:ServiceId={serviceId}",
         ];

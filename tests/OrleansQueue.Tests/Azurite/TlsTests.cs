@@ -10,16 +10,13 @@ namespace OrleansQueue.Tests.Azurite;
 
 /// <summary>The silo host with TLS required: only a client with a trusted certificate gets in.</summary>
 [Trait("Category", "Security")]
-public sealed class TlsTests : IAsyncLifetime
+public sealed class TlsTests : AzuriteTest
 {
-    private readonly AzuriteFixture _azurite = new();
     private readonly string _dir = Directory.CreateTempSubdirectory("orleansqueue-tls-").FullName;
 
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
-        await _azurite.DisposeAsync();
+        await base.DisposeAsync();
         Directory.Delete(_dir, recursive: true);
     }
 
@@ -67,7 +64,7 @@ public sealed class TlsTests : IAsyncLifetime
         await File.WriteAllBytesAsync(path, silo.Export(X509ContentType.Pfx, "secret"));
         var gatewayPort = Loopback.FreePort();
         await using var host = await SiloHostProcess.StartAsync(Loopback.FreePort(), gatewayPort,
-            $"--Storage:ConnectionString={_azurite.ConnectionString}", "--Cluster:ServiceId=oq-tls",
+            $"--Storage:ConnectionString={Azurite.ConnectionString}", "--Cluster:ServiceId=oq-tls",
             "--Tls:Enabled=true", $"--Tls:CertificatePath={path}", "--Tls:CertificatePassword=secret",
             $"--Tls:TrustedThumbprints:0={silo.Thumbprint}");
 

@@ -7,16 +7,10 @@ namespace OrleansQueue.Tests.Faults;
 
 /// <summary>Fault tests against real storage (Azurite): a silo killed mid-run, storage stopped or killed mid-run.</summary>
 [Trait("Category", "Fault")]
-public sealed class AzuriteFaultTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class AzuriteFaultTests(ITestOutputHelper output) : AzuriteTest
 {
-    private readonly AzuriteFixture _azurite = new();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public Task DisposeAsync() => _azurite.DisposeAsync().AsTask();
-
     private Task<QueueTestCluster> StartAsync(short silos, StorageSetup? storage = null) => QueueTestCluster.StartAsync(
-        storage ?? new StorageSetup(StorageKind.AzureTable, _azurite.ConnectionString),
+        storage ?? new StorageSetup(StorageKind.AzureTable, Azurite.ConnectionString),
         silos: silos,
         configureSilo: silo => silo.Configure<ClusterMembershipOptions>(o =>
         {
@@ -82,7 +76,7 @@ public sealed class AzuriteFaultTests(ITestOutputHelper output) : IAsyncLifetime
         await Workload.ProduceAsync(queue, history, 500, inFlight: 50, "f3-before");
 
         // Storage goes away (gracefully: Azurite saves its data), producers keep sending.
-        await _azurite.StopAsync();
+        await Azurite.StopAsync();
         var slowest = TimeSpan.Zero;
         var outage = Stopwatch.StartNew();
         var during = new List<string>();
@@ -104,7 +98,7 @@ public sealed class AzuriteFaultTests(ITestOutputHelper output) : IAsyncLifetime
             slowest = call.Elapsed > slowest ? call.Elapsed : slowest;
         }
 
-        await _azurite.StartAsync();
+        await Azurite.StartAsync();
         var back = Stopwatch.StartNew();
         var resumed = await Wait.UntilAsync(async () =>
         {
@@ -138,7 +132,7 @@ public sealed class AzuriteFaultTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task F4_StorageKilled_NoSiloWedged_RecoversWithin30Seconds_AndReportsWhatAzuriteDropped()
     {
-        var storage = new StorageSetup(StorageKind.AzureTable, _azurite.ConnectionString);
+        var storage = new StorageSetup(StorageKind.AzureTable, Azurite.ConnectionString);
         await using var cluster = await StartAsync(1, storage);
         var queue = cluster.Client.GetQueue("f4");
         var history = new History();
@@ -147,11 +141,11 @@ public sealed class AzuriteFaultTests(ITestOutputHelper output) : IAsyncLifetime
         // for good. So the table (not our messages) must be on disk before the kill.
         await queue.SendAsync("warm-up", "f4-warm-up");
         history.Sent("f4-warm-up", SendOutcome.Ok);
-        await Wait.UntilAsync(() => Task.FromResult(_azurite.SavedTablesContain(storage.Location)), saved => saved, "Azurite saved the table", TimeSpan.FromSeconds(30));
+        await Wait.UntilAsync(() => Task.FromResult(Azurite.SavedTablesContain(storage.Location)), saved => saved, "Azurite saved the table", TimeSpan.FromSeconds(30));
         await Workload.ProduceAsync(queue, history, 2_000, inFlight: 100, "f4");
 
-        await _azurite.KillAsync(); // Azurite's own loss: tables it had not saved yet
-        await _azurite.StartAsync();
+        await Azurite.KillAsync(); // Azurite's own loss: tables it had not saved yet
+        await Azurite.StartAsync();
         var back = Stopwatch.StartNew();
         await Wait.UntilAsync(async () =>
         {

@@ -9,21 +9,15 @@ namespace OrleansQueue.Tests.Faults;
 
 /// <summary>F2: real silo-host processes with Azure Table membership on Azurite; the queue's process is SIGKILLed twice.</summary>
 [Trait("Category", "Fault")]
-public sealed class ProcessFaultTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class ProcessFaultTests(ITestOutputHelper output) : AzuriteTest
 {
-    private readonly AzuriteFixture _azurite = new();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public Task DisposeAsync() => _azurite.DisposeAsync().AsTask();
-
     [Fact]
     public async Task F2_TheQueuesProcessKilledTwice_30SecondsApart_NothingLostNothingUnexpected()
     {
         var serviceId = "oq-f2-" + Guid.NewGuid().ToString("N")[..6];
         string[] settings =
         [
-            $"--Storage:ConnectionString={_azurite.ConnectionString}", "--Cluster:Clustering=AzureTable",
+            $"--Storage:ConnectionString={Azurite.ConnectionString}", "--Cluster:Clustering=AzureTable",
             $"--Cluster:ServiceId={serviceId}", $"--Storage:TableName=f2{Guid.NewGuid():N}"[..36],
         ];
         var ports = Enumerable.Range(0, 2).Select(_ => (Silo: Loopback.FreePort(), Gateway: Loopback.FreePort())).ToArray();
