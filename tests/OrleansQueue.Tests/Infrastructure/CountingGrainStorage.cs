@@ -3,7 +3,11 @@ using Orleans.Storage;
 
 namespace OrleansQueue.Tests.Infrastructure;
 
-/// <summary>Wraps a grain storage provider and counts the writes and clears that reach it.</summary>
+/// <summary>
+/// Wraps a grain storage provider and counts the writes and clears that reach it. <see cref="WriteLatency"/> makes
+/// every write take at least that long, as a real store does, so tests about write coalescing do not depend on how
+/// the thread pool happens to interleave calls against an instant in-memory store.
+/// </summary>
 public sealed class CountingGrainStorage(IGrainStorage inner) : IGrainStorage
 {
     private int _writes;
@@ -13,13 +17,20 @@ public sealed class CountingGrainStorage(IGrainStorage inner) : IGrainStorage
 
     public int Clears => Volatile.Read(ref _clears);
 
+    public TimeSpan WriteLatency { get; set; }
+
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
         inner.ReadStateAsync(stateName, grainId, grainState);
 
-    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         Interlocked.Increment(ref _writes);
-        return inner.WriteStateAsync(stateName, grainId, grainState);
+        if (WriteLatency > TimeSpan.Zero)
+        {
+            await Task.Delay(WriteLatency);
+        }
+
+        await inner.WriteStateAsync(stateName, grainId, grainState);
     }
 
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
