@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
@@ -15,6 +16,10 @@ public static class QueueInstruments
 
     private static readonly Meter Meter = new(Name, "1.0");
 
+    // Depths published by the queue and dead-letter activations of this silo (one registration per activation).
+    private static readonly ConcurrentDictionary<QueueDepth, byte> QueueDepths = new();
+    private static readonly ConcurrentDictionary<DeadLetterDepth, byte> DeadLetterDepths = new();
+
     /// <summary>Traces: <c>enqueue</c>, <c>deliver</c> (each push) and <c>dead-letter</c> activities, tagged with message ids.</summary>
     public static readonly ActivitySource ActivitySource = new(Name, "1.0");
 
@@ -27,5 +32,68 @@ public static class QueueInstruments
     internal static readonly Histogram<double> EnqueueToComplete = Meter.CreateHistogram<double>("orleansqueue.message.enqueue_to_complete", "ms", "Time from the durable send to completion.");
     internal static readonly Histogram<int> DeliveryCount = Meter.CreateHistogram<int>("orleansqueue.message.delivery_count", "{delivery}", "Deliveries a message took until it was completed.");
 
+    internal static readonly ObservableGauge<long> Ready = Meter.CreateObservableGauge(
+        "orleansqueue.queue.ready", () => QueueDepths.Keys.Select(d => new Measurement<long>(d.Ready, Queue(d.QueueName))),
+        "{message}", "Messages waiting for delivery, per queue active on this silo.");
+
+    internal static readonly ObservableGauge<long> Leased = Meter.CreateObservableGauge(
+        "orleansqueue.queue.leased", () => QueueDepths.Keys.Select(d => new Measurement<long>(d.Leased, Queue(d.QueueName))),
+        "{message}", "Messages delivered and not yet settled, per queue active on this silo.");
+
+    internal static readonly ObservableGauge<long> DeadLetterDepthGauge = Meter.CreateObservableGauge(
+        "orleansqueue.deadletter.depth", () => DeadLetterDepths.Keys.SelectMany(d => d.BySourceQueue.Select(kv => new Measurement<long>(kv.Value, Queue(kv.Key)))),
+        "{message}", "Entries in the dead-letter grain, by source queue (reported by the silo hosting the dead-letter grain).");
+
     internal static KeyValuePair<string, object?> Queue(string name) => new("queue", name);
+
+    /// <summary>Registers an activation's depth for the gauges until the returned handle is disposed.</summary>
+    internal static QueueDepth TrackQueue(string queueName)
+    {
+        var depth = new QueueDepth(queueName);
+        QueueDepths.TryAdd(depth, 0);
+        return depth;
+    }
+
+    internal static DeadLetterDepth TrackDeadLetters()
+    {
+        var depth = new DeadLetterDepth();
+        DeadLetterDepths.TryAdd(depth, 0);
+        return depth;
+    }
+
+    /// <summary>
+    /// A queue activation's last published depth. The activation writes it at the end of its turns; the gauge reads it
+    /// from the exporter's thread, so the activation's own collections are never read concurrently.
+    /// </summary>
+    internal sealed class QueueDepth(string queueName) : IDisposable
+    {
+        private long _ready;
+        private long _leased;
+
+        public string QueueName { get; } = queueName;
+
+        public long Ready => Volatile.Read(ref _ready);
+
+        public long Leased => Volatile.Read(ref _leased);
+
+        public void Set(long ready, long leased)
+        {
+            Volatile.Write(ref _ready, ready);
+            Volatile.Write(ref _leased, leased);
+        }
+
+        public void Dispose() => QueueDepths.TryRemove(this, out _);
+    }
+
+    /// <summary>The dead-letter grain's last published counts by source queue (an immutable copy).</summary>
+    internal sealed class DeadLetterDepth : IDisposable
+    {
+        private IReadOnlyDictionary<string, long> _bySourceQueue = new Dictionary<string, long>();
+
+        public IReadOnlyDictionary<string, long> BySourceQueue => Volatile.Read(ref _bySourceQueue);
+
+        public void Set(IReadOnlyDictionary<string, long> counts) => Volatile.Write(ref _bySourceQueue, new Dictionary<string, long>(counts));
+
+        public void Dispose() => DeadLetterDepths.TryRemove(this, out _);
+    }
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using Orleans.Storage;
+using OrleansQueue.Diagnostics;
 using OrleansQueue.Options;
 using OrleansQueue.Storage;
 
@@ -50,6 +51,7 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
     private DeadLetterSegment _tail = new() { FirstEntryId = 1 };
     private string? _tailETag;
     private long _tailBytes;
+    private QueueInstruments.DeadLetterDepth? _depth;
 
     public DeadLetterGrain(
         IOptions<OrleansQueueOptions> options,
@@ -120,6 +122,15 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
         {
             await WriteMetaAsync();
         }
+
+        _depth = QueueInstruments.TrackDeadLetters();
+        _depth.Set(_meta.CountBySourceQueue);
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _depth?.Dispose();
+        return Task.CompletedTask;
     }
 
     // ------------------------------------------------------------------ add
@@ -415,6 +426,7 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
         }
 
         _metaETag = state.ETag;
+        _depth?.Set(_meta.CountBySourceQueue); // counts change only together with a meta write
     }
 
     private void Count(StoredDeadLetter entry, int delta)

@@ -159,6 +159,9 @@ internal sealed class QueueCore
     /// <summary>Messages neither completed nor purged.</summary>
     public long ActiveCount => NextSeq - AckedBelow - CompletedAboveAckedCount();
 
+    /// <summary>Active messages neither leased nor being moved to the dead-letter grain.</summary>
+    public long ReadyCount => ActiveCount - _leases.Count - _moves.Count;
+
     // ---------------------------------------------------------------- window
 
     /// <summary>Adds the next segment to the window, restoring the delivery state that the stored cursor record holds for it.</summary>
@@ -701,7 +704,7 @@ internal sealed class QueueCore
         return new QueueStats
         {
             LeasedCount = _leases.Count,
-            ReadyCount = ActiveCount - _leases.Count - _moves.Count,
+            ReadyCount = ReadyCount,
             DeadLetteringCount = _moves.Count,
             TotalDeadLettered = TotalDeadLettered,
             TotalEnqueued = NextSeq - 1,

@@ -7,7 +7,28 @@ namespace OrleansQueue.Internal;
 /// <summary>Where the queue grain reports to <see cref="QueueInstruments"/>.</summary>
 internal sealed partial class QueueGrain
 {
-    private void RecordEnqueued(int count) => QueueInstruments.Enqueued.Add(count, QueueInstruments.Queue(QueueName));
+    private QueueInstruments.QueueDepth? _depth;
+
+    private void RecordEnqueued(int count)
+    {
+        QueueInstruments.Enqueued.Add(count, QueueInstruments.Queue(QueueName));
+        PublishDepth();
+    }
+
+    /// <summary>Publishes the ready and leased counts for the depth gauges (read on the exporter's thread).</summary>
+    private void PublishDepth()
+    {
+        if (_core is { } core)
+        {
+            (_depth ??= QueueInstruments.TrackQueue(QueueName)).Set(core.ReadyCount, core.LeasedCount);
+        }
+    }
+
+    private void StopPublishingDepth()
+    {
+        _depth?.Dispose();
+        _depth = null;
+    }
 
     private void RecordLeases(List<Lease> leases)
     {
@@ -16,6 +37,7 @@ internal sealed partial class QueueGrain
             return;
         }
 
+        PublishDepth();
         var tag = QueueInstruments.Queue(QueueName);
         QueueInstruments.Delivered.Add(leases.Count, tag);
         var again = leases.Count(l => l.DeliveryCount > 1);
@@ -27,6 +49,7 @@ internal sealed partial class QueueGrain
 
     private void RecordCompleted(List<(StoredMessage Message, int DeliveryCount)> completed)
     {
+        PublishDepth();
         var tag = QueueInstruments.Queue(QueueName);
         var now = _time.GetUtcNow();
         QueueInstruments.Completed.Add(completed.Count, tag);
@@ -37,9 +60,17 @@ internal sealed partial class QueueGrain
         }
     }
 
-    private void RecordAbandoned(int count) => QueueInstruments.Abandoned.Add(count, QueueInstruments.Queue(QueueName));
+    private void RecordAbandoned(int count)
+    {
+        QueueInstruments.Abandoned.Add(count, QueueInstruments.Queue(QueueName));
+        PublishDepth();
+    }
 
-    private void RecordDeadLettered() => QueueInstruments.DeadLettered.Add(1, QueueInstruments.Queue(QueueName));
+    private void RecordDeadLettered()
+    {
+        QueueInstruments.DeadLettered.Add(1, QueueInstruments.Queue(QueueName));
+        PublishDepth();
+    }
 
     private Activity? StartActivity(string name, string? messageId = null)
     {

@@ -74,6 +74,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _timer?.Dispose();
+        StopPublishingDepth();
         return Task.CompletedTask;
     }
 
@@ -353,6 +354,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     {
         var core = await GetCoreAsync();
         var removed = core.Purge();
+        PublishDepth();
         await _metaPump!.CommitAsync();
         LogPurged(QueueName, removed);
         StartCleanup();
@@ -477,6 +479,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         _metaPump = new CommitPump(WriteMetaAsync, Invalidate);
         _loading = null;
         LogLoaded(QueueName, core.HeadSegment, tail.Id, core.ActiveCount, core.LeasedCount);
+        PublishDepth();
         ArmTimer();
         StartCleanup();
         OnLoaded(core);

@@ -62,4 +62,46 @@ public sealed class MetricsTests(MemoryClusterFixture fixture) : IClassFixture<M
         Assert.Equal(4, totals["orleansqueue.message.delivery_count"]); // 1 + 1 + 2
         Assert.Contains(activities, a => a.OperationName == "enqueue" && (string?)a.GetTagItem("queue") == queue.Name);
     }
+
+    [Fact]
+    public async Task DepthGauges_ReportReady_Leased_AndDeadLettered_PerQueue()
+    {
+        var queue = fixture.Cluster.Queue("gauges-" + Guid.NewGuid().ToString("N")[..8]);
+        await queue.SendBatchAsync(Enumerable.Range(0, 5).Select(i => OutgoingMessage.FromText($"m{i}")).ToArray());
+        var leased = await queue.ReceiveAsync(2);
+        Assert.Equal((3L, 2L), (Gauge("orleansqueue.queue.ready", queue.Name), Gauge("orleansqueue.queue.leased", queue.Name)));
+
+        await queue.CompleteAsync([leased[0].LockToken]);
+        await queue.DeadLetterAsync(leased[1], "gauge test");
+        await Wait.UntilAsync(
+            () => Task.FromResult(Gauge("orleansqueue.deadletter.depth", queue.Name)), depth => depth == 1, "the dead-letter depth gauge to show the entry");
+        Assert.Equal((3L, 0L), (Gauge("orleansqueue.queue.ready", queue.Name), Gauge("orleansqueue.queue.leased", queue.Name)));
+    }
+
+    /// <summary>The current value of an observable gauge for one queue (0 when the gauge reports nothing for it).</summary>
+    private static long Gauge(string name, string queueName)
+    {
+        long value = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == QueueInstruments.Name && instrument.Name == name)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, v, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "queue" && (string?)tag.Value == queueName)
+                {
+                    value += v;
+                }
+            }
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return value;
+    }
 }
