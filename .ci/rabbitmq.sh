@@ -12,8 +12,8 @@
 #   rabbitmq_stop
 #
 # Sourcing defines functions only (ensure_rabbitmq, rabbitmq_start, rabbitmq_stop, rabbitmq_status, rabbitmq_ctl,
-# rabbitmq_amqp_uri, and _rmq_* helpers); it sets no shell option and no variable. The functions work under
-# 'set -euo pipefail' and return non-zero on failure.
+# rabbitmq_amqp_uri, and _rmq_* helpers) and two constants (_RMQ_*); it sets no shell option, trap or exported
+# variable. The functions work under 'set -euo pipefail' and return non-zero on failure.
 #
 # Settings (environment, read at each call):
 #   RABBITMQ_DIR        state, logs, config, pid files, Erlang cookie   (default: <repo>/.rabbitmq, gitignored)
@@ -22,9 +22,11 @@
 #   RABBITMQ_EPMD_PORT  port of the node's own epmd on 127.0.0.1        (default 4370, not the usual 4369)
 # The node is oqbench@localhost; user guest/guest, which RabbitMQ accepts from loopback connections only.
 #
-# Ownership: start records the process-group leader of the node in $RABBITMQ_DIR/pid and that of the epmd it
-# starts in $RABBITMQ_DIR/epmd.pid; both carry OQBENCH_RABBITMQ_DIR=$RABBITMQ_DIR in their environment, and stop
-# signals only processes that carry it, so it never touches a RabbitMQ or epmd that it did not start.
+# Ownership: start runs the node and its own epmd each in a new session (setsid), records their leaders' pids in
+# $RABBITMQ_DIR/pid and $RABBITMQ_DIR/epmd.pid, and gives both OQBENCH_RABBITMQ=node:$RABBITMQ_DIR or
+# OQBENCH_RABBITMQ=epmd:$RABBITMQ_DIR in their environment, which every process they spawn inherits (beam.smp,
+# erl_child_setup and its port programs, which Erlang puts in sessions of their own). stop and status go by that
+# tag: they never see or signal a RabbitMQ, epmd or other process that this script did not start.
 
 _RMQ_NODENAME=oqbench@localhost
 _RMQ_LOOPBACK_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1}'
@@ -108,13 +110,17 @@ EOF
   : > "$dir/rabbitmq-env.conf"                                  # instead of /etc/rabbitmq/rabbitmq-env.conf
 }
 
-# Runs "$@" (in a subshell) with the node's environment and nothing else of RabbitMQ's from the caller's.
+# _rmq_with_env ROLE CMD...: runs CMD (in a subshell) with the node's environment, nothing else of RabbitMQ's or
+# Erlang's from the caller's, and the tag OQBENCH_RABBITMQ=ROLE:DIR (ROLE: node, epmd or ctl).
 _rmq_with_env() {
-  local dir port dist epmd
+  local role=$1 dir port dist epmd
+  shift
   dir=$(_rmq_dir); port=$(_rmq_port); dist=$(_rmq_dist_port); epmd=$(_rmq_epmd_port)
   (
     while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep -E '^(RABBITMQ_|ERL_)' || true)
-    export OQBENCH_RABBITMQ_DIR="$dir"
+    unset NOTIFY_SOCKET                                         # would make rabbitmq-server behave as under systemd
+    unset OQBENCH_RABBITMQ
+    export OQBENCH_RABBITMQ="$role:$dir"
     export HOME="$dir"                                          # $HOME/.erlang.cookie, shared by rabbitmqctl
     export RABBITMQ_NODENAME="$_RMQ_NODENAME" RABBITMQ_USE_LONGNAME=false
     export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$port" RABBITMQ_DIST_PORT="$dist"
@@ -135,49 +141,54 @@ _rmq_with_env() {
 rabbitmq_ctl() {
   local sbin
   sbin=$(_rmq_sbin) || { echo "rabbitmq-server is not installed" >&2; return 1; }
-  _rmq_with_env "$sbin/rabbitmqctl" -n "$_RMQ_NODENAME" "$@"
+  _rmq_with_env ctl "$sbin/rabbitmqctl" -n "$_RMQ_NODENAME" "$@"
 }
 
-# _rmq_ours PID DIR: PID is alive (not a zombie) and carries our marker for DIR in its environment.
-_rmq_ours() {
-  local pid=$1 dir=$2 stat
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  stat=$(ps -o stat= -p "$pid" 2>/dev/null) || return 1
-  [[ "$stat" != Z* ]] || return 1
-  tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qxF "OQBENCH_RABBITMQ_DIR=$dir"
+# _rmq_procs ROLE DIR: pids of the live processes tagged OQBENCH_RABBITMQ=ROLE:DIR (zombies have no environment).
+_rmq_procs() {
+  local f pid
+  while IFS= read -r f; do
+    pid=${f#/proc/}; pid=${pid%/environ}
+    if [[ "$pid" =~ ^[0-9]+$ ]] && [ "$pid" != "$$" ] && [ "$pid" != "${BASHPID:-$$}" ]; then echo "$pid"; fi
+  done < <(grep -lszxF "OQBENCH_RABBITMQ=$1:$2" /proc/[0-9]*/environ 2>/dev/null || true)
+  return 0
 }
 
-# _rmq_group_members PGID DIR: live members of process group PGID that carry our marker.
-_rmq_group_members() {
-  local pgid=$1 dir=$2 pid
-  [[ "$pgid" =~ ^[0-9]+$ ]] || return 0
-  for pid in $(ps -e -o pid=,pgid= | awk -v g="$pgid" '$2 == g { print $1 }'); do
-    if _rmq_ours "$pid" "$dir"; then echo "$pid"; fi
-  done
-}
+_rmq_comm() { cat "/proc/$1/comm" 2>/dev/null || true; }
 
-# _rmq_stop_group PIDFILE NAME DIR: SIGTERM our members of the recorded process group, wait up to 30 s, SIGKILL.
-_rmq_stop_group() {
-  local pidfile=$1 name=$2 dir=$3 pgid members i
-  [ -f "$pidfile" ] || return 0
-  pgid=$(cat "$pidfile" 2>/dev/null)
-  members=$(_rmq_group_members "$pgid" "$dir")
-  if [ -n "$members" ]; then
-    echo "==> stopping $name (process group $pgid)"
+# _rmq_stop_role ROLE NAME DIR PIDFILE: SIGTERM the recorded leader and the tagged beam.smp/epmd, wait up to 30 s
+# for every tagged process to end, then SIGKILL what is left of them.
+_rmq_stop_role() {
+  local role=$1 name=$2 dir=$3 pidfile=$4 leader procs pid first i
+  procs=$(_rmq_procs "$role" "$dir")
+  if [ -n "$procs" ]; then
+    leader=$(cat "$pidfile" 2>/dev/null || true)
+    first=
+    for pid in $procs; do
+      # Only the leader (rabbitmq-server's sh, which stops beam.smp on SIGTERM) and the VM itself: beam.smp
+      # stops gracefully on SIGTERM and ends its port programs; signalling those first would crash it.
+      if [ "$pid" = "$leader" ] || [[ "$(_rmq_comm "$pid")" == beam.smp || "$(_rmq_comm "$pid")" == epmd ]]; then
+        first+=" $pid"
+      fi
+    done
+    echo "==> stopping $name (pids:${first:- $procs})"
     # shellcheck disable=SC2086
-    kill -TERM $members 2>/dev/null || true
+    kill -TERM ${first:-$procs} 2>/dev/null || true
     for ((i = 0; i < 300; i++)); do
-      members=$(_rmq_group_members "$pgid" "$dir")
-      [ -z "$members" ] && break
+      procs=$(_rmq_procs "$role" "$dir")
+      [ -z "$procs" ] && break
       sleep 0.1
     done
-    if [ -n "$members" ]; then
-      echo "$name did not stop in 30 s; killing it" >&2
+    if [ -n "$procs" ]; then
+      echo "$name did not stop in 30 s; killing pids $(echo $procs)" >&2
       # shellcheck disable=SC2086
-      kill -KILL $members 2>/dev/null || true
-      sleep 0.2
+      kill -KILL $procs 2>/dev/null || true
+      for ((i = 0; i < 50; i++)); do
+        [ -z "$(_rmq_procs "$role" "$dir")" ] && break
+        sleep 0.1
+      done
     fi
-    wait "$pgid" 2>/dev/null || true   # reaps it when this shell started it
+    if [ -n "$leader" ]; then wait "$leader" 2>/dev/null || true; fi   # reaps it when this shell started it
   fi
   rm -f "$pidfile"
 }
@@ -199,22 +210,29 @@ _rmq_spawn() {
 
 _rmq_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# Prints whether our node runs; returns 0 when it does (and its AMQP port accepts connections), 3 otherwise.
+# Whether an epmd answers on 127.0.0.1:PORT (asks it for its names, rather than open and drop a connection,
+# which epmd logs as a "partial packet").
+_rmq_epmd_up() {
+  local epmd
+  epmd=$(_rmq_epmd) || return 1
+  ERL_EPMD_ADDRESS=127.0.0.1 "$epmd" -port "$1" -names >/dev/null 2>&1
+}
+
+# Prints whether our node runs; returns 0 when it does and its AMQP port accepts connections, 3 otherwise.
 rabbitmq_status() {
-  local dir port pid epid
+  local dir port node epmd
   dir=$(_rmq_dir); port=$(_rmq_port)
-  pid=$(cat "$dir/pid" 2>/dev/null || true)
-  epid=$(cat "$dir/epmd.pid" 2>/dev/null || true)
-  if [ -n "$pid" ] && [ -n "$(_rmq_group_members "$pid" "$dir")" ]; then
+  node=$(_rmq_procs node "$dir"); epmd=$(_rmq_procs epmd "$dir")
+  if [ -n "$node" ]; then
     if _rmq_port_open "$port"; then
-      echo "RabbitMQ $_RMQ_NODENAME is running (process group $pid), AMQP on 127.0.0.1:$port ($(rabbitmq_amqp_uri)), dist port $(_rmq_dist_port), epmd 127.0.0.1:$(_rmq_epmd_port) (pid ${epid:-?}), data in $dir"
+      echo "RabbitMQ $_RMQ_NODENAME is running (pid $(cat "$dir/pid" 2>/dev/null || echo '?')), AMQP on 127.0.0.1:$port ($(rabbitmq_amqp_uri)), distribution on 127.0.0.1:$(_rmq_dist_port), epmd on 127.0.0.1:$(_rmq_epmd_port) (pid $(echo $epmd)), data in $dir"
       return 0
     fi
-    echo "RabbitMQ $_RMQ_NODENAME runs (process group $pid) but 127.0.0.1:$port does not accept connections (starting or stopping?); log in $dir/log"
+    echo "RabbitMQ $_RMQ_NODENAME runs (pids $(echo $node)) but 127.0.0.1:$port does not accept connections (starting or stopping?); logs in $dir/log"
     return 3
   fi
-  if [ -n "$epid" ] && _rmq_ours "$epid" "$dir"; then
-    echo "RabbitMQ is not running (its epmd, pid $epid, still is: rabbitmq.sh stop ends it); AMQP port would be 127.0.0.1:$port"
+  if [ -n "$epmd" ]; then
+    echo "RabbitMQ is not running, but its epmd is (pid $(echo $epmd); 'rabbitmq.sh stop' ends it); AMQP port would be 127.0.0.1:$port"
   else
     echo "RabbitMQ is not running (AMQP port would be 127.0.0.1:$port, data in $dir)"
   fi
@@ -223,17 +241,15 @@ rabbitmq_status() {
 
 # Starts the node (and its own epmd) unless it already runs; waits until it has booted (60 s at most).
 rabbitmq_start() {
-  local dir port dist epmd_port sbin epmd pid epid p i started
+  local dir port dist epmd_port sbin epmd p i started
   ensure_rabbitmq || return 1
   dir=$(_rmq_dir); port=$(_rmq_port); dist=$(_rmq_dist_port); epmd_port=$(_rmq_epmd_port)
   sbin=$(_rmq_sbin) && epmd=$(_rmq_epmd) || return 1
   started=$(date +%s)
 
-  pid=$(cat "$dir/pid" 2>/dev/null || true)
-  if [ -n "$pid" ] && [ -n "$(_rmq_group_members "$pid" "$dir")" ]; then
-    echo "==> RabbitMQ already running (process group $pid); waiting for 127.0.0.1:$port"
+  if [ -n "$(_rmq_procs node "$dir")" ]; then
+    echo "==> RabbitMQ already running; waiting for 127.0.0.1:$port"
   else
-    rm -f "$dir/pid"
     for p in "$port" "$dist"; do
       if _rmq_port_open "$p"; then
         echo "127.0.0.1:$p is already in use by something this script did not start; stop it or set RABBITMQ_PORT / RABBITMQ_DIST_PORT" >&2
@@ -242,52 +258,50 @@ rabbitmq_start() {
     done
     _rmq_write_config "$dir" "$port" || return 1
 
-    # Our own epmd on 127.0.0.1 only, in its own process group; the node and rabbitmqctl find it through
-    # ERL_EPMD_PORT and so never start one of their own (which would daemonize out of our reach).
-    epid=$(cat "$dir/epmd.pid" 2>/dev/null || true)
-    if [ -z "$epid" ] || ! _rmq_ours "$epid" "$dir"; then
+    # Our own epmd on 127.0.0.1 only, in a session of its own; the node and rabbitmqctl find it through
+    # ERL_EPMD_PORT and so never start one themselves (which would daemonize out of reach of stop).
+    if [ -z "$(_rmq_procs epmd "$dir")" ]; then
       if _rmq_port_open "$epmd_port"; then
         echo "127.0.0.1:$epmd_port (epmd) is already in use by something this script did not start; set RABBITMQ_EPMD_PORT" >&2
         return 1
       fi
       echo "==> starting epmd on 127.0.0.1:$epmd_port"
-      _rmq_with_env _rmq_spawn "$dir/epmd.pid" "$dir/log/epmd.log" "$epmd" -address 127.0.0.1 -port "$epmd_port" || return 1
-      epid=$(cat "$dir/epmd.pid")
+      _rmq_with_env epmd _rmq_spawn "$dir/epmd.pid" "$dir/log/epmd.log" "$epmd" -address 127.0.0.1 -port "$epmd_port" \
+        || return 1
       for ((i = 0; i < 100; i++)); do
-        _rmq_port_open "$epmd_port" && break
-        _rmq_ours "$epid" "$dir" || break
+        _rmq_epmd_up "$epmd_port" && break
+        [ -n "$(_rmq_procs epmd "$dir")" ] || break
         sleep 0.1
       done
-      if ! _rmq_port_open "$epmd_port"; then
+      if ! _rmq_epmd_up "$epmd_port"; then
         echo "epmd did not start (see $dir/log/epmd.log)" >&2
-        _rmq_stop_group "$dir/epmd.pid" epmd "$dir"
+        _rmq_stop_role epmd epmd "$dir" "$dir/epmd.pid"
         return 1
       fi
     fi
 
-    echo "==> starting RabbitMQ $_RMQ_NODENAME on 127.0.0.1:$port (dist 127.0.0.1:$dist, data in $dir)"
+    echo "==> starting RabbitMQ $_RMQ_NODENAME on 127.0.0.1:$port (distribution 127.0.0.1:$dist, data in $dir)"
     : > "$dir/log/console.log"
-    _rmq_with_env _rmq_spawn "$dir/pid" "$dir/log/console.log" "$sbin/rabbitmq-server" || {
-      _rmq_stop_group "$dir/epmd.pid" epmd "$dir"; return 1; }
-    pid=$(cat "$dir/pid")
+    _rmq_with_env node _rmq_spawn "$dir/pid" "$dir/log/console.log" "$sbin/rabbitmq-server" || {
+      _rmq_stop_role epmd epmd "$dir" "$dir/epmd.pid"; return 1; }
   fi
 
   for ((i = 0; i < 600; i++)); do
     _rmq_port_open "$port" && break
-    if [ -z "$(_rmq_group_members "$pid" "$dir")" ]; then
-      echo "RabbitMQ exited before 127.0.0.1:$port opened; last lines of its logs:" >&2
+    if [ -z "$(_rmq_procs node "$dir")" ]; then
+      echo "RabbitMQ exited before 127.0.0.1:$port opened" >&2
       break
     fi
     sleep 0.1
   done
   if ! _rmq_port_open "$port"; then
-    echo "RabbitMQ is not listening on 127.0.0.1:$port after 60 s; last lines of its logs:" >&2
+    echo "RabbitMQ is not listening on 127.0.0.1:$port ($(( $(date +%s) - started )) s); last lines of its logs:" >&2
     tail -n 30 "$dir/log/console.log" "$dir/log/$_RMQ_NODENAME.log" >&2 2>/dev/null || true
     rabbitmq_stop >&2 || true
     return 1
   fi
-  # The listener opens near the end of the boot; await_startup waits for the rest of it.
-  if ! _rmq_with_env timeout 70 "$sbin/rabbitmqctl" -n "$_RMQ_NODENAME" await_startup --timeout 60 \
+  # The AMQP listener opens near the end of the boot; await_startup waits for the rest of it.
+  if ! _rmq_with_env ctl timeout 70 "$sbin/rabbitmqctl" -n "$_RMQ_NODENAME" await_startup --timeout 60 \
       >/dev/null 2>"$dir/log/await_startup.err"; then
     echo "warning: rabbitmqctl await_startup failed (the AMQP port is open):" >&2
     cat "$dir/log/await_startup.err" >&2
@@ -295,21 +309,27 @@ rabbitmq_start() {
   echo "==> RabbitMQ ready on 127.0.0.1:$port in $(( $(date +%s) - started )) s ($(rabbitmq_amqp_uri))"
 }
 
-# Stops only what rabbitmq_start started: rabbitmqctl stop, then SIGTERM/SIGKILL of the recorded process group,
-# then the epmd it started.
+# Stops only what rabbitmq_start started: rabbitmqctl stop, then SIGTERM and after 30 s SIGKILL of whatever of
+# the node is left, then the same for its epmd.
 rabbitmq_stop() {
-  local dir pid sbin
+  local dir sbin i
   dir=$(_rmq_dir)
-  pid=$(cat "$dir/pid" 2>/dev/null || true)
-  if [ -n "$pid" ] && [ -n "$(_rmq_group_members "$pid" "$dir")" ]; then
+  if [ -n "$(_rmq_procs node "$dir")" ]; then
     echo "==> rabbitmqctl stop ($_RMQ_NODENAME)"
-    if ! { sbin=$(_rmq_sbin) && _rmq_with_env timeout 40 "$sbin/rabbitmqctl" -n "$_RMQ_NODENAME" stop \
+    mkdir -p "$dir/log"
+    if ! { sbin=$(_rmq_sbin) && _rmq_with_env ctl timeout 40 "$sbin/rabbitmqctl" -n "$_RMQ_NODENAME" stop \
         >/dev/null 2>"$dir/log/stop.err"; }; then
-      echo "rabbitmqctl stop failed; signalling the process group instead" >&2
+      echo "rabbitmqctl stop failed ($(head -c 300 "$dir/log/stop.err" 2>/dev/null)); signalling the node instead" >&2
+    else
+      # rabbitmqctl returns once the node has agreed to stop; the VM exits a moment later.
+      for ((i = 0; i < 300; i++)); do
+        [ -z "$(_rmq_procs node "$dir")" ] && break
+        sleep 0.1
+      done
     fi
   fi
-  _rmq_stop_group "$dir/pid" RabbitMQ "$dir"
-  _rmq_stop_group "$dir/epmd.pid" epmd "$dir"
+  _rmq_stop_role node RabbitMQ "$dir" "$dir/pid"
+  _rmq_stop_role epmd epmd "$dir" "$dir/epmd.pid"
   return 0
 }
 

@@ -1,84 +1,130 @@
-using System.Diagnostics;
-using System.Net;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Orleans.Configuration;
-using OrleansQueue;
 using OrleansQueue.Benchmarks;
+using OrleansQueue.Benchmarks.Harness;
 using OrleansQueue.Tests.Infrastructure;
 
-// Enqueue throughput of one producer against the silo host on Azure Table storage (Azurite), over the gateway:
-// awaiting each send, then with 1,000 sends in flight; then the drain rate (receive 1,000 + complete);
-// then push consumers (3 grains, prefetch 100, auto-complete) in a silo of this process on the same storage.
-// Run it alone on the machine:  dotnet run -c Release --project tests/OrleansQueue.Benchmarks -- [messages]
-var messages = args.Length > 0 ? int.Parse(args[0]) : 20_000;
-var sequentialMessages = Math.Max(1, messages / 10);
-var body = new byte[256];
+// The comparison harness of issue 5: the same workloads against OrleansQueue (silo host on Azure Table via Azurite,
+// and on memory storage as the ceiling), RabbitMQ (quorum and classic durable queues) and Orleans persistent streams
+// over Azure Queue storage (Azurite). Run it through .ci/bench, which starts RabbitMQ and stops it afterwards:
+//   bash .ci/bench            full run (minutes; alone on the machine)
+//   bash .ci/bench --smoke    1,000 messages per workload: checks the harness works, measures nothing
+// Options: --systems oq-table,oq-memory,rabbit-quorum,rabbit-classic,streams  --messages N  --backlog N
+//          --json path  --markdown path. RabbitMQ's port comes from RABBITMQ_PORT, its Erlang VM process id from RABBITMQ_PID.
+var options = Args.Parse(args);
+var smoke = options.ContainsKey("smoke");
+var settings = smoke
+    ? new BenchSettings { Messages = 1000, PacedSeconds = 1, PacedRates = [1000], Backlog = 5000 }
+    : new BenchSettings();
+if (options.TryGetValue("messages", out var messages))
+{
+    settings = settings with { Messages = int.Parse(messages) };
+}
+
+if (options.TryGetValue("backlog", out var backlogSize))
+{
+    settings = settings with { Backlog = int.Parse(backlogSize) };
+}
+
+var systems = (options.GetValueOrDefault("systems") ?? "oq-table,oq-memory,rabbit-quorum,rabbit-classic,streams")
+    .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+var rabbitPort = int.TryParse(Environment.GetEnvironmentVariable("RABBITMQ_PORT"), out var p) ? p : 5673;
+int? rabbitPid = int.TryParse(Environment.GetEnvironmentVariable("RABBITMQ_PID"), out var rpid) ? rpid : null;
+var machine = $"{Environment.ProcessorCount} cores, {Math.Round(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1024.0 / 1024 / 1024)} GiB, " +
+    $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, Azurite 3.37.0, " +
+    $"256-byte persistent messages, {settings.InFlight:N0} sends in flight, prefetch {settings.Prefetch:N0}" + (smoke ? " (SMOKE RUN: not a measurement)" : "");
 
 await using var azurite = new AzuriteFixture();
-var siloPort = Loopback.FreePort();
-var gatewayPort = Loopback.FreePort();
-await using var silo = await SiloHostProcess.StartAsync(siloPort, gatewayPort,
-    $"--Storage:ConnectionString={azurite.ConnectionString}", "--Storage:Provider=AzureTable");
-
-using var client = new HostBuilder()
-    .UseOrleansClient(c =>
+var workloads = new Workloads(settings);
+var results = new List<BenchResult>();
+foreach (var system in systems)
+{
+    IBenchTarget target = system switch
     {
-        c.UseStaticClustering(new IPEndPoint(IPAddress.Loopback, gatewayPort));
-        c.Configure<ClusterOptions>(o => (o.ServiceId, o.ClusterId) = ("orleans-queue", "orleans-queue-dev"));
-    })
-    .Build();
-await client.StartAsync();
-var factory = client.Services.GetRequiredService<IClusterClient>();
+        "oq-table" => new OrleansQueueTarget(Report.Reference, "AzureTable", azurite.ConnectionString, settings),
+        "oq-memory" => new OrleansQueueTarget("OrleansQueue (memory storage)", "Memory", null, settings),
+        "rabbit-quorum" => new RabbitMqTarget("quorum", rabbitPort, rabbitPid, settings),
+        "rabbit-classic" => new RabbitMqTarget("classic", rabbitPort, rabbitPid, settings),
+        "streams" => new StreamsTarget(azurite.ConnectionString, smoke ? settings.Messages : 10_000),
+        _ => throw new ArgumentException($"Unknown system '{system}'."),
+    };
 
-// Warm up: activation, storage connections, JIT.
-var warm = factory.GetQueue("bench-warmup");
-await Task.WhenAll(Enumerable.Range(0, 2000).Select(_ => warm.SendAsync(new OutgoingMessage(body))));
+    await using (target)
+    {
+        Console.Error.WriteLine($"==> {target.System}");
+        await target.StartAsync();
+        results.Add(Print(await workloads.W1Async(target)));
+        if (target is not StreamsTarget)
+        {
+            // Implicit stream subscribers consume as items arrive: there is no "send first, then drain" for streams.
+            results.Add(Print(await workloads.W2Async(target)));
+        }
 
-var results = new List<(string Name, int Count, double Seconds)>();
+        foreach (var rate in settings.PacedRates)
+        {
+            results.Add(Print(await workloads.W3Async(target, rate)));
+        }
 
-var sequential = factory.GetQueue("bench-sequential");
-var watch = Stopwatch.StartNew();
-for (var i = 0; i < sequentialMessages; i++)
-{
-    await sequential.SendAsync(new OutgoingMessage(body));
+        if (target is OrleansQueueTarget { System: Report.Reference } oq)
+        {
+            foreach (var row in await workloads.W4Async(oq))
+            {
+                results.Add(Print(row));
+            }
+        }
+    }
 }
 
-results.Add(("enqueue, awaiting each send", sequentialMessages, watch.Elapsed.TotalSeconds));
-
-var pipelined = factory.GetQueue("bench-pipelined");
-watch.Restart();
-await PushBenchmark.SendPipelinedAsync(pipelined, messages, body, inFlight: 1000);
-results.Add(("enqueue, 1,000 sends in flight", messages, watch.Elapsed.TotalSeconds));
-
-watch.Restart();
-var drained = 0;
-while ((await pipelined.ReceiveAsync(1000)) is { Count: > 0 } batch)
+var markdown = Report.Markdown(results, machine);
+Console.WriteLine(markdown);
+Console.WriteLine("| target | met | numbers |");
+Console.WriteLine("|---|---|---|");
+foreach (var (name, met, detail) in Report.Targets(results))
 {
-    await pipelined.CompleteAsync(batch.Select(b => b.LockToken));
-    drained += batch.Count;
+    Console.WriteLine($"| {name} | {(met is null ? "not measured" : met.Value ? "yes" : "NO")} | {detail} |");
 }
 
-results.Add(("drain, receive 1,000 + complete", drained, watch.Elapsed.TotalSeconds));
-await client.StopAsync();
-await silo.StopAsync(TimeSpan.FromSeconds(30));
-
-// Push: consumer grains in a silo of this process (same Azurite), auto-complete.
-results.AddRange(await PushBenchmark.RunAsync(azurite.ConnectionString, messages));
-
-Console.WriteLine($"OrleansQueue on Azure Table (Azurite 3.37.0), 256-byte messages, {Environment.ProcessorCount} cores");
-Console.WriteLine();
-Console.WriteLine("| workload | messages | seconds | msgs/s |");
-Console.WriteLine("|---|---:|---:|---:|");
-foreach (var (name, count, seconds) in results)
+var json = options.GetValueOrDefault("json") ?? Path.Combine(AzuriteFixture.RepositoryRoot(), "tests", "OrleansQueue.Benchmarks", "results", smoke ? "smoke.json" : "latest.json");
+Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(json))!);
+await File.WriteAllTextAsync(json, Report.Json(results, machine));
+if (options.GetValueOrDefault("markdown") is { } md)
 {
-    Console.WriteLine($"| {name} | {count:N0} | {seconds:F2} | {count / seconds:N0} |");
+    await File.WriteAllTextAsync(md, markdown);
 }
 
-if (drained != messages || results.Any(r => r.Count != messages && r.Name.StartsWith("push", StringComparison.Ordinal)))
+Console.Error.WriteLine($"JSON: {json}");
+
+// A benchmark reports; it fails only when the harness itself is broken: a confirmed message that never arrived,
+// or a system that confirmed nothing.
+var broken = results.Where(r => !r.Complete).ToList();
+foreach (var r in broken)
 {
-    Console.Error.WriteLine($"Drained {drained} messages, expected {messages}.");
-    return 1;
+    Console.Error.WriteLine($"INCOMPLETE: {r.System} / {r.Workload}: confirmed {r.Confirmed:N0}, delivered {r.Delivered:N0}. {r.Note}");
 }
 
-return 0;
+return broken.Count == 0 ? 0 : 1;
+
+static BenchResult Print(BenchResult r)
+{
+    Console.Error.WriteLine($"    {r.Workload}: {r.Delivered:N0}/{r.Messages:N0} sent/s {r.SentPerSecond:N0} consumed/s {r.ConsumedPerSecond:N0} p50 {r.P50Ms:N1} p99 {r.P99Ms:N1} p99.9 {r.P999Ms:N1} ms peak {r.PeakMemoryMb:N0} MB {r.Note}");
+    return r;
+}
+
+internal static class Args
+{
+    /// <summary>--name value pairs and bare --flags.</summary>
+    public static Dictionary<string, string> Parse(string[] args)
+    {
+        var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"Unexpected argument '{args[i]}'.");
+            }
+
+            var name = args[i][2..];
+            result[name] = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "true";
+        }
+
+        return result;
+    }
+}

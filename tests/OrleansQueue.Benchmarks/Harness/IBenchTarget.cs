@@ -1,0 +1,29 @@
+namespace OrleansQueue.Benchmarks.Harness;
+
+/// <summary>
+/// A broker under test, seen the way its users see it: a producer whose send returns once the broker has the message
+/// durably (a publisher confirm), and a consumer that the broker pushes messages to and that acknowledges each one.
+/// </summary>
+public interface IBenchTarget : IAsyncDisposable
+{
+    /// <summary>The row label, e.g. "OrleansQueue (Azure Table on Azurite)".</summary>
+    string System { get; }
+
+    /// <summary>The largest message count a workload gives this system (slow peers get fewer, so a run ends in minutes).</summary>
+    int MaxMessages { get; }
+
+    /// <summary>Starts the broker or connects to it.</summary>
+    Task StartAsync();
+
+    /// <summary>Creates <paramref name="queue"/> (empty) if the system needs that.</summary>
+    Task PrepareAsync(string queue);
+
+    /// <summary>Sends one message; returns once the broker confirmed it.</summary>
+    Task SendAsync(string queue, byte[] body);
+
+    /// <summary>Pushes every message of <paramref name="queue"/> to <paramref name="onMessage"/> (then acknowledges it) until disposed.</summary>
+    Task<IAsyncDisposable> ConsumeAsync(string queue, Action<ReadOnlyMemory<byte>> onMessage);
+
+    /// <summary>The peak resident memory of the broker's processes so far, if this harness can see them.</summary>
+    long? PeakMemoryBytes();
+}

@@ -1,0 +1,127 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+
+namespace OrleansQueue.Benchmarks.Harness;
+
+/// <summary>
+/// The messages of one workload. Each 256-byte body carries its send timestamp (<see cref="Stopwatch"/> ticks, one
+/// monotonic clock for the whole machine) and its index, so the consumer measures end-to-end latency and counts
+/// distinct messages and duplicates.
+/// </summary>
+public sealed class Recorder
+{
+    public const int BodySize = 256;
+
+    private readonly int[] _seen;
+    private readonly long[] _latencyTicks;
+    private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _distinct;
+    private int _duplicates;
+    private int _unexpected;
+    private long _lastReceived;
+
+    public Recorder(int expected)
+    {
+        Expected = expected;
+        _seen = new int[expected];
+        _latencyTicks = new long[expected];
+        if (expected == 0)
+        {
+            _all.SetResult();
+        }
+    }
+
+    public int Expected { get; }
+
+    public int Distinct => Volatile.Read(ref _distinct);
+
+    public int Duplicates => Volatile.Read(ref _duplicates);
+
+    public int Unexpected => Volatile.Read(ref _unexpected);
+
+    /// <summary>The timestamp of the last first-time delivery.</summary>
+    public long LastReceived => Volatile.Read(ref _lastReceived);
+
+    public static byte[] Body(int index)
+    {
+        var body = new byte[BodySize];
+        BinaryPrimitives.WriteInt32LittleEndian(body.AsSpan(8), index);
+        return body;
+    }
+
+    /// <summary>Stamps the send time into the body, just before it is sent.</summary>
+    public static void Stamp(byte[] body) => BinaryPrimitives.WriteInt64LittleEndian(body, Stopwatch.GetTimestamp());
+
+    public void OnMessage(ReadOnlyMemory<byte> body)
+    {
+        var now = Stopwatch.GetTimestamp();
+        var span = body.Span;
+        if (span.Length != BodySize)
+        {
+            Interlocked.Increment(ref _unexpected);
+            return;
+        }
+
+        var index = BinaryPrimitives.ReadInt32LittleEndian(span[8..]);
+        if ((uint)index >= (uint)_seen.Length)
+        {
+            Interlocked.Increment(ref _unexpected);
+            return;
+        }
+
+        if (Interlocked.Exchange(ref _seen[index], 1) != 0)
+        {
+            Interlocked.Increment(ref _duplicates);
+            return;
+        }
+
+        _latencyTicks[index] = now - BinaryPrimitives.ReadInt64LittleEndian(span);
+        long last;
+        do
+        {
+            last = Volatile.Read(ref _lastReceived);
+        }
+        while (now > last && Interlocked.CompareExchange(ref _lastReceived, now, last) != last);
+
+        if (Interlocked.Increment(ref _distinct) == Expected)
+        {
+            _all.TrySetResult();
+        }
+    }
+
+    /// <summary>Waits until every message arrived or <paramref name="timeout"/> passed; returns whether all arrived.</summary>
+    public async Task<bool> WaitAllAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await _all.Task.WaitAsync(timeout);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Latency percentiles in milliseconds over the delivered messages.</summary>
+    public (double P50, double P99, double P999)? Percentiles()
+    {
+        var values = new List<long>(Distinct);
+        for (var i = 0; i < _seen.Length; i++)
+        {
+            if (Volatile.Read(ref _seen[i]) != 0)
+            {
+                values.Add(_latencyTicks[i]);
+            }
+        }
+
+        if (values.Count == 0)
+        {
+            return null;
+        }
+
+        values.Sort();
+        double At(double q) => values[Math.Min(values.Count - 1, (int)Math.Ceiling(q * values.Count) - 1)] * 1000.0 / Stopwatch.Frequency;
+        return (At(0.50), At(0.99), At(0.999));
+    }
+}

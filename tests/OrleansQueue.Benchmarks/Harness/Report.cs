@@ -1,0 +1,80 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace OrleansQueue.Benchmarks.Harness;
+
+/// <summary>The markdown table, the JSON file, and the check of the targets.</summary>
+public static class Report
+{
+    public const string Reference = "OrleansQueue (Azure Table on Azurite)";
+
+    public static string Markdown(IReadOnlyList<BenchResult> results, string machine)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(machine).AppendLine();
+        text.AppendLine("| system | workload | messages | delivered | sent/s | consumed/s | p50 ms | p99 ms | p99.9 ms | peak MB | OrleansQueue ÷ this | note |");
+        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        foreach (var r in results)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {r.System} | {r.Workload} | {r.Messages:N0} | {r.Delivered:N0} | {N(r.SentPerSecond)} | {N(r.ConsumedPerSecond)} | {F(r.P50Ms)} | {F(r.P99Ms)} | {F(r.P999Ms)} | {N(r.PeakMemoryMb)} | {Ratio(results, r)} | {r.Note} |");
+        }
+
+        return text.ToString();
+    }
+
+    public static string Json(IReadOnlyList<BenchResult> results, string machine) =>
+        JsonSerializer.Serialize(new { machine, utc = DateTime.UtcNow, results }, new JsonSerializerOptions { WriteIndented = true });
+
+    /// <summary>The targets, each with the two numbers it compares; missing rows are reported as not measured.</summary>
+    public static IEnumerable<(string Target, bool? Met, string Detail)> Targets(IReadOnlyList<BenchResult> results)
+    {
+        BenchResult? Row(string system, string workloadPrefix) =>
+            results.FirstOrDefault(r => r.System == system && r.Workload.StartsWith(workloadPrefix, StringComparison.Ordinal));
+
+        var w1 = Row(Reference, "W1");
+        var quorum = Row("RabbitMQ quorum queue", "W1");
+        var streams = Row(StreamsTarget.SystemName, "W1");
+        yield return Compare("W1 consumed/s ≥ 1.5 × RabbitMQ quorum", w1?.ConsumedPerSecond, quorum?.ConsumedPerSecond, (a, b) => a >= 1.5 * b, "x");
+        yield return Compare("W1 consumed/s ≥ 50 × Orleans streams", w1?.ConsumedPerSecond, streams?.ConsumedPerSecond, (a, b) => a >= 50 * b, "x");
+        var w3 = Row(Reference, "W3 paced 1,000");
+        var w3Quorum = Row("RabbitMQ quorum queue", "W3 paced 1,000");
+        yield return Compare("W3 at 1,000 msg/s: p99 ≤ RabbitMQ quorum p99", w3?.P99Ms, w3Quorum?.P99Ms, (a, b) => a <= b, "ms");
+        var empty = Row(Reference, "W4 enqueue, empty");
+        var backlog = results.FirstOrDefault(r => r.System == Reference && r.Workload.StartsWith("W4", StringComparison.Ordinal) && r.Workload.Contains("backlog", StringComparison.Ordinal));
+        yield return Compare("W4 enqueue/s with the backlog ≥ 0.9 × empty", backlog?.SentPerSecond, empty?.SentPerSecond, (a, b) => a >= 0.9 * b, "x");
+        yield return backlog?.PeakMemoryMb is { } mb
+            ? ("W4 silo peak memory with the backlog < 400 MB", mb < 400, $"{mb:N0} MB")
+            : ("W4 silo peak memory with the backlog < 400 MB", null, "not measured");
+    }
+
+    private static (string, bool?, string) Compare(string target, double? ours, double? theirs, Func<double, double, bool> met, string unit) =>
+        ours is { } a && theirs is { } b && b > 0
+            ? (target, met(a, b), unit == "ms" ? $"{a:N1} ms vs {b:N1} ms" : $"{a:N0} vs {b:N0} ({a / b:N2}×)")
+            : (target, null, "not measured");
+
+    /// <summary>OrleansQueue on Azure Table divided by this row, on the workload's main number (higher is better for OrleansQueue).</summary>
+    private static string Ratio(IReadOnlyList<BenchResult> results, BenchResult row)
+    {
+        var reference = results.FirstOrDefault(r => r.System == Reference && r.Workload == row.Workload);
+        if (reference is null || ReferenceEquals(reference, row))
+        {
+            return "";
+        }
+
+        if (row.Workload.StartsWith("W3", StringComparison.Ordinal))
+        {
+            return row.P99Ms is { } theirs && reference.P99Ms is { } ours && ours > 0 ? $"{theirs / ours:N2}× (p99)" : "";
+        }
+
+        var (a, b) = row.Workload.StartsWith("W4", StringComparison.Ordinal)
+            ? (reference.SentPerSecond, row.SentPerSecond)
+            : (reference.ConsumedPerSecond, row.ConsumedPerSecond);
+        return a is { } x && b is { } y && y > 0 ? $"{x / y:N2}×" : "";
+    }
+
+    private static string N(double? value) => value is { } v ? v.ToString("N0", CultureInfo.InvariantCulture) : "";
+
+    private static string F(double? value) => value is { } v ? v.ToString(v < 10 ? "N2" : "N0", CultureInfo.InvariantCulture) : "";
+}

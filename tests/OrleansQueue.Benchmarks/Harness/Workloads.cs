@@ -1,0 +1,159 @@
+using System.Diagnostics;
+
+namespace OrleansQueue.Benchmarks.Harness;
+
+/// <summary>One row of the report.</summary>
+public sealed record BenchResult
+{
+    public required string System { get; init; }
+    public required string Workload { get; init; }
+    public required int Messages { get; init; }
+    public int Confirmed { get; init; }
+    public int Delivered { get; init; }
+    public int Duplicates { get; init; }
+    public double? SentPerSecond { get; init; }
+    public double? ConsumedPerSecond { get; init; }
+    public double? P50Ms { get; init; }
+    public double? P99Ms { get; init; }
+    public double? P999Ms { get; init; }
+    public double? PeakMemoryMb { get; init; }
+    public string? Note { get; init; }
+
+    /// <summary>Every confirmed message arrived, and nothing arrived that was not sent.</summary>
+    public bool Complete => Delivered >= Confirmed && Confirmed > 0;
+}
+
+/// <summary>The workloads of issue 5, with 256-byte persistent messages.</summary>
+public sealed class Workloads(BenchSettings settings)
+{
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(60);
+    private int _queues;
+
+    private string NewQueue(string workload) => $"bench-{workload}-{Environment.ProcessId}-{++_queues}".ToLowerInvariant();
+
+    /// <summary>W1: producer (1,000 in flight) and consumer (prefetch 1,000) together.</summary>
+    public async Task<BenchResult> W1Async(IBenchTarget target)
+    {
+        var count = Math.Min(settings.Messages, target.MaxMessages);
+        var queue = NewQueue("w1");
+        await target.PrepareAsync(queue);
+        var recorder = new Recorder(count);
+        await using var consumer = await target.ConsumeAsync(queue, recorder.OnMessage);
+        var start = Stopwatch.GetTimestamp();
+        var sent = await Producer.SendAsync(target, queue, count, settings.InFlight);
+        await recorder.WaitAllAsync(DrainTimeout);
+        return Result(target, "W1 send+consume together", count, sent, recorder, Seconds(start, recorder.LastReceived), latency: true);
+    }
+
+    /// <summary>W2: send everything first, then drain.</summary>
+    public async Task<BenchResult> W2Async(IBenchTarget target)
+    {
+        var count = Math.Min(settings.Messages, target.MaxMessages);
+        var queue = NewQueue("w2");
+        await target.PrepareAsync(queue);
+        var recorder = new Recorder(count);
+        var sent = await Producer.SendAsync(target, queue, count, settings.InFlight);
+        var start = Stopwatch.GetTimestamp();
+        await using var consumer = await target.ConsumeAsync(queue, recorder.OnMessage);
+        await recorder.WaitAllAsync(DrainTimeout + TimeSpan.FromSeconds(count / 1000.0));
+        return Result(target, "W2 send all, then drain", count, sent, recorder, Seconds(start, recorder.LastReceived), latency: false);
+    }
+
+    /// <summary>W3: paced sends for <see cref="BenchSettings.PacedSeconds"/>, consumer running; latency.</summary>
+    public async Task<BenchResult> W3Async(IBenchTarget target, int perSecond)
+    {
+        var count = (int)Math.Min(perSecond * settings.PacedSeconds, target.MaxMessages);
+        var queue = NewQueue("w3");
+        await target.PrepareAsync(queue);
+        var recorder = new Recorder(count);
+        await using var consumer = await target.ConsumeAsync(queue, recorder.OnMessage);
+        var start = Stopwatch.GetTimestamp();
+        var sent = await Producer.SendAsync(target, queue, count, settings.InFlight, perSecond);
+        await recorder.WaitAllAsync(DrainTimeout);
+        return Result(target, $"W3 paced {perSecond:N0} msg/s", count, sent, recorder, Seconds(start, recorder.LastReceived), latency: true);
+    }
+
+    /// <summary>W4: enqueue rate into an empty queue, then into a queue holding <see cref="BenchSettings.Backlog"/> messages.</summary>
+    public async Task<IReadOnlyList<BenchResult>> W4Async(OrleansQueueTarget target)
+    {
+        var count = Math.Min(settings.Messages, target.MaxMessages);
+        var empty = NewQueue("w4-empty");
+        var emptySend = await Producer.SendAsync(target, empty, count, settings.InFlight);
+        var emptyRow = new BenchResult
+        {
+            System = target.System, Workload = "W4 enqueue, empty queue", Messages = count, Confirmed = emptySend.Confirmed,
+            Delivered = emptySend.Confirmed, SentPerSecond = emptySend.Confirmed / emptySend.Seconds,
+            PeakMemoryMb = Mb(target.PeakMemoryBytes()), Note = emptySend.FirstError,
+        };
+
+        var full = NewQueue("w4-backlog");
+        var backlogWatch = Stopwatch.StartNew();
+        var backlog = await target.FillAsync(full, settings.Backlog);
+        var fillSeconds = backlogWatch.Elapsed.TotalSeconds;
+        var backlogSend = await Producer.SendAsync(target, full, count, settings.InFlight);
+        var stats = await target.StatsAsync(full);
+        var backlogRow = new BenchResult
+        {
+            System = target.System, Workload = $"W4 enqueue, {settings.Backlog:N0} backlog", Messages = count, Confirmed = backlogSend.Confirmed,
+            Delivered = backlogSend.Confirmed, SentPerSecond = backlogSend.Confirmed / backlogSend.Seconds,
+            PeakMemoryMb = Mb(target.PeakMemoryBytes()),
+            Note = $"backlog of {backlog:N0} sent in batches of 1,000 at {backlog / fillSeconds:N0} msgs/s; queue holds {stats.ReadyCount:N0} ready"
+                + (backlogSend.FirstError is { } e ? $"; {e}" : ""),
+        };
+        await target.PurgeAsync(empty);
+        await target.PurgeAsync(full);
+        return [emptyRow, backlogRow];
+    }
+
+    private static BenchResult Result(IBenchTarget target, string workload, int count, Producer.Outcome sent, Recorder recorder, double consumeSeconds, bool latency)
+    {
+        var percentiles = latency ? recorder.Percentiles() : null;
+        var notes = new List<string>();
+        if (sent.Failed > 0)
+        {
+            notes.Add($"{sent.Failed:N0} sends failed ({sent.FirstError})");
+        }
+
+        if (recorder.Distinct < sent.Confirmed)
+        {
+            notes.Add($"{sent.Confirmed - recorder.Distinct:N0} confirmed messages not delivered within the drain timeout");
+        }
+
+        if (recorder.Unexpected > 0)
+        {
+            notes.Add($"{recorder.Unexpected:N0} unexpected messages");
+        }
+
+        return new BenchResult
+        {
+            System = target.System,
+            Workload = workload,
+            Messages = count,
+            Confirmed = sent.Confirmed,
+            Delivered = recorder.Distinct,
+            Duplicates = recorder.Duplicates,
+            SentPerSecond = sent.Confirmed / sent.Seconds,
+            ConsumedPerSecond = consumeSeconds > 0 ? recorder.Distinct / consumeSeconds : null,
+            P50Ms = percentiles?.P50,
+            P99Ms = percentiles?.P99,
+            P999Ms = percentiles?.P999,
+            PeakMemoryMb = Mb(target.PeakMemoryBytes()),
+            Note = notes.Count > 0 ? string.Join("; ", notes) : null,
+        };
+    }
+
+    private static double Seconds(long start, long end) => end > start ? (end - start) / (double)Stopwatch.Frequency : 0;
+
+    private static double? Mb(long? bytes) => bytes / (1024.0 * 1024.0);
+}
+
+/// <summary>What a run measures; <c>--smoke</c> shrinks everything so the test command can run it.</summary>
+public sealed record BenchSettings
+{
+    public int Messages { get; init; } = 100_000;
+    public int InFlight { get; init; } = 1000;
+    public int Prefetch { get; init; } = 1000;
+    public double PacedSeconds { get; init; } = 20;
+    public int[] PacedRates { get; init; } = [1000, 5000];
+    public int Backlog { get; init; } = 1_000_000;
+}

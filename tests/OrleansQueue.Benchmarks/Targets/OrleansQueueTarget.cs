@@ -1,0 +1,113 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
+using OrleansQueue.Benchmarks.Harness;
+using OrleansQueue.Tests.Infrastructure;
+
+namespace OrleansQueue.Benchmarks;
+
+/// <summary>
+/// OrleansQueue as its users run it: the silo host (silo-host/) as its own process, an Orleans client in this process
+/// sending over the gateway, and a push consumer subscribed from this client (auto-complete, prefetch as configured).
+/// </summary>
+public sealed class OrleansQueueTarget(string system, string provider, string? azuriteConnectionString, BenchSettings settings) : IBenchTarget
+{
+    private SiloHostProcess? _silo;
+    private IHost? _client;
+    private IClusterClient? _cluster;
+
+    public string System { get; } = system;
+
+    public int MaxMessages => int.MaxValue;
+
+    private IClusterClient Cluster => _cluster ?? throw new InvalidOperationException("Not started.");
+
+    public async Task StartAsync()
+    {
+        var siloPort = Loopback.FreePort();
+        var gatewayPort = Loopback.FreePort();
+        var args = new List<string> { $"--Storage:Provider={provider}", $"--Cluster:ClusterId=oq-bench-{provider.ToLowerInvariant()}" };
+        if (azuriteConnectionString is not null)
+        {
+            args.Add($"--Storage:ConnectionString={azuriteConnectionString}");
+        }
+
+        _silo = await SiloHostProcess.StartAsync(siloPort, gatewayPort, [.. args]);
+        _client = new HostBuilder()
+            .UseOrleansClient(c =>
+            {
+                c.UseStaticClustering(new IPEndPoint(IPAddress.Loopback, gatewayPort));
+                c.Configure<ClusterOptions>(o => (o.ServiceId, o.ClusterId) = ("orleans-queue", $"oq-bench-{provider.ToLowerInvariant()}"));
+            })
+            .Build();
+        await _client.StartAsync();
+        _cluster = _client.Services.GetRequiredService<IClusterClient>();
+
+        // Warm up: activation, storage connections, JIT on both sides.
+        var warm = Cluster.GetQueue("bench-warmup");
+        await Task.WhenAll(Enumerable.Range(0, 2000).Select(_ => warm.SendAsync(new OutgoingMessage(new byte[Recorder.BodySize]))));
+        await warm.PurgeAsync();
+    }
+
+    public Task PrepareAsync(string queue) => Task.CompletedTask;
+
+    public Task SendAsync(string queue, byte[] body) => Cluster.GetQueue(queue).SendAsync(new OutgoingMessage(body));
+
+    public async Task<IAsyncDisposable> ConsumeAsync(string queue, Action<ReadOnlyMemory<byte>> onMessage) =>
+        await Cluster.GetQueue(queue).SubscribeAsync(new Consumer(onMessage), new ConsumerOptions { Prefetch = settings.Prefetch });
+
+    /// <summary>Adds <paramref name="count"/> messages in batches of 1,000, eight batches in flight; returns how many were confirmed.</summary>
+    public async Task<long> FillAsync(string queue, int count)
+    {
+        var handle = Cluster.GetQueue(queue);
+        var batches = (count + 999) / 1000;
+        long confirmed = 0;
+        using var gate = new SemaphoreSlim(8);
+        await Task.WhenAll(Enumerable.Range(0, batches).Select(async b =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                var size = Math.Min(1000, count - b * 1000);
+                await handle.SendBatchAsync(Enumerable.Range(0, size).Select(_ => new OutgoingMessage(new byte[Recorder.BodySize])));
+                Interlocked.Add(ref confirmed, size);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+        return confirmed;
+    }
+
+    public Task<QueueStats> StatsAsync(string queue) => Cluster.GetQueue(queue).GetStatsAsync();
+
+    public Task PurgeAsync(string queue) => Cluster.GetQueue(queue).PurgeAsync();
+
+    public long? PeakMemoryBytes() => _silo is null ? null : ProcessMemory.Peak(_silo.Pid);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_client is not null)
+        {
+            await _client.StopAsync();
+            _client.Dispose();
+        }
+
+        if (_silo is not null)
+        {
+            await _silo.StopAsync(TimeSpan.FromSeconds(30));
+            await _silo.DisposeAsync();
+        }
+    }
+
+    private sealed class Consumer(Action<ReadOnlyMemory<byte>> onMessage) : IQueueConsumer
+    {
+        public Task Handle(QueueDelivery delivery)
+        {
+            onMessage(delivery.Message.Body);
+            return Task.CompletedTask;
+        }
+    }
+}
