@@ -1,4 +1,6 @@
 using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -6,18 +8,32 @@ using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Orleans.Configuration;
 using Orleans.Connections.Security;
+using Orleans.Dashboard;
 using OrleansQueue.Hosting;
 using OrleansQueue.Options;
 using OrleansQueue.SiloHost;
 
 // Configuration: appsettings.json, then environment variables (Storage__Provider=AzureBlob),
 // then the command line (--Storage:Provider=AzureBlob). Ctrl-C and SIGTERM stop the silo cleanly.
-var builder = Host.CreateApplicationBuilder(args);
+// With Dashboard:Enabled the silo runs in an ASP.NET Core host that serves the Orleans dashboard; otherwise no HTTP at all.
+var generic = Host.CreateApplicationBuilder(args);
+var dashboard = generic.Configuration.GetSection("Dashboard").Get<DashboardSettings>() ?? new DashboardSettings();
+WebApplicationBuilder? web = null;
+if (dashboard.Enabled)
+{
+    web = WebApplication.CreateBuilder(args);
+    web.WebHost.UseUrls(dashboard.Urls);
+    generic.Configuration.Dispose();
+}
+
+IHostApplicationBuilder builder = web is null ? generic : web;
 var cluster = builder.Configuration.GetSection("Cluster").Get<ClusterSettings>() ?? new ClusterSettings();
 var storage = builder.Configuration.GetSection("Storage").Get<StorageSettings>() ?? new StorageSettings();
 var queueSection = builder.Configuration.GetSection(OrleansQueueOptions.SectionName);
 var storageName = queueSection[nameof(OrleansQueueOptions.StorageName)] ?? OrleansQueueOptions.DefaultStorageName;
 var tls = builder.Configuration.GetSection("Tls").Get<TlsSettings>() ?? new TlsSettings();
+var telemetry = builder.Configuration.GetSection("Telemetry").Get<TelemetrySettings>() ?? new TelemetrySettings();
+var tracing = builder.Services.AddTelemetry(telemetry, cluster.ServiceId);
 
 builder.UseOrleans(silo =>
 {
@@ -70,6 +86,15 @@ builder.UseOrleans(silo =>
     }
 
     silo.AddOrleansQueue(queueSection);
+    if (tracing)
+    {
+        silo.AddActivityPropagation(); // grain calls start activities, linked to the caller's
+    }
+
+    if (dashboard.Enabled)
+    {
+        silo.AddDashboard();
+    }
 
     if (tls.Enabled)
     {
@@ -98,8 +123,17 @@ builder.UseOrleans(silo =>
 });
 
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
-using var host = builder.Build();
-await host.RunAsync();
+if (web is not null)
+{
+    await using var app = web.Build();
+    app.MapOrleansDashboard();
+    await app.RunAsync();
+}
+else
+{
+    using var host = generic.Build();
+    await host.RunAsync();
+}
 
 // Reminders wake queues with pending work after a silo crash; they live in the same storage account.
 static void UseAzureTableReminders(ISiloBuilder silo, StorageSettings storage) =>

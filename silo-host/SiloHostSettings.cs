@@ -76,3 +76,28 @@ internal sealed class TlsSettings
     /// <summary>Thumbprints of certificates trusted besides those the machine's chain trusts (self-signed ones).</summary>
     public string[] TrustedThumbprints { get; set; } = [];
 }
+
+/// <summary>The <c>Telemetry</c> section: OpenTelemetry export of OrleansQueue's and Orleans' metrics and traces.</summary>
+internal sealed class TelemetrySettings
+{
+    /// <summary><c>None</c> (default), <c>Console</c> (the silo's standard output), or <c>Otlp</c> (a collector).</summary>
+    public string Exporter { get; set; } = "None";
+
+    /// <summary>For <c>Otlp</c>: the collector, e.g. <c>http://127.0.0.1:4317</c> (gRPC). Default: the exporter's own (localhost:4317).</summary>
+    public string? OtlpEndpoint { get; set; }
+
+    /// <summary>How often metrics are exported, in milliseconds (1,000 or more).</summary>
+    public int MetricsIntervalMs { get; set; } = 10_000;
+
+    /// <summary>Export traces too (OrleansQueue's activities and Orleans' grain calls).</summary>
+    public bool Traces { get; set; } = true;
+}
+
+/// <summary>The <c>Dashboard</c> section: the Orleans dashboard (Microsoft.Orleans.Dashboard) on its own HTTP endpoint.</summary>
+internal sealed class DashboardSettings
+{
+    public bool Enabled { get; set; }
+
+    /// <summary>Where the dashboard listens; loopback by default (put a reverse proxy with authentication in front of anything else).</summary>
+    public string Urls { get; set; } = "http://127.0.0.1:8080";
+}

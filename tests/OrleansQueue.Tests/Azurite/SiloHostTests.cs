@@ -54,6 +54,46 @@ public sealed class SiloHostTests : AzuriteTest
         Assert.Equal(0, (await queueAgain.GetStatsAsync()).ActiveCount);
     }
 
+    [Fact]
+    public async Task Telemetry_ExportsTheQueueMetrics_AndTheDashboardServesOnLoopback()
+    {
+        var serviceId = "oq-otel-" + Guid.NewGuid().ToString("N")[..8];
+        var dashboardPort = Loopback.FreePort();
+        var gatewayPort = Loopback.FreePort();
+        await using var silo = await SiloHostProcess.StartAsync(Loopback.FreePort(), gatewayPort,
+            "--Storage:Provider=Memory", $"--Cluster:ServiceId={serviceId}",
+            "--Telemetry:Exporter=Console", "--Telemetry:MetricsIntervalMs=1000",
+            "--Dashboard:Enabled=true", $"--Dashboard:Urls=http://127.0.0.1:{dashboardPort}");
+        await using (var client = await ConnectAsync(gatewayPort, serviceId))
+        {
+            var queue = client.Services.GetRequiredService<IClusterClient>().GetQueue("otel");
+            await queue.SendAsync("one");
+            var received = await queue.ReceiveAsync(1);
+            await queue.CompleteAsync(received.Select(r => r.LockToken));
+        }
+
+        // The console exporter prints every second: the queue's counters, gauges and activities appear.
+        await Wait.UntilAsync(() => Task.FromResult(silo.Output), output =>
+            output.Contains("orleansqueue.messages.completed", StringComparison.Ordinal) &&
+            output.Contains("orleansqueue.queue.ready", StringComparison.Ordinal) &&
+            output.Contains("Activity.DisplayName:        enqueue", StringComparison.Ordinal), "the exported metrics and traces");
+
+        using var http = new HttpClient();
+        var page = await http.GetStringAsync($"http://127.0.0.1:{dashboardPort}/");
+        Assert.Contains("Orleans Dashboard", page, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--Telemetry:Exporter=Prometheus", "Telemetry:Exporter")]
+    [InlineData("--Telemetry:MetricsIntervalMs=10", "Telemetry:MetricsIntervalMs")]
+    [InlineData("--Telemetry:OtlpEndpoint=not a uri", "Telemetry:OtlpEndpoint")]
+    public async Task BadTelemetrySettings_StopTheSilo_NamingTheSetting(string setting, string named)
+    {
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            SiloHostProcess.StartAsync(Loopback.FreePort(), Loopback.FreePort(), "--Storage:Provider=Memory", "--Telemetry:Exporter=Otlp", setting));
+        Assert.Contains(named, failure.Message, StringComparison.Ordinal);
+    }
+
     private static async Task<AsyncDisposableHost> ConnectAsync(int gatewayPort, string serviceId)
     {
         var host = new HostBuilder()
