@@ -14,10 +14,33 @@ public sealed class AzuriteFixture : IAsyncDisposable, IDisposable
     private readonly int _blobPort = Loopback.FreePort();
     private readonly int _queuePort = Loopback.FreePort();
     private readonly int _tablePort = Loopback.FreePort();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _errors = new();
     private Process? _process;
+
+    /// <summary>Whether the Azurite process ended on its own (it runs out of heap with millions of table rows, say).</summary>
+    public bool HasExited => _process is { HasExited: true };
+
+    /// <summary>The last lines Azurite wrote to its standard error.</summary>
+    public string LastErrors => string.Join(Environment.NewLine, _errors);
     private int _closedServices;
 
-    public AzuriteFixture() => StartAsync().GetAwaiter().GetResult();
+    public AzuriteFixture()
+        : this(inMemoryPersistence: false)
+    {
+    }
+
+    /// <summary>
+    /// With <paramref name="inMemoryPersistence"/> Azurite keeps its data in memory only: Azurite's disk persistence
+    /// serializes the whole table database into one JSON string, which fails past a few hundred MB (a million-message
+    /// backlog). Restarts then lose the data, so only the benchmark uses it.
+    /// </summary>
+    public AzuriteFixture(bool inMemoryPersistence)
+    {
+        _inMemoryPersistence = inMemoryPersistence;
+        StartAsync().GetAwaiter().GetResult();
+    }
+
+    private readonly bool _inMemoryPersistence;
 
     public string ConnectionString =>
         $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};" +
@@ -41,13 +64,23 @@ public sealed class AzuriteFixture : IAsyncDisposable, IDisposable
         };
         foreach (var arg in new[]
         {
-            azurite, "--location", _dataDir, "--skipApiVersionCheck",
+            azurite, "--skipApiVersionCheck",
             "--blobHost", "127.0.0.1", "--blobPort", $"{_blobPort}",
             "--queueHost", "127.0.0.1", "--queuePort", $"{_queuePort}",
             "--tableHost", "127.0.0.1", "--tablePort", $"{_tablePort}",
         })
         {
             start.ArgumentList.Add(arg);
+        }
+
+        if (_inMemoryPersistence)
+        {
+            start.ArgumentList.Add("--inMemoryPersistence");
+        }
+        else
+        {
+            start.ArgumentList.Add("--location");
+            start.ArgumentList.Add(_dataDir);
         }
 
         _closedServices = 0;
@@ -59,7 +92,16 @@ public sealed class AzuriteFixture : IAsyncDisposable, IDisposable
                 Interlocked.Increment(ref _closedServices);
             }
         };
-        _process.ErrorDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is { } line)
+            {
+                _errors.Enqueue(line);
+                while (_errors.Count > 20 && _errors.TryDequeue(out string? _))
+                {
+                }
+            }
+        };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
