@@ -2,7 +2,7 @@ namespace OrleansQueue;
 
 /// <summary>
 /// A consumer that a queue pushes messages to: a grain implementing this interface, or an object in an Orleans client
-/// (see <see cref="QueueClient.SubscribeAsync"/>). Subscribe it with <see cref="IQueueGrain.Subscribe"/>.
+/// (see <see cref="QueueClient.SubscribeAsync(IQueueConsumer, ConsumerOptions?, CancellationToken)"/>). Subscribe it with <see cref="IQueueGrain.Subscribe"/>.
 /// </summary>
 /// <remarks>
 /// With auto-complete, returning normally completes the message and throwing makes it a failed delivery (redelivered
@@ -17,6 +17,71 @@ public interface IQueueConsumer : IGrainObserver
     /// <summary>Handles one delivery.</summary>
     [Alias("Handle")]
     Task Handle(QueueDelivery delivery);
+}
+
+/// <summary>
+/// A consumer that takes pushed messages in batches of up to <see cref="ConsumerOptions.MaxBatchSize"/>: one call
+/// carries many deliveries, which is what makes push fast. Objects subscribed from an Orleans client get this for free
+/// (their <see cref="IQueueConsumer.Handle"/> runs once per delivery, in order); a grain implements it itself and is
+/// subscribed with <c>QueueClient.SubscribeAsync(IQueueBatchConsumer, ...)</c>.
+/// </summary>
+/// <remarks>
+/// With auto-complete, every delivery not listed in the returned failures is completed; a listed one is a failed
+/// delivery (redelivered by the queue's policy, or dead-lettered), and a call that throws fails the whole batch.
+/// With manual settlement the return value is ignored: settle each delivery with its lock token.
+/// </remarks>
+[Alias("oq.IQueueBatchConsumer")]
+public interface IQueueBatchConsumer : IGrainObserver
+{
+    /// <summary>Handles the deliveries; returns the ones that failed (null or empty when all succeeded).</summary>
+    [Alias("HandleBatch")]
+    Task<DeliveryFailure[]?> HandleBatch(QueueDelivery[] deliveries);
+}
+
+/// <summary>A delivery of a batch that its handler failed.</summary>
+[GenerateSerializer, Immutable, Alias("oq.DeliveryFailure")]
+public sealed record DeliveryFailure
+{
+    /// <summary>The failed delivery's lock token.</summary>
+    [Id(0)] public required Guid LockToken { get; init; }
+
+    /// <summary>The full name of the exception type (matched against the queue's fail-fast types).</summary>
+    [Id(1)] public required string ExceptionType { get; init; }
+
+    /// <summary>The exception's message, kept with the message's delivery history.</summary>
+    [Id(2)] public string? Message { get; init; }
+
+    /// <summary>The failure of <paramref name="delivery"/> by <paramref name="exception"/>.</summary>
+    public static DeliveryFailure From(QueueDelivery delivery, Exception exception) => new()
+    {
+        LockToken = (delivery ?? throw new ArgumentNullException(nameof(delivery))).LockToken,
+        ExceptionType = (exception ?? throw new ArgumentNullException(nameof(exception))).GetType().FullName ?? exception.GetType().Name,
+        Message = exception.Message,
+    };
+}
+
+/// <summary>Runs a per-delivery consumer over batches: each delivery in order, failures collected.</summary>
+internal sealed class BatchingConsumer(IQueueConsumer inner) : IQueueConsumer, IQueueBatchConsumer
+{
+    public Task Handle(QueueDelivery delivery) => inner.Handle(delivery);
+
+    public async Task<DeliveryFailure[]?> HandleBatch(QueueDelivery[] deliveries)
+    {
+        List<DeliveryFailure>? failures = null;
+        foreach (var delivery in deliveries)
+        {
+            try
+            {
+                await inner.Handle(delivery).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                (failures ??= []).Add(DeliveryFailure.From(delivery, ex));
+            }
+        }
+
+        return failures?.ToArray();
+    }
 }
 
 /// <summary>One pushed delivery of a message.</summary>
@@ -49,6 +114,16 @@ public sealed record ConsumerOptions
     /// <summary>Settle from the handler's outcome (default), or leave settlement to the consumer.</summary>
     [Id(1)] public bool AutoComplete { get; init; } = true;
 
-    /// <summary>Throws <see cref="QueueException"/> unless the prefetch is between 1 and 1,000.</summary>
-    public void Validate() => QueueLimits.ValidateCount(Prefetch, 1000, nameof(Prefetch));
+    /// <summary>
+    /// Most deliveries pushed in one call (1 to 1,000; default 1: one call per message). Above 1 the consumer must be an
+    /// <see cref="IQueueBatchConsumer"/>, or an object subscribed from an Orleans client.
+    /// </summary>
+    [Id(2)] public int MaxBatchSize { get; init; } = 1;
+
+    /// <summary>Throws <see cref="QueueException"/> unless the prefetch and the batch size are between 1 and 1,000.</summary>
+    public void Validate()
+    {
+        QueueLimits.ValidateCount(Prefetch, 1000, nameof(Prefetch));
+        QueueLimits.ValidateCount(MaxBatchSize, 1000, nameof(MaxBatchSize));
+    }
 }

@@ -71,7 +71,7 @@ public interface IQueueGrain : IGrainWithStringKey
     /// object reference from an Orleans client), so the queue pushes messages to it; subscribing again updates the
     /// options. The id, not a typed reference, is passed so that silos without the consumer's grain class can host
     /// the queue. A grain stays subscribed until <see cref="Unsubscribe"/>; a client object's subscription lasts
-    /// 2 minutes unless renewed (the <see cref="QueueClient.SubscribeAsync"/> handle renews it).
+    /// 2 minutes unless renewed (the <see cref="QueueClient.SubscribeAsync(IQueueConsumer, ConsumerOptions?, CancellationToken)"/> handle renews it).
     /// </summary>
     [Alias("Subscribe")]
     Task Subscribe(GrainId consumer, ConsumerOptions options);

@@ -150,14 +150,39 @@ public sealed class QueueClient
         options.Validate();
         if (consumer is GrainReference)
         {
+            if (options.MaxBatchSize > 1)
+            {
+                throw new QueueException(QueueErrorCode.InvalidArgument,
+                    $"MaxBatchSize {options.MaxBatchSize} needs a grain that implements {nameof(IQueueBatchConsumer)}: subscribe it through that interface.");
+            }
+
             await _grain.Subscribe(consumer.GetGrainId(), options).WaitAsync(cancellationToken).ConfigureAwait(false);
             return new QueueSubscription(_grain, consumer.GetGrainId(), null, null);
+        }
+
+        if (options.MaxBatchSize > 1)
+        {
+            consumer = new BatchingConsumer(consumer); // the queue pushes batches; the object still sees one delivery per call
         }
 
         var reference = _grainFactory.CreateObjectReference<IQueueConsumer>(consumer);
         await _grain.Subscribe(reference.GetGrainId(), options).WaitAsync(cancellationToken).ConfigureAwait(false);
         // The subscription holds the object strongly: Orleans keeps only a weak reference to observer objects.
         return new QueueSubscription(_grain, reference.GetGrainId(), options, () => _grainFactory.DeleteObjectReference<IQueueConsumer>(reference), consumer);
+    }
+
+    /// <summary>Subscribes a grain that takes pushed messages in batches of up to <see cref="ConsumerOptions.MaxBatchSize"/>.</summary>
+    public async Task<QueueSubscription> SubscribeAsync(IQueueBatchConsumer consumer, ConsumerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        if (consumer is not GrainReference)
+        {
+            throw new QueueException(QueueErrorCode.InvalidArgument, "Subscribe a client object as an IQueueConsumer; the client batches for it.");
+        }
+
+        options ??= new ConsumerOptions();
+        options.Validate();
+        await _grain.Subscribe(consumer.GetGrainId(), options).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new QueueSubscription(_grain, consumer.GetGrainId(), null, null);
     }
 
     /// <summary>Completes the message: it is removed from the queue for good.</summary>

@@ -12,12 +12,14 @@ internal sealed partial class QueueGrain
     private static readonly TimeSpan ClientSubscriptionLifetime = TimeSpan.FromMinutes(2);
     private const int MaxSubscriptions = 1000;
 
-    private sealed class ConsumerState(SubscriptionRecord record, IQueueConsumer reference)
+    private sealed class ConsumerState(SubscriptionRecord record, IQueueConsumer reference, IQueueBatchConsumer batchReference)
     {
         public SubscriptionRecord Record { get; set; } = record;
         public IQueueConsumer Reference { get; } = reference;
+        public IQueueBatchConsumer BatchReference { get; } = batchReference;
         public int InFlight { get; set; }
         public bool HasCredit => InFlight < Record.Prefetch;
+        public int MaxBatchSize => Math.Max(1, Record.MaxBatchSize);
     }
 
     private readonly Dictionary<string, ConsumerState> _consumers = [];
@@ -147,6 +149,7 @@ internal sealed partial class QueueGrain
         }
 
         record.Prefetch = options.Prefetch;
+        record.MaxBatchSize = options.MaxBatchSize;
         record.AutoComplete = options.AutoComplete;
         record.ExpiresAt = grainId.IsClient() ? _time.GetUtcNow() + ClientSubscriptionLifetime : null;
         TrackConsumer(record);
@@ -174,8 +177,8 @@ internal sealed partial class QueueGrain
             return;
         }
 
-        var reference = GrainFactory.GetGrain<IQueueConsumer>(GrainId.Parse(record.Consumer));
-        _consumers[record.Consumer] = new ConsumerState(record, reference);
+        var consumer = GrainId.Parse(record.Consumer);
+        _consumers[record.Consumer] = new ConsumerState(record, GrainFactory.GetGrain<IQueueConsumer>(consumer), GrainFactory.GetGrain<IQueueBatchConsumer>(consumer));
     }
 
     private void DropExpiredSubscriptions(QueueCore core, DateTimeOffset now)
@@ -267,9 +270,23 @@ internal sealed partial class QueueGrain
                         return;
                     }
 
-                    foreach (var (consumer, lease) in assignments)
+                    foreach (var group in assignments.GroupBy(a => a.Consumer))
                     {
-                        _ = PushAsync(consumer, lease, generation);
+                        var consumer = group.Key;
+                        if (consumer.MaxBatchSize > 1)
+                        {
+                            foreach (var batch in group.Select(a => a.Lease).Chunk(consumer.MaxBatchSize))
+                            {
+                                _ = PushBatchAsync(consumer, batch, generation);
+                            }
+                        }
+                        else
+                        {
+                            foreach (var (_, lease) in group)
+                            {
+                                _ = PushAsync(consumer, lease, generation);
+                            }
+                        }
                     }
                 }
             }
@@ -288,16 +305,117 @@ internal sealed partial class QueueGrain
         }
     }
 
+    private QueueDelivery ToDelivery(ConsumerState consumer, Lease lease) => new()
+    {
+        QueueName = QueueName,
+        Message = QueueCore.ToQueueMessage(lease.Message, lease.DeliveryCount),
+        LockToken = lease.Token,
+        LockedUntil = lease.LockedUntil,
+        AutoComplete = consumer.Record.AutoComplete,
+    };
+
+    /// <summary>Pushes several leases in one call; completes the successes with one cursor write.</summary>
+    private async Task PushBatchAsync(ConsumerState consumer, Lease[] leases, int generation)
+    {
+        var deliveries = Array.ConvertAll(leases, lease => ToDelivery(consumer, lease));
+        var activities = Array.ConvertAll(leases, lease =>
+        {
+            var activity = StartActivity("deliver", lease.Message.Id);
+            activity?.SetTag("delivery.count", lease.DeliveryCount);
+            activity?.SetTag("batch.size", leases.Length);
+            return activity;
+        });
+
+        Exception? failure = null;
+        DeliveryFailure[]? failures = null;
+        try
+        {
+            failures = await consumer.BatchReference.HandleBatch(deliveries);
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+
+        var failed = failures is { Length: > 0 } ? failures.Where(f => f is not null).ToDictionary(f => f.LockToken) : null;
+        for (var i = 0; i < leases.Length; i++)
+        {
+            if (failure is not null || failed?.ContainsKey(leases[i].Token) == true)
+            {
+                activities[i]?.SetStatus(ActivityStatusCode.Error, failure?.GetType().FullName ?? failed![leases[i].Token].ExceptionType);
+            }
+
+            activities[i]?.Dispose();
+        }
+
+        if (generation != _generation || _core is not { } core)
+        {
+            return;
+        }
+
+        foreach (var lease in leases)
+        {
+            _pushes.Remove(lease.Token);
+            consumer.InFlight--;
+        }
+
+        try
+        {
+            if (failure is not null)
+            {
+                foreach (var lease in leases)
+                {
+                    await SettlePushAsync(core, consumer, lease, failure);
+                }
+            }
+            else if (consumer.Record.AutoComplete)
+            {
+                var now = _time.GetUtcNow();
+                var released = false;
+                foreach (var lease in leases)
+                {
+                    if (failed?.GetValueOrDefault(lease.Token) is { } f && core.IsLeased(lease.Token))
+                    {
+                        core.Abandon(lease.Token, now, f.ExceptionType, f.Message);
+                        RecordAbandoned(1);
+                        released = true;
+                    }
+                }
+
+                var succeeded = leases.Where(l => failed?.ContainsKey(l.Token) != true && core.IsLeased(l.Token)).Select(l => l.Token).ToArray();
+                var headBefore = core.HeadSegment;
+                if (succeeded.Length > 0)
+                {
+                    RecordCompleted(core.Complete(succeeded));
+                }
+
+                await _metaPump!.CommitAsync();
+                if (core.HeadSegment != headBefore)
+                {
+                    StartCleanup();
+                }
+
+                if (released)
+                {
+                    AfterRelease();
+                }
+            }
+        }
+        catch (QueueException)
+        {
+            // A lease was lost meanwhile (expired, or settled by the consumer): nothing to do.
+        }
+        catch (Exception ex)
+        {
+            LogSettleFailed(ex, QueueName, leases[0].Message.Seq);
+        }
+
+        Dispatch();
+    }
+
     private async Task PushAsync(ConsumerState consumer, Lease lease, int generation)
     {
-        var delivery = new QueueDelivery
-        {
-            QueueName = QueueName,
-            Message = QueueCore.ToQueueMessage(lease.Message, lease.DeliveryCount),
-            LockToken = lease.Token,
-            LockedUntil = lease.LockedUntil,
-            AutoComplete = consumer.Record.AutoComplete,
-        };
+        var delivery = ToDelivery(consumer, lease);
 
         Exception? failure = null;
         using (var activity = StartActivity("deliver", lease.Message.Id))

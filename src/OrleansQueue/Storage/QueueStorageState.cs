@@ -64,6 +64,8 @@ internal sealed class SubscriptionRecord
     [Id(2)] public bool AutoComplete { get; set; }
     /// <summary>Client observers must renew their subscription before this time; grains need not (null).</summary>
     [Id(3)] public DateTimeOffset? ExpiresAt { get; set; }
+    /// <summary>Most deliveries per push call; 0 (records written before batches existed) means 1.</summary>
+    [Id(4)] public int MaxBatchSize { get; set; }
 }
 
 /// <summary>Per-queue settings; null members keep the silo's defaults.</summary>

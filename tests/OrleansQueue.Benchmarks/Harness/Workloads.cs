@@ -153,6 +153,9 @@ public sealed record BenchSettings
     public int Messages { get; init; } = 100_000;
     public int InFlight { get; init; } = 1000;
     public int Prefetch { get; init; } = 1000;
+
+    /// <summary>OrleansQueue's push batch (ConsumerOptions.MaxBatchSize): deliveries per call to the consumer.</summary>
+    public int PushBatch { get; init; } = 100;
     public double PacedSeconds { get; init; } = 20;
     public int[] PacedRates { get; init; } = [1000, 5000];
     public int Backlog { get; init; } = 1_000_000;

@@ -266,6 +266,59 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
         Assert.Equal(20, ConsumerScript.For(name).Succeeded.Count);
     }
 
+    /// <summary>Every tenth message (m7, m17, ...) fails on its first delivery.</summary>
+    private static Task FailSevensOnce(QueueDelivery delivery, IGrainFactory _) =>
+        delivery.Message.DeliveryCount == 1 && delivery.Message.BodyAsString().EndsWith('7')
+            ? throw new InvalidOperationException("first delivery fails")
+            : Task.CompletedTask;
+
+    [Fact]
+    public async Task ABatchConsumerGrain_GetsBatches_ItsFailuresAreRedelivered_AndTheRestCompleted()
+    {
+        var queue = C.Queue(NewName("batch"));
+        var name = NewName("batcher");
+        var script = ConsumerScript.For(name);
+        script.Behavior = FailSevensOnce;
+        await queue.SendBatchAsync(Enumerable.Range(0, 300).Select(i => OutgoingMessage.FromText($"m{i}", $"b-{i}")));
+        await queue.SubscribeAsync(C.Client.GetGrain<ITestBatchConsumerGrain>(name), new ConsumerOptions { Prefetch = 100, MaxBatchSize = 50 });
+
+        var stats = await Wait.UntilAsync(() => queue.GetStatsAsync(), s => s.TotalCompleted == 300, "every message completed");
+        Assert.Equal(0, stats.ActiveCount);
+        Assert.Equal(300, script.Succeeded.Select(d => d.Message.MessageId).Distinct().Count());
+        Assert.Equal(30, script.Deliveries.Count(d => d.Message.DeliveryCount == 2)); // exactly the failed ones came back
+        Assert.Equal(330, script.Deliveries.Count);
+        Assert.All(script.BatchSizes, size => Assert.InRange(size, 1, 50));
+        Assert.Contains(script.BatchSizes, size => size > 1);
+    }
+
+    [Fact]
+    public async Task AClientObject_WithABatchSize_SeesOneDeliveryPerCall_AndFailuresAreRedelivered()
+    {
+        var queue = C.Queue(NewName("client-batch"));
+        var name = NewName("client-batcher");
+        var script = ConsumerScript.For(name);
+        script.Behavior = FailSevensOnce;
+        await queue.SendBatchAsync(Enumerable.Range(0, 200).Select(i => OutgoingMessage.FromText($"m{i}", $"c-{i}")));
+        await using (await queue.SubscribeAsync(new TestClientConsumer(name, C.Client), new ConsumerOptions { Prefetch = 100, MaxBatchSize = 25 }))
+        {
+            await Wait.UntilAsync(() => queue.GetStatsAsync(), s => s.TotalCompleted == 200, "every message completed");
+        }
+
+        Assert.Equal(200, script.Succeeded.Select(d => d.Message.MessageId).Distinct().Count());
+        Assert.Equal(20, script.Deliveries.Count(d => d.Message.DeliveryCount == 2));
+    }
+
+    [Fact]
+    public async Task AGrainWithoutBatchSupport_CannotSubscribeWithABatchSize()
+    {
+        var queue = C.Queue(NewName("no-batch"));
+        var error = await Assert.ThrowsAsync<QueueException>(() => queue.SubscribeAsync(Consumer(NewName("single")), new ConsumerOptions { MaxBatchSize = 10 }));
+        Assert.Equal(QueueErrorCode.InvalidArgument, error.Code);
+        await Assert.ThrowsAsync<QueueException>(() => queue.SubscribeAsync(Consumer(NewName("single")), new ConsumerOptions { MaxBatchSize = 1001 }));
+        await queue.SendAsync("nobody is subscribed");
+        Assert.Equal((1L, 0L), ((await queue.GetStatsAsync()).ReadyCount, (await queue.GetStatsAsync()).LeasedCount));
+    }
+
     [Fact]
     public async Task DeadLetters_CanBeBrowsedByFilterAndPage_CountedDeletedAndPurged()
     {

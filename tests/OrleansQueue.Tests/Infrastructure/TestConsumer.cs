@@ -19,6 +19,34 @@ public sealed class TestConsumerGrain(ILocalSiloDetails silo) : Grain, ITestCons
     public Task<SiloAddress> WhereAmI() => Task.FromResult(silo.SiloAddress);
 }
 
+/// <summary>A batch consumer grain: records each batch's size, runs the script per delivery, reports the failures.</summary>
+[Alias("oq.tests.ITestBatchConsumerGrain")]
+public interface ITestBatchConsumerGrain : IQueueBatchConsumer, IGrainWithStringKey;
+
+[Orleans.Concurrency.Reentrant]
+public sealed class TestBatchConsumerGrain : Grain, ITestBatchConsumerGrain
+{
+    public async Task<DeliveryFailure[]?> HandleBatch(QueueDelivery[] deliveries)
+    {
+        var script = ConsumerScript.For(this.GetPrimaryKeyString());
+        script.BatchSizes.Enqueue(deliveries.Length);
+        var failures = new List<DeliveryFailure>();
+        foreach (var delivery in deliveries)
+        {
+            try
+            {
+                await script.HandleAsync(delivery, GrainFactory);
+            }
+            catch (Exception ex)
+            {
+                failures.Add(DeliveryFailure.From(delivery, ex));
+            }
+        }
+
+        return [.. failures];
+    }
+}
+
 /// <summary>A handler object for Orleans clients (observer subscriptions).</summary>
 public sealed class TestClientConsumer(string name, IGrainFactory factory) : IQueueConsumer
 {
@@ -36,6 +64,9 @@ public sealed class ConsumerScript
     public Func<QueueDelivery, IGrainFactory, Task> Behavior { get; set; } = (_, _) => Task.CompletedTask;
 
     public ConcurrentQueue<QueueDelivery> Deliveries { get; } = new();
+
+    /// <summary>The size of each batch a batch consumer received.</summary>
+    public ConcurrentQueue<int> BatchSizes { get; } = new();
 
     /// <summary>Deliveries the handler returned from normally.</summary>
     public ConcurrentQueue<QueueDelivery> Succeeded { get; } = new();
