@@ -12,7 +12,7 @@ using OrleansQueue.Tests.Infrastructure;
 var options = Args.Parse(args);
 var smoke = options.ContainsKey("smoke");
 var settings = smoke
-    ? new BenchSettings { Messages = 1000, PacedSeconds = 1, PacedRates = [1000], Backlog = 5000 }
+    ? new BenchSettings { Messages = 1000, PacedSeconds = 1, PacedRates = [1000], Backlog = 5000, WarmUp = 100 }
     : new BenchSettings();
 if (options.TryGetValue("messages", out var messages))
 {
@@ -65,6 +65,8 @@ foreach (var system in systems)
     {
         Console.Error.WriteLine($"==> {target.System}");
         await target.StartAsync();
+        var warm = await workloads.W1Async(target, Math.Min(settings.WarmUp, target.MaxMessages / 10));
+        Console.Error.WriteLine($"    (warm-up: {warm.Delivered:N0} messages at {warm.ConsumedPerSecond:N0}/s, not recorded)");
         if (Runs("w1"))
         {
             results.Add(Print(await workloads.W1Async(target)));

@@ -32,9 +32,9 @@ public sealed class Workloads(BenchSettings settings)
     private string NewQueue(string workload) => $"bench-{workload}-{Environment.ProcessId}-{++_queues}".ToLowerInvariant();
 
     /// <summary>W1: producer (1,000 in flight) and consumer (prefetch 1,000) together.</summary>
-    public async Task<BenchResult> W1Async(IBenchTarget target)
+    public async Task<BenchResult> W1Async(IBenchTarget target, int? messages = null)
     {
-        var count = Math.Min(settings.Messages, target.MaxMessages);
+        var count = Math.Min(messages ?? settings.Messages, target.MaxMessages);
         var queue = NewQueue("w1");
         await target.PrepareAsync(queue);
         var recorder = new Recorder(count);
@@ -159,4 +159,7 @@ public sealed record BenchSettings
     public double PacedSeconds { get; init; } = 20;
     public int[] PacedRates { get; init; } = [1000, 5000];
     public int Backlog { get; init; } = 1_000_000;
+
+    /// <summary>Messages of an unrecorded W1 before the measured workloads: JIT, thread pools and connections warm up.</summary>
+    public int WarmUp { get; init; } = 20_000;
 }
