@@ -22,6 +22,13 @@ public sealed class QueueClientOptions
 
     /// <summary>Pause before the first retry, doubled for each further one. Default 200 ms.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// Whether concurrent single-message sends to a queue from this client share batch calls (default true). A send
+    /// never waits for a timer: it goes out at once unless several calls to the queue are already running, and then it
+    /// rides with the next one. Each send still gets its own sequence number or error. False: one call per send.
+    /// </summary>
+    public bool CoalesceSends { get; set; } = true;
 }
 
 /// <summary>
@@ -47,11 +54,27 @@ public sealed class QueueClient
     /// <summary>The queue name.</summary>
     public string Name { get; }
 
-    /// <summary>Sends one message; returns its sequence number once it is durably stored.</summary>
+    /// <summary>
+    /// Sends one message; returns its sequence number once it is durably stored. Concurrent sends to the queue share
+    /// batch calls (see <see cref="QueueClientOptions.CoalesceSends"/>).
+    /// </summary>
     public async Task<long> SendAsync(OutgoingMessage message, CancellationToken cancellationToken = default)
     {
-        var sequenceNumbers = await SendBatchAsync([message], cancellationToken).ConfigureAwait(false);
-        return sequenceNumbers[0];
+        if (!_options.CoalesceSends)
+        {
+            var sequenceNumbers = await SendBatchAsync([message], cancellationToken).ConfigureAwait(false);
+            return sequenceNumbers[0];
+        }
+
+        ArgumentNullException.ThrowIfNull(message);
+        QueueLimits.ValidateBatch([message], _options.MaxMessageBodyBytes, _options.MaxBatchCount, _options.MaxBatchBodyBytes);
+        if (message.MessageId is null)
+        {
+            message = message with { MessageId = Guid.NewGuid().ToString("N") };
+        }
+
+        var coalescer = SendCoalescer.For(_grainFactory, Name, _grain, _options);
+        return await WithRetriesAsync(() => coalescer.SendAsync(message), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Sends one UTF-8 text message; returns its sequence number once it is durably stored.</summary>
@@ -72,12 +95,18 @@ public sealed class QueueClient
             }
         }
 
+        return await WithRetriesAsync(() => _grain.Enqueue(batch), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs a send, retrying it (with the same message ids) while its outcome is unknown.</summary>
+    private async Task<T> WithRetriesAsync<T>(Func<Task<T>> send, CancellationToken cancellationToken)
+    {
         var delay = _options.RetryDelay;
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await _grain.Enqueue(batch).WaitAsync(cancellationToken).ConfigureAwait(false);
+                return await send().WaitAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (attempt < _options.SendAttempts && IsOutcomeUnknown(ex) && !cancellationToken.IsCancellationRequested)
             {
