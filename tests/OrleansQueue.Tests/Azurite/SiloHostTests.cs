@@ -87,7 +87,8 @@ public sealed class SiloHostTests : AzuriteTest
     [InlineData("--Telemetry:Exporter=Prometheus", "Telemetry:Exporter")]
     [InlineData("--Telemetry:MetricsIntervalMs=10", "Telemetry:MetricsIntervalMs")]
     [InlineData("--Telemetry:OtlpEndpoint=not a uri", "Telemetry:OtlpEndpoint")]
-    public async Task BadTelemetrySettings_StopTheSilo_NamingTheSetting(string setting, string named)
+    [InlineData("--Storage:Serializer=Xml", "Storage:Serializer")]
+    public async Task BadSettings_StopTheSilo_NamingTheSetting(string setting, string named)
     {
         var failure = await Assert.ThrowsAsync<InvalidOperationException>(() =>
             SiloHostProcess.StartAsync(Loopback.FreePort(), Loopback.FreePort(), "--Storage:Provider=Memory", "--Telemetry:Exporter=Otlp", setting));
