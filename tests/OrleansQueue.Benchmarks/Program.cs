@@ -57,7 +57,7 @@ foreach (var system in systems)
         "oq-memory" => new OrleansQueueTarget("OrleansQueue (memory storage)", "Memory", null, settings),
         "rabbit-quorum" => new RabbitMqTarget("quorum", rabbitPort, rabbitPid, settings),
         "rabbit-classic" => new RabbitMqTarget("classic", rabbitPort, rabbitPid, settings),
-        "streams" => new StreamsTarget(azurite.ConnectionString, smoke ? settings.Messages : 10_000),
+        "streams" => new StreamsTarget(azurite.ConnectionString, smoke ? settings.Messages : 3_000),
         _ => throw new ArgumentException($"Unknown system '{system}'."),
     };
 
