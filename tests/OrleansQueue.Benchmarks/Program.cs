@@ -65,7 +65,7 @@ foreach (var system in systems)
     {
         Console.Error.WriteLine($"==> {target.System}");
         await target.StartAsync();
-        var warm = await workloads.W1Async(target, Math.Min(settings.WarmUp, target.MaxMessages / 10));
+        var warm = await workloads.W1Async(target, Math.Min(settings.WarmUp, Math.Max(100, target.MaxMessages / 10)));
         Console.Error.WriteLine($"    (warm-up: {warm.Delivered:N0} messages at {warm.ConsumedPerSecond:N0}/s, not recorded)");
         if (Runs("w1"))
         {

@@ -161,5 +161,5 @@ public sealed record BenchSettings
     public int Backlog { get; init; } = 1_000_000;
 
     /// <summary>Messages of an unrecorded W1 before the measured workloads: JIT, thread pools and connections warm up.</summary>
-    public int WarmUp { get; init; } = 20_000;
+    public int WarmUp { get; init; } = 200_000;
 }
