@@ -11,17 +11,12 @@ public sealed class AzuriteFixture : IAsyncDisposable, IDisposable
     public const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
     private readonly string _dataDir = Directory.CreateTempSubdirectory("orleansqueue-azurite-").FullName;
-    private readonly int _blobPort = Loopback.FreePort();
-    private readonly int _queuePort = Loopback.FreePort();
-    private readonly int _tablePort = Loopback.FreePort();
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _errors = new();
+    private readonly bool _inMemoryPersistence;
+    private int _blobPort = Loopback.FreePort();
+    private int _queuePort = Loopback.FreePort();
+    private int _tablePort = Loopback.FreePort();
     private Process? _process;
-
-    /// <summary>Whether the Azurite process ended on its own (it runs out of heap with millions of table rows, say).</summary>
-    public bool HasExited => _process is { HasExited: true };
-
-    /// <summary>The last lines Azurite wrote to its standard error.</summary>
-    public string LastErrors => string.Join(Environment.NewLine, _errors);
     private int _closedServices;
 
     public AzuriteFixture()
@@ -37,10 +32,27 @@ public sealed class AzuriteFixture : IAsyncDisposable, IDisposable
     public AzuriteFixture(bool inMemoryPersistence)
     {
         _inMemoryPersistence = inMemoryPersistence;
-        StartAsync().GetAwaiter().GetResult();
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                StartAsync().GetAwaiter().GetResult();
+                return;
+            }
+            catch (InvalidOperationException) when (attempt < 3 && HasExited)
+            {
+                // A free port was taken between choosing it and Azurite binding it (tests start Azurites in
+                // parallel): nobody has these ports yet, so choose others and start again.
+                (_blobPort, _queuePort, _tablePort) = (Loopback.FreePort(), Loopback.FreePort(), Loopback.FreePort());
+            }
+        }
     }
 
-    private readonly bool _inMemoryPersistence;
+    /// <summary>Whether the Azurite process ended on its own (it runs out of heap with millions of table rows, say).</summary>
+    public bool HasExited => _process is { HasExited: true };
+
+    /// <summary>The last lines Azurite wrote (standard output and error).</summary>
+    public string LastErrors => string.Join(Environment.NewLine, _errors);
 
     public string ConnectionString =>
         $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};" +
@@ -91,17 +103,10 @@ public sealed class AzuriteFixture : IAsyncDisposable, IDisposable
             {
                 Interlocked.Increment(ref _closedServices);
             }
+
+            Remember(e.Data);
         };
-        _process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is { } line)
-            {
-                _errors.Enqueue(line);
-                while (_errors.Count > 20 && _errors.TryDequeue(out string? _))
-                {
-                }
-            }
-        };
+        _process.ErrorDataReceived += (_, e) => Remember(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
@@ -112,11 +117,24 @@ public sealed class AzuriteFixture : IAsyncDisposable, IDisposable
             {
                 if (_process.HasExited || DateTime.UtcNow > deadline)
                 {
-                    throw new InvalidOperationException($"Azurite did not listen on 127.0.0.1:{port} (exited: {_process.HasExited}).");
+                    throw new InvalidOperationException($"Azurite did not listen on 127.0.0.1:{port} (exited: {_process.HasExited}):\n{LastErrors}");
                 }
 
                 await Task.Delay(50);
             }
+        }
+    }
+
+    private void Remember(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        _errors.Enqueue(line);
+        while (_errors.Count > 20 && _errors.TryDequeue(out string? _))
+        {
         }
     }
 
