@@ -1,3 +1,7 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
 using OrleansQueue.Storage;
 
 namespace OrleansQueue.Internal;
@@ -70,8 +74,9 @@ internal sealed class QueueCore
     private readonly SortedSet<long> _ready = [];
     private readonly Dictionary<Guid, long> _leases = [];
     private readonly PriorityQueue<Guid, DateTimeOffset> _expiries = new();
-    private readonly Dictionary<string, (long Seq, DateTimeOffset At)> _dedup = new(StringComparer.Ordinal);
-    private readonly Queue<(string Id, DateTimeOffset At)> _dedupOrder = new();
+    // Keyed by DedupHash(id): 16 bytes an id instead of the id string, for up to DedupMaxIds (200,000) ids per queue.
+    private readonly Dictionary<UInt128, (long Seq, DateTimeOffset At)> _dedup = [];
+    private readonly Queue<(UInt128 Id, DateTimeOffset At)> _dedupOrder = new();
     private readonly List<RetainedSegment> _retained = [];
     private readonly PriorityQueue<long, DateTimeOffset> _delayed = new();
     private readonly SortedDictionary<long, MoveRecord> _moves = [];
@@ -240,9 +245,29 @@ internal sealed class QueueCore
 
     public bool TryGetDuplicate(string messageId, out long seq)
     {
-        var found = _dedup.TryGetValue(messageId, out var entry);
+        var found = _dedup.TryGetValue(DedupHash(messageId), out var entry);
         seq = entry.Seq;
         return found;
+    }
+
+    /// <summary>
+    /// The duplicate-detection key of an id: the first 128 bits of the SHA-256 of its UTF-8 bytes. Two different ids
+    /// share a key with a probability of about n² / 2¹²⁹ (1e-28 for 200,000 ids), and SHA-256 gives no practical way
+    /// to make them collide on purpose, so the index need not keep the id strings.
+    /// </summary>
+    internal static UInt128 DedupHash(string id)
+    {
+        var length = Encoding.UTF8.GetMaxByteCount(id.Length);
+        byte[]? rented = null;
+        var utf8 = length <= 1024 ? stackalloc byte[1024] : (rented = ArrayPool<byte>.Shared.Rent(length));
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(id, utf8)], hash);
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+
+        return BinaryPrimitives.ReadUInt128LittleEndian(hash);
     }
 
     /// <summary>Plans the segment writes for the pending messages without changing anything.</summary>
@@ -363,8 +388,9 @@ internal sealed class QueueCore
             return;
         }
 
-        _dedup[messageId] = (seq, enqueuedAt);
-        _dedupOrder.Enqueue((messageId, enqueuedAt));
+        var key = DedupHash(messageId);
+        _dedup[key] = (seq, enqueuedAt);
+        _dedupOrder.Enqueue((key, enqueuedAt));
         while (_dedupOrder.Count > _limits.DedupMaxIds)
         {
             ForgetOldestId();

@@ -220,4 +220,16 @@ public sealed class QueueCoreTests
         Assert.Empty(meta.Completed);
         Assert.Equal(1000, h.Core.ActiveCount);
     }
+
+    [Fact]
+    public void DedupHash_IsStable_DistinctForDistinctIds_AndHandlesLongIds()
+    {
+        Assert.Equal(QueueCore.DedupHash("order-17"), QueueCore.DedupHash(new string("order-17".ToCharArray())));
+        var keys = Enumerable.Range(0, 200_000).Select(i => QueueCore.DedupHash($"m{i}")).ToHashSet();
+        Assert.Equal(200_000, keys.Count);
+        Assert.NotEqual(QueueCore.DedupHash("é"), QueueCore.DedupHash("e\u0301")); // different UTF-8, different key
+        var longId = new string('x', 5000); // past the stack buffer
+        Assert.Equal(QueueCore.DedupHash(longId), QueueCore.DedupHash(longId + ""));
+        Assert.NotEqual(QueueCore.DedupHash(longId), QueueCore.DedupHash(longId[..^1] + "y"));
+    }
 }
