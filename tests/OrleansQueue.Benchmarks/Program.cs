@@ -115,9 +115,10 @@ if (options.GetValueOrDefault("markdown") is { } md)
 
 Console.Error.WriteLine($"JSON: {json}");
 
-// A benchmark reports; it fails only when the harness itself is broken: a confirmed message that never arrived,
-// or a system that confirmed nothing.
-var broken = results.Where(r => !r.Complete).ToList();
+// A benchmark reports; it fails when OrleansQueue lost a confirmed message or confirmed nothing, or, in the smoke
+// run, when any system did (1,000 messages drain everywhere, so that means the harness is broken). In a full run a
+// peer too slow to drain within the timeout is reported in the table, not failed.
+var broken = results.Where(r => !r.Complete && (smoke || r.System.StartsWith("OrleansQueue", StringComparison.Ordinal))).ToList();
 foreach (var r in broken)
 {
     Console.Error.WriteLine($"INCOMPLETE: {r.System} / {r.Workload}: confirmed {r.Confirmed:N0}, delivered {r.Delivered:N0}. {r.Note}");
