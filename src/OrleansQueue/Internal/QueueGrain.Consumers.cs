@@ -337,7 +337,10 @@ internal sealed partial class QueueGrain
             failure = ex;
         }
 
-        var failed = failures is { Length: > 0 } ? failures.Where(f => f is not null).ToDictionary(f => f.LockToken) : null;
+        // A consumer's list may repeat a token or name one from elsewhere: the first entry per token of this batch counts.
+        var failed = failures is { Length: > 0 }
+            ? failures.Where(f => f is not null).DistinctBy(f => f.LockToken).ToDictionary(f => f.LockToken)
+            : null;
         for (var i = 0; i < leases.Length; i++)
         {
             if (failure is not null || failed?.ContainsKey(leases[i].Token) == true)
