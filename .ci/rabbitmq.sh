@@ -28,11 +28,13 @@
 # erl_child_setup and its port programs, which Erlang puts in sessions of their own). stop and status go by that
 # tag: they never see or signal a RabbitMQ, epmd or other process that this script did not start.
 
+# repo_root, port_in_use and wait_for_port, shared with .ci/start, .ci/test and .ci/bench (functions only).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 _RMQ_NODENAME=oqbench@localhost
 _RMQ_LOOPBACK_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1}'
 
-_rmq_repo_root() { (cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd); }
-_rmq_dir() { printf '%s\n' "${RABBITMQ_DIR:-$(_rmq_repo_root)/.rabbitmq}"; }
+_rmq_dir() { printf '%s\n' "${RABBITMQ_DIR:-$(repo_root)/.rabbitmq}"; }
 _rmq_port() { printf '%s\n' "${RABBITMQ_PORT:-5673}"; }
 _rmq_dist_port() { printf '%s\n' "${RABBITMQ_DIST_PORT:-25673}"; }
 _rmq_epmd_port() { printf '%s\n' "${RABBITMQ_EPMD_PORT:-4370}"; }
@@ -208,8 +210,6 @@ _rmq_spawn() {
   return 1
 }
 
-_rmq_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 # Whether an epmd answers on 127.0.0.1:PORT (asks it for its names, rather than open and drop a connection,
 # which epmd logs as a "partial packet").
 _rmq_epmd_up() {
@@ -224,7 +224,7 @@ rabbitmq_status() {
   dir=$(_rmq_dir); port=$(_rmq_port)
   node=$(_rmq_procs node "$dir"); epmd=$(_rmq_procs epmd "$dir")
   if [ -n "$node" ]; then
-    if _rmq_port_open "$port"; then
+    if port_in_use "$port"; then
       echo "RabbitMQ $_RMQ_NODENAME is running (pid $(cat "$dir/pid" 2>/dev/null || echo '?')), AMQP on 127.0.0.1:$port ($(rabbitmq_amqp_uri)), distribution on 127.0.0.1:$(_rmq_dist_port), epmd on 127.0.0.1:$(_rmq_epmd_port) (pid $(echo $epmd)), data in $dir"
       return 0
     fi
@@ -251,7 +251,7 @@ rabbitmq_start() {
     echo "==> RabbitMQ already running; waiting for 127.0.0.1:$port"
   else
     for p in "$port" "$dist"; do
-      if _rmq_port_open "$p"; then
+      if port_in_use "$p"; then
         echo "127.0.0.1:$p is already in use by something this script did not start; stop it or set RABBITMQ_PORT / RABBITMQ_DIST_PORT" >&2
         return 1
       fi
@@ -261,7 +261,7 @@ rabbitmq_start() {
     # Our own epmd on 127.0.0.1 only, in a session of its own; the node and rabbitmqctl find it through
     # ERL_EPMD_PORT and so never start one themselves (which would daemonize out of reach of stop).
     if [ -z "$(_rmq_procs epmd "$dir")" ]; then
-      if _rmq_port_open "$epmd_port"; then
+      if port_in_use "$epmd_port"; then
         echo "127.0.0.1:$epmd_port (epmd) is already in use by something this script did not start; set RABBITMQ_EPMD_PORT" >&2
         return 1
       fi
@@ -286,15 +286,7 @@ rabbitmq_start() {
       _rmq_stop_role epmd epmd "$dir" "$dir/epmd.pid"; return 1; }
   fi
 
-  for ((i = 0; i < 600; i++)); do
-    _rmq_port_open "$port" && break
-    if [ -z "$(_rmq_procs node "$dir")" ]; then
-      echo "RabbitMQ exited before 127.0.0.1:$port opened" >&2
-      break
-    fi
-    sleep 0.1
-  done
-  if ! _rmq_port_open "$port"; then
+  if ! wait_for_port "$port" 60 "$(cat "$dir/pid" 2>/dev/null)"; then
     echo "RabbitMQ is not listening on 127.0.0.1:$port ($(( $(date +%s) - started )) s); last lines of its logs:" >&2
     tail -n 30 "$dir/log/console.log" "$dir/log/$_RMQ_NODENAME.log" >&2 2>/dev/null || true
     rabbitmq_stop >&2 || true

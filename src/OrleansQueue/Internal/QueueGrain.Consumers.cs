@@ -386,17 +386,7 @@ internal sealed partial class QueueGrain
                 }
 
                 var succeeded = leases.Where(l => failed?.ContainsKey(l.Token) != true && core.IsLeased(l.Token)).Select(l => l.Token).ToArray();
-                var headBefore = core.HeadSegment;
-                if (succeeded.Length > 0)
-                {
-                    RecordCompleted(core.Complete(succeeded));
-                }
-
-                await _metaPump!.CommitAsync();
-                if (core.HeadSegment != headBefore)
-                {
-                    StartCleanup();
-                }
+                await CompletePushedAsync(core, succeeded); // one cursor write for the completions and the releases
 
                 if (released)
                 {
@@ -458,6 +448,22 @@ internal sealed partial class QueueGrain
         Dispatch();
     }
 
+    /// <summary>Completes pushed leases (none: just commits what else changed) and starts cleanup if the head moved.</summary>
+    private async Task CompletePushedAsync(QueueCore core, Guid[] tokens)
+    {
+        var headBefore = core.HeadSegment;
+        if (tokens.Length > 0)
+        {
+            RecordCompleted(core.Complete(tokens));
+        }
+
+        await _metaPump!.CommitAsync();
+        if (core.HeadSegment != headBefore)
+        {
+            StartCleanup();
+        }
+    }
+
     private async Task SettlePushAsync(QueueCore core, ConsumerState consumer, Lease lease, Exception? failure)
     {
         var now = _time.GetUtcNow();
@@ -466,15 +472,7 @@ internal sealed partial class QueueGrain
             case null:
                 if (consumer.Record.AutoComplete && core.IsLeased(lease.Token))
                 {
-                    var headBefore = core.HeadSegment;
-                    RecordCompleted(core.Complete([lease.Token]));
-                    await _metaPump!.CommitAsync();
-                    if (core.HeadSegment != headBefore)
-                    {
-                        StartCleanup();
-                    }
-
-                    // PushAsync dispatches next: the window may have room now.
+                    await CompletePushedAsync(core, [lease.Token]); // PushAsync dispatches next: the window may have room now
                 }
 
                 return;
