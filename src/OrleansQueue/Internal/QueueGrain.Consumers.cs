@@ -87,6 +87,7 @@ internal sealed partial class QueueGrain
         var now = _time.GetUtcNow();
         ExpireLeases(core, now);
         core.DeadLetter(lockToken, DeadLetterReason.RejectedByConsumer, description, now);
+        PublishDepth(); // no longer leased; counted again once the move to the dead-letter grain is done
         await _metaPump!.CommitAsync();
         StartMoves();
     }

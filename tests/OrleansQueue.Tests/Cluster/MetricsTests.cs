@@ -73,9 +73,12 @@ public sealed class MetricsTests(MemoryClusterFixture fixture) : IClassFixture<M
 
         await queue.CompleteAsync([leased[0].LockToken]);
         await queue.DeadLetterAsync(leased[1], "gauge test");
-        await Wait.UntilAsync(
-            () => Task.FromResult(Gauge("orleansqueue.deadletter.depth", queue.Name)), depth => depth == 1, "the dead-letter depth gauge to show the entry");
-        Assert.Equal((3L, 0L), (Gauge("orleansqueue.queue.ready", queue.Name), Gauge("orleansqueue.queue.leased", queue.Name)));
+        // The queue and the dead-letter grain publish separately: wait until both show the move.
+        var depths = await Wait.UntilAsync(
+            () => Task.FromResult((DeadLettered: Gauge("orleansqueue.deadletter.depth", queue.Name), Leased: Gauge("orleansqueue.queue.leased", queue.Name))),
+            d => d.DeadLettered == 1 && d.Leased == 0, "the dead-letter depth gauge to show the entry and the lease to be gone");
+        Assert.Equal((1L, 0L), depths);
+        Assert.Equal(3L, Gauge("orleansqueue.queue.ready", queue.Name));
     }
 
     /// <summary>The current value of an observable gauge for one queue (0 when the gauge reports nothing for it).</summary>
