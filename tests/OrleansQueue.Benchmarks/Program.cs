@@ -128,7 +128,7 @@ return broken.Count == 0 ? 0 : 1;
 
 static BenchResult Print(BenchResult r)
 {
-    Console.Error.WriteLine($"    {r.Workload}: {r.Delivered:N0}/{r.Messages:N0} sent/s {r.SentPerSecond:N0} consumed/s {r.ConsumedPerSecond:N0} p50 {r.P50Ms:N1} p99 {r.P99Ms:N1} p99.9 {r.P999Ms:N1} ms peak {r.PeakMemoryMb:N0} MB {r.Note}");
+    Console.Error.WriteLine($"    {r.Workload}: {r.Delivered:N0}/{r.Messages:N0} sent/s {r.SentPerSecond:N0} consumed/s {r.ConsumedPerSecond:N0} p50 {r.P50Ms:N1} p99 {r.P99Ms:N1} p99.9 {r.P999Ms:N1} ms confirm p50 {r.ConfirmP50Ms:N1} p99 {r.ConfirmP99Ms:N1} ms peak {r.PeakMemoryMb:N0} MB {r.Note}");
     return r;
 }
 

@@ -5,7 +5,8 @@ namespace OrleansQueue.Benchmarks.Harness;
 /// <summary>One producer: sends message 0..count-1 with up to <c>inFlight</c> sends awaiting their confirm.</summary>
 public static class Producer
 {
-    public sealed record Outcome(int Confirmed, int Failed, double Seconds, string? FirstError);
+    /// <summary>What the sends did; <c>ConfirmMs</c> is the send-to-confirm latency (p50, p99, p99.9) of the confirmed sends.</summary>
+    public sealed record Outcome(int Confirmed, int Failed, double Seconds, string? FirstError, (double P50, double P99, double P999)? ConfirmMs);
 
     /// <summary>Sends as fast as confirms allow, or paced at <paramref name="perSecond"/> messages per second.</summary>
     public static async Task<Outcome> SendAsync(IBenchTarget target, string queue, int count, int inFlight, double? perSecond = null)
@@ -15,6 +16,7 @@ public static class Producer
         var failed = 0;
         string? firstError = null;
         var sends = new List<Task>(count);
+        var confirmTicks = new long[count];
         var watch = Stopwatch.StartNew();
         for (var i = 0; i < count; i++)
         {
@@ -29,18 +31,20 @@ public static class Producer
 
             await gate.WaitAsync();
             var body = Recorder.Body(i);
-            sends.Add(SendOneAsync(body));
+            sends.Add(SendOneAsync(body, i));
         }
 
         await Task.WhenAll(sends);
-        return new Outcome(confirmed, failed, watch.Elapsed.TotalSeconds, firstError);
+        var elapsed = watch.Elapsed.TotalSeconds;
+        return new Outcome(confirmed, failed, elapsed, firstError, Recorder.Percentiles(confirmTicks.Where(t => t > 0)));
 
-        async Task SendOneAsync(byte[] body)
+        async Task SendOneAsync(byte[] body, int index)
         {
             try
             {
-                Recorder.Stamp(body);
+                var start = Recorder.Stamp(body);
                 await target.SendAsync(queue, body);
+                confirmTicks[index] = Math.Max(1, Stopwatch.GetTimestamp() - start);
                 Interlocked.Increment(ref confirmed);
             }
             catch (Exception ex)

@@ -50,7 +50,12 @@ public sealed class Recorder
     }
 
     /// <summary>Stamps the send time into the body, just before it is sent.</summary>
-    public static void Stamp(byte[] body) => BinaryPrimitives.WriteInt64LittleEndian(body, Stopwatch.GetTimestamp());
+    public static long Stamp(byte[] body)
+    {
+        var now = Stopwatch.GetTimestamp();
+        BinaryPrimitives.WriteInt64LittleEndian(body, now);
+        return now;
+    }
 
     public void OnMessage(ReadOnlyMemory<byte> body)
     {
@@ -104,17 +109,13 @@ public sealed class Recorder
     }
 
     /// <summary>Latency percentiles in milliseconds over the delivered messages.</summary>
-    public (double P50, double P99, double P999)? Percentiles()
-    {
-        var values = new List<long>(Distinct);
-        for (var i = 0; i < _seen.Length; i++)
-        {
-            if (Volatile.Read(ref _seen[i]) != 0)
-            {
-                values.Add(_latencyTicks[i]);
-            }
-        }
+    public (double P50, double P99, double P999)? Percentiles() =>
+        Percentiles(Enumerable.Range(0, _seen.Length).Where(i => Volatile.Read(ref _seen[i]) != 0).Select(i => _latencyTicks[i]));
 
+    /// <summary>Percentiles in milliseconds of <see cref="Stopwatch"/> tick durations; null when there are none.</summary>
+    public static (double P50, double P99, double P999)? Percentiles(IEnumerable<long> ticks)
+    {
+        var values = ticks.ToList();
         if (values.Count == 0)
         {
             return null;

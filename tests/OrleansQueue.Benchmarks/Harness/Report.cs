@@ -13,12 +13,12 @@ public static class Report
     {
         var text = new StringBuilder();
         text.AppendLine(machine).AppendLine();
-        text.AppendLine("| system | workload | messages | delivered | sent/s | consumed/s | p50 ms | p99 ms | p99.9 ms | peak MB | OrleansQueue ÷ this | note |");
-        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        text.AppendLine("| system | workload | messages | delivered | sent/s | consumed/s | p50 ms | p99 ms | p99.9 ms | confirm p50 / p99 ms | peak MB | OrleansQueue ÷ this | note |");
+        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         foreach (var r in results)
         {
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {r.System} | {r.Workload} | {r.Messages:N0} | {r.Delivered:N0} | {N(r.SentPerSecond)} | {N(r.ConsumedPerSecond)} | {F(r.P50Ms)} | {F(r.P99Ms)} | {F(r.P999Ms)} | {N(r.PeakMemoryMb)} | {Ratio(results, r)} | {r.Note} |");
+                $"| {r.System} | {r.Workload} | {r.Messages:N0} | {r.Delivered:N0} | {N(r.SentPerSecond)} | {N(r.ConsumedPerSecond)} | {F(r.P50Ms)} | {F(r.P99Ms)} | {F(r.P999Ms)} | {(r.ConfirmP99Ms is null ? "" : $"{F(r.ConfirmP50Ms)} / {F(r.ConfirmP99Ms)}")} | {N(r.PeakMemoryMb)} | {Ratio(results, r)} | {r.Note} |");
         }
 
         return text.ToString();

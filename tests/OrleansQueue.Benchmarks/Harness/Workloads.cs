@@ -16,6 +16,10 @@ public sealed record BenchResult
     public double? P50Ms { get; init; }
     public double? P99Ms { get; init; }
     public double? P999Ms { get; init; }
+
+    /// <summary>Send-to-confirm latency of the producer's sends (latency workloads only).</summary>
+    public double? ConfirmP50Ms { get; init; }
+    public double? ConfirmP99Ms { get; init; }
     public double? PeakMemoryMb { get; init; }
     public string? Note { get; init; }
 
@@ -137,6 +141,8 @@ public sealed class Workloads(BenchSettings settings)
             P50Ms = percentiles?.P50,
             P99Ms = percentiles?.P99,
             P999Ms = percentiles?.P999,
+            ConfirmP50Ms = latency ? sent.ConfirmMs?.P50 : null,
+            ConfirmP99Ms = latency ? sent.ConfirmMs?.P99 : null,
             PeakMemoryMb = Mb(target.PeakMemoryBytes()),
             Note = notes.Count > 0 ? string.Join("; ", notes) : null,
         };
