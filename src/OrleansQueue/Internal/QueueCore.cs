@@ -19,8 +19,11 @@ internal sealed record SegmentSnapshot(long Id, long FirstSeq, IReadOnlyList<Sto
 /// <summary>A message waiting for a group commit, with the id it will be stored under.</summary>
 internal readonly record struct PendingMessage(OutgoingMessage Message, string MessageId, long EstimatedBytes, string? DedupKey = null);
 
-/// <summary>What one group commit writes: the segments, in order, and the sequence number of every pending message.</summary>
-internal sealed record AppendPlan(IReadOnlyList<SegmentSnapshot> Segments, long[] Sequences, IReadOnlyList<StoredMessage> NewMessages);
+/// <summary>
+/// What one group commit writes: the segments, in order, and the sequence number of every pending message;
+/// <paramref name="LeasedOnAppend"/> of the new messages (the first ones) carry their first lease in the same write.
+/// </summary>
+internal sealed record AppendPlan(IReadOnlyList<SegmentSnapshot> Segments, long[] Sequences, IReadOnlyList<StoredMessage> NewMessages, int LeasedOnAppend);
 
 /// <summary>A segment below the head, fully completed, kept for duplicate detection until it can be deleted.</summary>
 internal sealed record RetainedSegment(long Id, long LastSeq, DateTimeOffset LastEnqueuedAt, string? ETag);
@@ -216,6 +219,20 @@ internal sealed class QueueCore
                 {
                     entry.State = EntryState.Moving;
                 }
+                else if (message.FirstLeaseToken is { } token && message.FirstLeasedUntil is { } until)
+                {
+                    // Leased in the write that stored it, and the cursor record has not recorded it since.
+                    entry.DeliveryCount = 1;
+                    entry.Attempts = [message.EnqueuedAt];
+                    if (until > now)
+                    {
+                        entry.State = EntryState.Leased;
+                        entry.Token = token;
+                        entry.LockedUntil = until;
+                        _leases[token] = message.Seq;
+                        _expiries.Enqueue(token, until);
+                    }
+                }
 
                 if (entry.State == EntryState.Ready)
                 {
@@ -270,8 +287,24 @@ internal sealed class QueueCore
         return BinaryPrimitives.ReadUInt128LittleEndian(hash);
     }
 
-    /// <summary>Plans the segment writes for the pending messages without changing anything.</summary>
-    public AppendPlan PlanAppend(IReadOnlyList<PendingMessage> pending, DateTimeOffset now)
+    /// <summary>
+    /// Whether messages appended now would be the next to deliver: nothing is ready in the window (delayed messages
+    /// whose time has come count as ready). Only then may an append lease its messages in the write that stores them.
+    /// </summary>
+    public bool CanLeaseOnAppend(DateTimeOffset now)
+    {
+        ReleaseDelayed(now);
+        return _ready.Count == 0;
+    }
+
+    /// <summary>
+    /// Plans the segment writes for the pending messages without changing the core. With <paramref name="leaseOnAppend"/>
+    /// above zero, that many of the new messages (the first ones, and only those whose segment joins the active window
+    /// when written) are stored already leased for <paramref name="leaseDuration"/>: their first delivery is durable
+    /// with the message, and <see cref="SegmentWritten"/> returns their leases. Call it only when
+    /// <see cref="CanLeaseOnAppend"/> said so.
+    /// </summary>
+    public AppendPlan PlanAppend(IReadOnlyList<PendingMessage> pending, DateTimeOffset now, int leaseOnAppend = 0, TimeSpan leaseDuration = default)
     {
         var segments = new List<SegmentSnapshot>();
         var current = Tail;
@@ -282,6 +315,28 @@ internal sealed class QueueCore
         var newMessages = new List<StoredMessage>(pending.Count);
         Dictionary<string, long>? inPlan = null;
         var next = current.NextSeq;
+        var leased = 0;
+        // Which segments join the window when written: the window's last one, then new ones while it has room.
+        var windowLast = LoadedThrough;
+        var windowCount = _window.Count;
+        bool JoinsWindow(long id)
+        {
+            if (windowCount > 0 && windowLast == id)
+            {
+                return true;
+            }
+
+            if (id == windowLast + 1 && windowCount < _limits.ActiveSegments)
+            {
+                windowLast = id;
+                windowCount++;
+                return true;
+            }
+
+            return false;
+        }
+
+        var leasing = leaseOnAppend > 0 && JoinsWindow(current.Id);
 
         for (var i = 0; i < pending.Count; i++)
         {
@@ -303,6 +358,7 @@ internal sealed class QueueCore
                 current = new SegmentSnapshot(current.Id + 1, next, [], 0, null);
                 messages = [];
                 bytes = 0;
+                leasing = leasing && JoinsWindow(current.Id);
             }
 
             var stored = new StoredMessage
@@ -315,6 +371,13 @@ internal sealed class QueueCore
                 EnqueuedAt = now,
                 DedupKey = p.DedupKey,
             };
+            if (leasing && leased < leaseOnAppend)
+            {
+                stored.FirstLeaseToken = Guid.NewGuid();
+                stored.FirstLeasedUntil = now + leaseDuration;
+                leased++;
+            }
+
             messages.Add(stored);
             newMessages.Add(stored);
             bytes += p.EstimatedBytes;
@@ -333,11 +396,14 @@ internal sealed class QueueCore
             segments.Add(current with { Messages = messages, EstimatedBytes = bytes });
         }
 
-        return new AppendPlan(segments, sequences, newMessages);
+        return new AppendPlan(segments, sequences, newMessages, leased);
     }
 
-    /// <summary>Records that a planned segment was durably written with <paramref name="etag"/>.</summary>
-    public void SegmentWritten(SegmentSnapshot written, string? etag, DateTimeOffset now)
+    /// <summary>
+    /// Records that a planned segment was durably written with <paramref name="etag"/>; returns the leases of the
+    /// messages it stored already leased, in sequence order.
+    /// </summary>
+    public List<Lease> SegmentWritten(SegmentSnapshot written, string? etag, DateTimeOffset now)
     {
         if (written.Id != Tail.Id && written.Id != Tail.Id + 1)
         {
@@ -356,27 +422,42 @@ internal sealed class QueueCore
         TrimDedup(now);
 
         // New messages become deliverable only now that they are durable.
+        var leases = new List<Lease>();
         if (_window.Count > 0 && _window[^1].Id == written.Id)
         {
-            AppendToWindow(_window[^1], added);
+            AppendToWindow(_window[^1], added, leases);
         }
         else if (written.Id == LoadedThrough + 1 && _window.Count < _limits.ActiveSegments)
         {
             var window = new WindowSegment(written.Id, written.FirstSeq);
             _window.Add(window);
-            AppendToWindow(window, written.Messages);
+            AppendToWindow(window, written.Messages, leases);
         }
 
         AdvanceHead();
+        return leases;
     }
 
-    private void AppendToWindow(WindowSegment window, IEnumerable<StoredMessage> messages)
+    private void AppendToWindow(WindowSegment window, IEnumerable<StoredMessage> messages, List<Lease> leases)
     {
         foreach (var message in messages)
         {
             window.Messages.Add(message);
-            window.Entries.Add(default);
-            _ready.Add(message.Seq);
+            if (message.FirstLeaseToken is { } token && message.FirstLeasedUntil is { } until)
+            {
+                window.Entries.Add(new Entry
+                {
+                    State = EntryState.Leased, DeliveryCount = 1, Token = token, LockedUntil = until, Attempts = [message.EnqueuedAt],
+                });
+                _leases[token] = message.Seq;
+                _expiries.Enqueue(token, until);
+                leases.Add(new Lease(message, 1, token, until));
+            }
+            else
+            {
+                window.Entries.Add(default);
+                _ready.Add(message.Seq);
+            }
         }
     }
 

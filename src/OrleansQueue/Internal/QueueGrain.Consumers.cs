@@ -243,27 +243,7 @@ internal sealed partial class QueueGrain
                         break;
                     }
 
-                    // Competing consumers: each message to one of them, spread round-robin by available credit.
-                    var consumers = _consumers.Values.ToList();
-                    var assignments = new List<(ConsumerState Consumer, Lease Lease)>(leases.Count);
-                    foreach (var lease in leases)
-                    {
-                        ConsumerState? chosen = null;
-                        for (var i = 0; i < consumers.Count && chosen is null; i++)
-                        {
-                            var candidate = consumers[(_roundRobin + i) % consumers.Count];
-                            if (candidate.HasCredit)
-                            {
-                                chosen = candidate;
-                            }
-                        }
-
-                        _roundRobin = (_roundRobin + 1) % Math.Max(1, consumers.Count);
-                        chosen!.InFlight++;
-                        _pushes[lease.Token] = chosen;
-                        assignments.Add((chosen, lease));
-                    }
-
+                    var consumers = TakeCredit(leases.Count);
                     ArmTimer();
                     await _metaPump!.CommitAsync(); // the leases are durable before anything is pushed
                     if (generation != _generation)
@@ -271,24 +251,7 @@ internal sealed partial class QueueGrain
                         return;
                     }
 
-                    foreach (var group in assignments.GroupBy(a => a.Consumer))
-                    {
-                        var consumer = group.Key;
-                        if (consumer.MaxBatchSize > 1)
-                        {
-                            foreach (var batch in group.Select(a => a.Lease).Chunk(consumer.MaxBatchSize))
-                            {
-                                _ = PushBatchAsync(consumer, batch, generation);
-                            }
-                        }
-                        else
-                        {
-                            foreach (var (_, lease) in group)
-                            {
-                                _ = PushAsync(consumer, lease, generation);
-                            }
-                        }
-                    }
+                    StartPushes(leases, consumers, generation);
                 }
             }
             while (_dispatchAgain && generation == _generation);
@@ -302,6 +265,80 @@ internal sealed partial class QueueGrain
             if (generation == _generation)
             {
                 _dispatching = false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Competing consumers: picks a consumer with credit for each of up to <paramref name="count"/> messages,
+    /// round-robin by available credit, and takes that credit. Fewer are returned when the credit runs out.
+    /// </summary>
+    private List<ConsumerState> TakeCredit(int count)
+    {
+        var consumers = _consumers.Values.ToList();
+        var chosen = new List<ConsumerState>(count);
+        while (chosen.Count < count)
+        {
+            ConsumerState? next = null;
+            for (var i = 0; i < consumers.Count && next is null; i++)
+            {
+                var candidate = consumers[(_roundRobin + i) % consumers.Count];
+                if (candidate.HasCredit)
+                {
+                    next = candidate;
+                }
+            }
+
+            if (next is null)
+            {
+                break;
+            }
+
+            _roundRobin = (_roundRobin + 1) % consumers.Count;
+            next.InFlight++;
+            chosen.Add(next);
+        }
+
+        return chosen;
+    }
+
+    /// <summary>Gives back the credit taken for the consumers from index <paramref name="used"/> on, and drops them from the list.</summary>
+    private static void ReturnCredit(List<ConsumerState> consumers, int used)
+    {
+        for (var i = used; i < consumers.Count; i++)
+        {
+            consumers[i].InFlight--;
+        }
+
+        consumers.RemoveRange(used, consumers.Count - used);
+    }
+
+    /// <summary>Pushes each durable lease to the consumer whose credit it took, in batches where the consumer takes them.</summary>
+    private void StartPushes(IReadOnlyList<Lease> leases, IReadOnlyList<ConsumerState> consumers, int generation)
+    {
+        var assignments = new List<(ConsumerState Consumer, Lease Lease)>(leases.Count);
+        for (var i = 0; i < leases.Count; i++)
+        {
+            _pushes[leases[i].Token] = consumers[i];
+            assignments.Add((consumers[i], leases[i]));
+        }
+
+        foreach (var group in assignments.GroupBy(a => a.Consumer))
+        {
+            var consumer = group.Key;
+            if (consumer.MaxBatchSize > 1)
+            {
+                foreach (var batch in group.Select(a => a.Lease).Chunk(consumer.MaxBatchSize))
+                {
+                    _ = PushBatchAsync(consumer, batch, generation);
+                }
+            }
+            else
+            {
+                foreach (var (_, lease) in group)
+                {
+                    _ = PushAsync(consumer, lease, generation);
+                }
             }
         }
     }

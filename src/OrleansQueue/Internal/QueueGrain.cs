@@ -167,8 +167,14 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                 var batch = requests.SelectMany(r => r.Messages).ToList();
                 var core = _core!;
                 var now = _time.GetUtcNow();
-                var plan = core.PlanAppend(batch, now);
+                // Push consumers waiting with credit get the new messages leased in the same write that stores them:
+                // the first delivery is as durable as the message, and no cursor write stands before the push.
+                DropExpiredSubscriptions(core, now);
+                var credit = _consumers.Count > 0 && core.CanLeaseOnAppend(now) ? TakeCredit(batch.Count) : [];
+                var plan = core.PlanAppend(batch, now, credit.Count, core.AckDeadline);
+                ReturnCredit(credit, plan.LeasedOnAppend);
                 var createdSegment = plan.Segments.Any(s => s.Id != core.Tail.Id);
+                var leases = new List<Lease>(plan.LeasedOnAppend);
                 try
                 {
                     foreach (var segment in plan.Segments)
@@ -180,7 +186,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                             return; // invalidated meanwhile: the requests were failed there
                         }
 
-                        core.SegmentWritten(segment, state.ETag, now);
+                        leases.AddRange(core.SegmentWritten(segment, state.ETag, now));
                     }
                 }
                 catch (Exception ex)
@@ -200,6 +206,14 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
                 LogEnqueued(QueueName, plan.NewMessages.Count, requests.Count, plan.Segments.Count);
                 RecordEnqueued(plan.NewMessages.Count);
+                ReturnCredit(credit, leases.Count); // none back, unless a segment did not join the window
+                if (leases.Count > 0)
+                {
+                    RecordLeases(leases);
+                    ArmTimer();
+                    StartPushes(leases, credit, generation);
+                }
+
                 OnMessagesReady();
                 if (createdSegment)
                 {

@@ -15,6 +15,12 @@ internal sealed class StoredMessage
     [Id(5)] public DateTimeOffset EnqueuedAt { get; set; }
     /// <summary>The duplicate-detection key when it is not the message id (a redriven message).</summary>
     [Id(6)] public string? DedupKey { get; set; }
+    /// <summary>
+    /// Set when the message was leased to a push consumer in the same write that stored it: the token and end of
+    /// that first lease. It stands for the message's delivery record until the cursor record holds one.
+    /// </summary>
+    [Id(7)] public Guid? FirstLeaseToken { get; set; }
+    [Id(8)] public DateTimeOffset? FirstLeasedUntil { get; set; }
 }
 
 /// <summary>A bounded run of consecutive messages: one storage record, state name <c>oq-seg-{n}</c>.</summary>

@@ -1,3 +1,4 @@
+using OrleansQueue.Storage;
 using OrleansQueue.Tests.Infrastructure;
 
 namespace OrleansQueue.Tests.Cluster;
@@ -206,6 +207,32 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
             n => n == 8, "all 8 redelivered");
         Assert.Equal(8, redelivered);
         await queue.CompleteAsync(ConsumerScript.For(consumer).Deliveries.Where(d => d.Message.DeliveryCount == 2).Select(d => d.LockToken));
+        Assert.Equal(0, (await queue.GetStatsAsync()).ActiveCount);
+    }
+
+    [Fact]
+    public async Task AWaitingConsumer_GetsANewMessageLeasedInTheWriteThatStoresIt_AndAReloadCountsThatDelivery()
+    {
+        var queue = C.Queue(NewName("onwrite"));
+        var consumer = NewName("holds");
+        await queue.SubscribeAsync(Consumer(consumer), new ConsumerOptions { AutoComplete = false, Prefetch = 10 });
+        var storage = (CountingGrainStorage)C.Storage();
+        var grainId = C.Grain(queue.Name).GetGrainId();
+        var cursorWrites = storage.WritesTo(grainId, StateNames.Meta);
+
+        await queue.SendAsync(OutgoingMessage.FromText("m", "on-write-1"));
+        var first = (await Wait.UntilAsync(() => Task.FromResult(ConsumerScript.For(consumer).Deliveries.ToList()), d => d.Count == 1, "pushed"))[0];
+        Assert.Equal(1, first.Message.DeliveryCount);
+        Assert.Equal(cursorWrites, storage.WritesTo(grainId, StateNames.Meta)); // no cursor write stood between the send and the push
+
+        // The lease lives only in the segment record; a new activation still knows the message was delivered once.
+        await C.Cluster.DeactivateAsync(C.Grain(queue.Name));
+        Assert.Equal(1, (await queue.GetStatsAsync()).LeasedCount);
+        C.Time.Advance(TimeSpan.FromSeconds(31)); // past the ack deadline
+        var again = (await Wait.UntilAsync(() => Task.FromResult(ConsumerScript.For(consumer).Deliveries.ToList()), d => d.Count == 2, "redelivered"))[1];
+        Assert.Equal(("on-write-1", 2), (again.Message.MessageId, again.Message.DeliveryCount));
+        await Assert.ThrowsAsync<QueueException>(() => queue.CompleteAsync([first.LockToken])); // the first lease is over
+        await queue.CompleteAsync([again.LockToken]);
         Assert.Equal(0, (await queue.GetStatsAsync()).ActiveCount);
     }
 

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Orleans.Runtime;
 using Orleans.Storage;
 
@@ -10,6 +11,7 @@ namespace OrleansQueue.Tests.Infrastructure;
 /// </summary>
 public sealed class CountingGrainStorage(IGrainStorage inner) : IGrainStorage
 {
+    private readonly ConcurrentDictionary<(GrainId, string), int> _writesByRecord = new();
     private int _writes;
     private int _clears;
 
@@ -19,12 +21,16 @@ public sealed class CountingGrainStorage(IGrainStorage inner) : IGrainStorage
 
     public TimeSpan WriteLatency { get; set; }
 
+    /// <summary>The writes to one record: state <paramref name="stateName"/> of grain <paramref name="grainId"/>.</summary>
+    public int WritesTo(GrainId grainId, string stateName) => _writesByRecord.GetValueOrDefault((grainId, stateName));
+
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
         inner.ReadStateAsync(stateName, grainId, grainState);
 
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         Interlocked.Increment(ref _writes);
+        _writesByRecord.AddOrUpdate((grainId, stateName), 1, static (_, n) => n + 1);
         if (WriteLatency > TimeSpan.Zero)
         {
             await Task.Delay(WriteLatency);

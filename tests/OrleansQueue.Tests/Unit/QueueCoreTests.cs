@@ -19,17 +19,22 @@ public sealed class QueueCoreTests
         public Harness(QueueCoreLimits? limits = null) =>
             Core = new QueueCore(limits ?? Limits, new SegmentSnapshot(0, 1, [], 0, null), new QueueMetaState());
 
-        public long[] Append(DateTimeOffset now, params string[] ids)
+        public long[] Append(DateTimeOffset now, params string[] ids) => AppendLeasing(now, 0, ids).Sequences;
+
+        /// <summary>Appends, storing up to <paramref name="lease"/> of the new messages already leased for 30 s.</summary>
+        public (long[] Sequences, List<Lease> Leases) AppendLeasing(DateTimeOffset now, int lease, params string[] ids)
         {
             var pending = ids.Select(id => new PendingMessage(OutgoingMessage.FromText(id, id), id, 600)).ToList();
-            var plan = Core.PlanAppend(pending, now);
+            var plan = Core.PlanAppend(pending, now, lease, TimeSpan.FromSeconds(30));
+            var leases = new List<Lease>();
             foreach (var segment in plan.Segments)
             {
                 Stored[segment.Id] = segment;
-                Core.SegmentWritten(segment, "etag", now);
+                leases.AddRange(Core.SegmentWritten(segment, "etag", now));
             }
 
-            return plan.Sequences;
+            Assert.Equal(plan.LeasedOnAppend, leases.Count);
+            return (plan.Sequences, leases);
         }
 
         public void FillWindow(DateTimeOffset now)
@@ -40,10 +45,10 @@ public sealed class QueueCoreTests
             }
         }
 
-        /// <summary>What a new activation would build from the stored cursor and segments.</summary>
-        public void Reload(DateTimeOffset now)
+        /// <summary>What a new activation would build from the stored cursor (by default the current one) and segments.</summary>
+        public void Reload(DateTimeOffset now, QueueMetaState? storedCursor = null)
         {
-            var meta = Core.ToMeta();
+            var meta = storedCursor ?? Core.ToMeta();
             var tail = Stored.Values.Where(s => s.Id >= meta.TailSegment).MaxBy(s => s.Id) ?? Core.Tail;
             Core = new QueueCore(Limits, tail, meta);
             var mustReach = QueueCore.HighestRecordedSeq(meta);
@@ -67,6 +72,57 @@ public sealed class QueueCoreTests
         Assert.Equal(4, h.Stored[0].Messages.Count);
         Assert.Equal((1L, 5L), (h.Stored[0].FirstSeq, h.Stored[1].FirstSeq));
         Assert.Equal(7, h.Core.NextSeq);
+    }
+
+    [Fact]
+    public void LeaseOnAppend_TheFirstLeaseIsStoredWithTheMessage_AndSurvivesAReloadWithoutACursorWrite()
+    {
+        var h = new Harness();
+        var cursorBefore = h.Core.ToMeta(); // the last cursor written: nothing delivered yet
+        Assert.True(h.Core.CanLeaseOnAppend(T0));
+        var (_, leases) = h.AppendLeasing(T0, 2, "a", "b", "c");
+        Assert.Equal([(1L, 1), (2L, 1)], leases.Select(l => (l.Message.Seq, l.DeliveryCount)));
+        Assert.Equal(T0.AddSeconds(30), leases[0].LockedUntil);
+        Assert.Equal((2, 1), (h.Core.LeasedCount, h.Core.ReadyInWindow));
+        Assert.Equal(leases[1].Token, h.Stored[0].Messages[1].FirstLeaseToken);
+        Assert.Null(h.Stored[0].Messages[2].FirstLeaseToken);
+
+        // The silo dies before any cursor write: the leases come back from the segment alone, tokens and all.
+        h.Reload(T0.AddSeconds(1), cursorBefore);
+        Assert.Equal((2, 1), (h.Core.LeasedCount, h.Core.ReadyInWindow));
+        h.Core.Complete([leases[0].Token]);
+        Assert.Equal(0, h.Core.ExpireLeases(T0.AddSeconds(29)));
+        Assert.Equal(1, h.Core.ExpireLeases(T0.AddSeconds(31)));
+        var next = h.Core.Lease(10, TimeSpan.FromSeconds(30), T0.AddSeconds(31));
+        Assert.Equal([(2L, 2), (3L, 1)], next.Select(l => (l.Message.Seq, l.DeliveryCount))); // counted: the first push was a delivery
+    }
+
+    [Fact]
+    public void LeaseOnAppend_TheCursorRecordWinsOnceWritten()
+    {
+        var h = new Harness();
+        var (_, leases) = h.AppendLeasing(T0, 2, "a", "b");
+        h.Core.Complete([leases[0].Token]);
+        h.Core.Abandon(leases[1].Token, T0.AddSeconds(1));
+        h.Reload(T0.AddSeconds(2)); // the cursor now says: 1 completed, 2 ready again after one delivery
+        Assert.Equal((0, 1), (h.Core.LeasedCount, h.Core.ReadyInWindow));
+        Assert.Equal([(2L, 2)], h.Core.Lease(10, TimeSpan.FromSeconds(30), T0.AddSeconds(2)).Select(l => (l.Message.Seq, l.DeliveryCount)));
+    }
+
+    [Fact]
+    public void LeaseOnAppend_OnlyWhenNothingOlderIsReady_AndOnlyIntoTheWindow()
+    {
+        var h = new Harness(Limits with { ActiveSegments = 1 });
+        h.Append(T0, "old");
+        Assert.False(h.Core.CanLeaseOnAppend(T0)); // "old" goes first
+        h.Core.Complete([h.Core.Lease(1, TimeSpan.FromSeconds(30), T0)[0].Token]);
+        Assert.True(h.Core.CanLeaseOnAppend(T0));
+
+        // Segment 0 has room for 3 more; segment 1 does not join a one-segment window, so its messages wait.
+        var (sequences, leases) = h.AppendLeasing(T0, 10, Ids(1, 6));
+        Assert.Equal([2L, 3, 4], leases.Select(l => l.Message.Seq));
+        Assert.Equal(7, sequences[^1]);
+        Assert.All(h.Stored[1].Messages, m => Assert.Null(m.FirstLeaseToken));
     }
 
     [Fact]
