@@ -7,15 +7,25 @@ namespace OrleansQueue.Internal;
 /// future, gets the failure, and the owner reloads state from storage before it makes a new pump.
 /// </summary>
 /// <remarks>Not thread-safe: it lives on one grain activation's scheduler.</remarks>
-internal sealed class CommitPump(Func<Task> write, Action<Exception> onFailure)
+internal sealed class CommitPump(Func<Task> write, Action<Exception> onFailure, TimeSpan linger = default)
 {
     private readonly List<(long Version, TaskCompletionSource Waiter)> _waiters = [];
     private long _requested;
     private bool _running;
     private Exception? _failure;
+    private TaskCompletionSource? _lingering;
 
     /// <summary>Completes once every change made before this call is durably written.</summary>
-    public Task CommitAsync()
+    public Task CommitAsync() => Commit(soon: false);
+
+    /// <summary>
+    /// Like <see cref="CommitAsync"/>, for changes no caller is waiting on (completions of pushed messages): when no
+    /// write is running, the write starts after the pump's linger, so that such changes made meanwhile share it.
+    /// A <see cref="CommitAsync"/> during the linger starts the write at once.
+    /// </summary>
+    public Task CommitSoonAsync() => Commit(soon: true);
+
+    private Task Commit(bool soon)
     {
         if (_failure is not null)
         {
@@ -26,7 +36,11 @@ internal sealed class CommitPump(Func<Task> write, Action<Exception> onFailure)
         _waiters.Add((++_requested, waiter));
         if (!_running)
         {
-            _ = RunAsync();
+            _ = RunAsync(soon ? linger : TimeSpan.Zero);
+        }
+        else if (!soon)
+        {
+            _lingering?.TrySetResult();
         }
 
         return waiter.Task;
@@ -49,11 +63,19 @@ internal sealed class CommitPump(Func<Task> write, Action<Exception> onFailure)
         }
     }
 
-    private async Task RunAsync()
+    private async Task RunAsync(TimeSpan wait)
     {
         _running = true;
         try
         {
+            if (wait > TimeSpan.Zero)
+            {
+                // A batching heuristic, not time logic: the real clock, so a fake clock in tests never stalls a write.
+                _lingering = new TaskCompletionSource();
+                await Task.WhenAny(_lingering.Task, Task.Delay(wait));
+                _lingering = null;
+            }
+
             while (_failure is null && _waiters.Count > 0)
             {
                 var target = _requested;

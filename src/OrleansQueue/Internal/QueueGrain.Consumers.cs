@@ -486,7 +486,11 @@ internal sealed partial class QueueGrain
         Dispatch();
     }
 
-    /// <summary>Completes pushed leases (none: just commits what else changed) and starts cleanup if the head moved.</summary>
+    /// <summary>
+    /// Completes pushed leases (none: just commits what else changed) and starts cleanup if the head moved. Nobody
+    /// waits on this write, so it lingers briefly to share it with the completions that follow (a crash meanwhile
+    /// redelivers those messages: at least once). Pushing goes on meanwhile; its lease writes cut the linger short.
+    /// </summary>
     private async Task CompletePushedAsync(QueueCore core, Guid[] tokens)
     {
         var headBefore = core.HeadSegment;
@@ -495,7 +499,8 @@ internal sealed partial class QueueGrain
             RecordCompleted(core.Complete(tokens));
         }
 
-        await _metaPump!.CommitAsync();
+        Dispatch();
+        await _metaPump!.CommitSoonAsync();
         if (core.HeadSegment != headBefore)
         {
             StartCleanup();

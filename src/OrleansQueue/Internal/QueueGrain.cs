@@ -28,6 +28,9 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     private static readonly TimeSpan MoveRetryDelay = TimeSpan.FromSeconds(5);
     private const int MaxDeletesPerPass = 64;
 
+    /// <summary>How long the completion of a pushed message waits for others to share its cursor write.</summary>
+    private static readonly TimeSpan PushCompletionLinger = TimeSpan.FromMilliseconds(10);
+
     private readonly OrleansQueueOptions _options;
     private readonly QueueCoreLimits _limits;
     private readonly TimeProvider _time;
@@ -490,7 +493,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
         _core = core;
         _metaETag = metaState.ETag;
-        _metaPump = new CommitPump(WriteMetaAsync, Invalidate);
+        _metaPump = new CommitPump(WriteMetaAsync, Invalidate, PushCompletionLinger);
         _loading = null;
         LogLoaded(QueueName, core.HeadSegment, tail.Id, core.ActiveCount, core.LeasedCount);
         PublishDepth();

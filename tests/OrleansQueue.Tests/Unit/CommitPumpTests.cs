@@ -25,6 +25,34 @@ public sealed class CommitPumpTests
     }
 
     [Fact]
+    public async Task CommitSoon_WaitsForTheLinger_SharingOneWrite_UnlessAnUrgentCommitCutsItShort()
+    {
+        var writes = 0;
+        var pump = new CommitPump(() =>
+        {
+            writes++;
+            return Task.CompletedTask;
+        }, _ => { }, linger: TimeSpan.FromHours(1));
+
+        var soon = Enumerable.Range(0, 10).Select(_ => pump.CommitSoonAsync()).ToArray();
+        await Task.Delay(50);
+        Assert.Equal(0, writes); // still lingering
+        Assert.All(soon, t => Assert.False(t.IsCompleted));
+
+        await pump.CommitAsync(); // someone waits: the write starts now and releases everybody
+        await Task.WhenAll(soon);
+        Assert.Equal(1, writes);
+
+        var lingered = new CommitPump(() =>
+        {
+            writes++;
+            return Task.CompletedTask;
+        }, _ => { }, linger: TimeSpan.FromMilliseconds(20));
+        await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => lingered.CommitSoonAsync()));
+        Assert.Equal(2, writes); // ten changes within the linger: one write
+    }
+
+    [Fact]
     public async Task AFailedWrite_FailsEveryWaiter_AndEveryLaterCommit()
     {
         var failures = new List<Exception>();
