@@ -93,6 +93,12 @@ foreach (var system in systems)
     }
 }
 
+if (systems.Contains("oq-table") && Runs("w3"))
+{
+    Console.Error.WriteLine($"==> {AzuriteFloor.SystemName}");
+    results.Add(Print(await AzuriteFloor.RunAsync(azurite.ConnectionString, settings.PacedRates[0], settings.PacedSeconds)));
+}
+
 var markdown = Report.Markdown(results, machine);
 Console.WriteLine(markdown);
 Console.WriteLine("| target | met | numbers |");

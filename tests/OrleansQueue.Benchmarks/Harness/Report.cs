@@ -40,7 +40,9 @@ public static class Report
         yield return Compare("W1 consumed/s ≥ 50 × Orleans streams", w1?.ConsumedPerSecond, streams?.ConsumedPerSecond, (a, b) => a >= 50 * b, "x");
         var w3 = Row(Reference, "W3 paced 1,000");
         var w3Quorum = Row("RabbitMQ quorum queue", "W3 paced 1,000");
-        yield return Compare("W3 at 1,000 msg/s: p99 ≤ RabbitMQ quorum p99", w3?.P99Ms, w3Quorum?.P99Ms, (a, b) => a <= b, "ms");
+        var (name, met, detail) = Compare("W3 at 1,000 msg/s: p99 ≤ RabbitMQ quorum p99", w3?.P99Ms, w3Quorum?.P99Ms, (a, b) => a <= b, "ms");
+        var floor = Row(AzuriteFloor.SystemName, "W3 paced 1,000");
+        yield return (name, met, floor?.P99Ms is { } f ? $"{detail}; one Azurite table write alone: p99 {f:N1} ms" : detail);
         var empty = Row(Reference, "W4 enqueue, empty");
         var backlog = results.FirstOrDefault(r => r.System == Reference && r.Workload.StartsWith("W4", StringComparison.Ordinal) && r.Workload.Contains("backlog", StringComparison.Ordinal));
         yield return Compare("W4 enqueue/s with the backlog ≥ 0.9 × empty", backlog?.SentPerSecond, empty?.SentPerSecond, (a, b) => a >= 0.9 * b, "x");
