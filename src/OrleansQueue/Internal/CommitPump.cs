@@ -15,6 +15,9 @@ internal sealed class CommitPump(Func<Task> write, Action<Exception> onFailure, 
     private Exception? _failure;
     private TaskCompletionSource? _lingering;
 
+    /// <summary>Whether a commit is waiting for its write (lingering or queued behind a running write).</summary>
+    public bool Pending => _waiters.Count > 0;
+
     /// <summary>Completes once every change made before this call is durably written.</summary>
     public Task CommitAsync() => Commit(soon: false);
 

@@ -24,4 +24,7 @@ internal sealed partial class QueueGrain
 
     [LoggerMessage(7, LogLevel.Warning, "Queue {Queue}: deleting completed segments failed; the next pass tries again")]
     private partial void LogCleanupFailed(Exception exception, string queue);
+
+    [LoggerMessage(8, LogLevel.Information, "Queue {Queue}: storing the cursor record on deactivation failed; completions not yet stored are delivered again")]
+    private partial void LogDeactivationCommitFailed(Exception exception, string queue);
 }

@@ -74,11 +74,22 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         return Task.CompletedTask;
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _timer?.Dispose();
         StopPublishingDepth();
-        return Task.CompletedTask;
+        if (_core is not null && _metaPump is { Pending: true } pump)
+        {
+            try
+            {
+                // Completions still lingering for their cursor write: store them now rather than redeliver them later.
+                await pump.CommitAsync().WaitAsync(cancellationToken);
+            }
+            catch (Exception ex)
+            {
+                LogDeactivationCommitFailed(ex, QueueName); // harmless: those messages are delivered again
+            }
+        }
     }
 
     // ------------------------------------------------------------------ enqueue
