@@ -83,6 +83,13 @@ foreach (var system in systems)
             results.Add(Print(await workloads.W3Async(target, rate)));
         }
 
+        if (target is OrleansQueueTarget { System: Report.Reference } && Runs("w3"))
+        {
+            // Right after OrleansQueue's W3, on the same Azurite in the same state, with the silo idle.
+            Console.Error.WriteLine($"==> {AzuriteFloor.SystemName}");
+            results.Add(Print(await AzuriteFloor.RunAsync(azurite.ConnectionString, settings.PacedRates[0], settings.PacedSeconds)));
+        }
+
         if (target is OrleansQueueTarget { System: Report.Reference } oq && Runs("w4"))
         {
             foreach (var row in await workloads.W4Async(oq))
@@ -91,12 +98,6 @@ foreach (var system in systems)
             }
         }
     }
-}
-
-if (systems.Contains("oq-table") && Runs("w3"))
-{
-    Console.Error.WriteLine($"==> {AzuriteFloor.SystemName}");
-    results.Add(Print(await AzuriteFloor.RunAsync(azurite.ConnectionString, settings.PacedRates[0], settings.PacedSeconds)));
 }
 
 var markdown = Report.Markdown(results, machine);

@@ -45,7 +45,11 @@ public static class Report
         yield return (name, met, floor?.P99Ms is { } f ? $"{detail}; one Azurite table write alone: p99 {f:N1} ms" : detail);
         var empty = Row(Reference, "W4 enqueue, empty");
         var backlog = results.FirstOrDefault(r => r.System == Reference && r.Workload.StartsWith("W4", StringComparison.Ordinal) && r.Workload.Contains("backlog", StringComparison.Ordinal));
-        yield return Compare("W4 enqueue/s with the backlog ≥ 0.9 × empty", backlog?.SentPerSecond, empty?.SentPerSecond, (a, b) => a >= 0.9 * b, "x");
+        var w4 = Compare("W4 enqueue/s with the backlog ≥ 0.9 × empty", backlog?.SentPerSecond, empty?.SentPerSecond, (a, b) => a >= 0.9 * b, "x");
+        var floors = results.Where(r => r.System == AzuriteFloor.SystemName && r.Workload.StartsWith(AzuriteFloor.W4Workload, StringComparison.Ordinal)).ToList();
+        yield return floors is [{ SentPerSecond: { } before }, { SentPerSecond: { } after }] && before > 0
+            ? (w4.Item1, w4.Item2, $"{w4.Item3}; Azurite alone: {after:N0} vs {before:N0} writes/s ({after / before:N2}×)")
+            : w4;
         yield return backlog?.PeakMemoryMb is { } mb
             ? ("W4 silo peak memory with the backlog < 400 MB", mb < 400, $"{mb:N0} MB")
             : ("W4 silo peak memory with the backlog < 400 MB", null, "not measured");

@@ -81,6 +81,12 @@ public sealed class Workloads(BenchSettings settings)
     public async Task<IReadOnlyList<BenchResult>> W4Async(OrleansQueueTarget target)
     {
         var count = Math.Min(settings.Messages, target.MaxMessages);
+        var rows = new List<BenchResult>();
+        if (target.StorageConnectionString is { } storage)
+        {
+            rows.Add(await AzuriteFloor.WriteRateAsync(storage, "empty queue"));
+        }
+
         var empty = NewQueue("w4-empty");
         var emptySend = await Producer.SendAsync(target, empty, count, settings.InFlight);
         var emptyRow = new BenchResult
@@ -94,6 +100,11 @@ public sealed class Workloads(BenchSettings settings)
         var backlogWatch = Stopwatch.StartNew();
         var backlog = await target.FillAsync(full, settings.Backlog);
         var fillSeconds = backlogWatch.Elapsed.TotalSeconds;
+        if (target.StorageConnectionString is { } stored)
+        {
+            rows.Add(await AzuriteFloor.WriteRateAsync(stored, $"{settings.Backlog:N0} backlog stored"));
+        }
+
         var backlogSend = await Producer.SendAsync(target, full, count, settings.InFlight);
         var stats = await target.StatsAsync(full);
         var backlogRow = new BenchResult
@@ -106,7 +117,7 @@ public sealed class Workloads(BenchSettings settings)
         };
         await target.PurgeAsync(empty);
         await target.PurgeAsync(full);
-        return [emptyRow, backlogRow];
+        return [emptyRow, backlogRow, .. rows];
     }
 
     private static BenchResult Result(IBenchTarget target, string workload, int count, Producer.Outcome sent, Recorder recorder, double consumeSeconds, bool latency)

@@ -21,6 +21,9 @@ public sealed class OrleansQueueTarget(string system, string provider, string? a
 
     public int MaxMessages => int.MaxValue;
 
+    /// <summary>The Azurite connection string of the silo's storage; null on memory storage.</summary>
+    public string? StorageConnectionString => azuriteConnectionString;
+
     private IClusterClient Cluster => _cluster ?? throw new InvalidOperationException("Not started.");
 
     public async Task StartAsync()
