@@ -88,6 +88,7 @@ public sealed class Workloads(BenchSettings settings)
         }
 
         var empty = NewQueue("w4-empty");
+        SettleHarnessHeap();
         var emptySend = await Producer.SendAsync(target, empty, count, settings.InFlight);
         var emptyRow = new BenchResult
         {
@@ -105,6 +106,7 @@ public sealed class Workloads(BenchSettings settings)
             rows.Add(await AzuriteFloor.WriteRateAsync(stored, $"{settings.Backlog:N0} backlog stored"));
         }
 
+        SettleHarnessHeap(); // the fill left hundreds of MB of sent bodies behind in this process
         var backlogSend = await Producer.SendAsync(target, full, count, settings.InFlight);
         var stats = await target.StatsAsync(full);
         var backlogRow = new BenchResult
@@ -157,6 +159,14 @@ public sealed class Workloads(BenchSettings settings)
             PeakMemoryMb = Mb(target.PeakMemoryBytes()),
             Note = notes.Count > 0 ? string.Join("; ", notes) : null,
         };
+    }
+
+    /// <summary>Collects this process's garbage before a measured phase, so the harness's GC does not land in it.</summary>
+    private static void SettleHarnessHeap()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
     }
 
     private static double Seconds(long start, long end) => end > start ? (end - start) / (double)Stopwatch.Frequency : 0;
