@@ -937,7 +937,7 @@ internal sealed class QueueCore
                         meta.Completed.Add(seq);
                     }
                 }
-                else if (entry.DeliveryCount > 0)
+                else if (entry.DeliveryCount > 0 && !IsFirstLeaseAsStored(entry, window.Messages[i]))
                 {
                     var record = new DeliveryRecord
                     {
@@ -970,6 +970,16 @@ internal sealed class QueueCore
     }
 
     // ---------------------------------------------------------------- helpers
+
+    /// <summary>
+    /// Whether the entry is still exactly the first lease its segment stored with the message (leased on append, not
+    /// renewed, nothing recorded since): then the cursor record need not repeat it, since a reload restores it from the
+    /// segment. This keeps the cursor small while many pushed messages are out.
+    /// </summary>
+    private static bool IsFirstLeaseAsStored(in Entry entry, StoredMessage message) =>
+        entry is { State: EntryState.Leased, DeliveryCount: 1, ErrorType: null }
+        && message.FirstLeaseToken == entry.Token
+        && message.FirstLeasedUntil == entry.LockedUntil;
 
     private void AdvanceHead()
     {

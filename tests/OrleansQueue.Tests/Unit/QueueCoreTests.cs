@@ -98,6 +98,22 @@ public sealed class QueueCoreTests
     }
 
     [Fact]
+    public void LeaseOnAppend_TheCursorRecordLeavesUnchangedFirstLeasesToTheSegment_AndRecordsThemOnceTheyChange()
+    {
+        var h = new Harness();
+        var (_, leases) = h.AppendLeasing(T0, 3, "a", "b", "c");
+        Assert.Empty(h.Core.ToMeta().Deliveries); // the segment holds all three leases
+
+        h.Core.Renew(leases[1].Token, TimeSpan.FromSeconds(60), T0.AddSeconds(5));
+        Assert.Equal([2L], h.Core.ToMeta().Deliveries.Select(d => d.Seq)); // renewed: the cursor must say so
+
+        h.Reload(T0.AddSeconds(40)); // from that cursor: 1 and 3 expired (their stored leases), 2 renewed until 65 s
+        Assert.Equal((1, 2), (h.Core.LeasedCount, h.Core.ReadyInWindow));
+        h.Core.Complete([leases[1].Token]);
+        Assert.Equal([(1L, 2), (3L, 2)], h.Core.Lease(10, TimeSpan.FromSeconds(30), T0.AddSeconds(40)).Select(l => (l.Message.Seq, l.DeliveryCount)));
+    }
+
+    [Fact]
     public void LeaseOnAppend_TheCursorRecordWinsOnceWritten()
     {
         var h = new Harness();
