@@ -104,6 +104,7 @@ internal sealed class QueueCore
             _moves[move.Seq] = move;
         }
 
+        DurableHeadSegment = meta.HeadSegment;
         _restoreCompleted = [.. meta.Completed];
         _restoreRecords = meta.Deliveries.ToDictionary(d => d.Seq);
     }
@@ -112,6 +113,9 @@ internal sealed class QueueCore
     public SegmentSnapshot Tail { get; private set; }
 
     public long HeadSegment { get; private set; }
+
+    /// <summary>The head as the last durably written cursor record has it; segments below it may be deleted.</summary>
+    public long DurableHeadSegment { get; private set; }
 
     public long RetainedFrom { get; private set; }
 
@@ -293,9 +297,22 @@ internal sealed class QueueCore
     /// </summary>
     public bool CanLeaseOnAppend(DateTimeOffset now)
     {
+        if (!WholeQueueInWindow())
+        {
+            return false;
+        }
+
         ReleaseDelayed(now);
         return _ready.Count == 0;
     }
+
+    /// <summary>
+    /// The tail is loaded (so every older message is in the window, with its stored first lease restored), or it is
+    /// empty and joins the window next. Otherwise older messages wait outside the window and must go first.
+    /// </summary>
+    private bool WholeQueueInWindow() =>
+        (_window.Count > 0 && _window[^1].Id == Tail.Id)
+        || (Tail.Messages.Count == 0 && Tail.Id == LoadedThrough + 1 && _window.Count < _limits.ActiveSegments);
 
     /// <summary>
     /// Plans the segment writes for the pending messages without changing the core. With <paramref name="leaseOnAppend"/>
@@ -336,7 +353,7 @@ internal sealed class QueueCore
             return false;
         }
 
-        var leasing = leaseOnAppend > 0 && JoinsWindow(current.Id);
+        var leasing = leaseOnAppend > 0 && WholeQueueInWindow() && JoinsWindow(current.Id);
 
         for (var i = 0; i < pending.Count; i++)
         {
@@ -858,11 +875,17 @@ internal sealed class QueueCore
 
     // ---------------------------------------------------------------- retention
 
-    /// <summary>The retained segments that may be deleted now, oldest first, contiguous from <see cref="RetainedFrom"/>.</summary>
+    /// <summary>Records that <paramref name="written"/> (made by <see cref="ToMeta"/>) is durably stored.</summary>
+    public void CursorWritten(QueueMetaState written) => DurableHeadSegment = Math.Max(DurableHeadSegment, written.HeadSegment);
+
+    /// <summary>
+    /// The retained segments that may be deleted now, oldest first, contiguous from <see cref="RetainedFrom"/>. Only
+    /// below the durable head: a reload from the stored cursor must find every segment from its head on.
+    /// </summary>
     public IEnumerable<long> DeletableSegments(DateTimeOffset now)
     {
         var known = _retained.ToDictionary(r => r.Id);
-        for (var id = RetainedFrom; id < HeadSegment; id++)
+        for (var id = RetainedFrom; id < Math.Min(HeadSegment, DurableHeadSegment); id++)
         {
             if (!known.TryGetValue(id, out var r))
             {

@@ -305,6 +305,11 @@ internal sealed partial class QueueGrain
     /// <summary>Gives back the credit taken for the consumers from index <paramref name="used"/> on, and drops them from the list.</summary>
     private static void ReturnCredit(List<ConsumerState> consumers, int used)
     {
+        if (used >= consumers.Count)
+        {
+            return;
+        }
+
         for (var i = used; i < consumers.Count; i++)
         {
             consumers[i].InFlight--;
@@ -317,7 +322,7 @@ internal sealed partial class QueueGrain
     private void StartPushes(IReadOnlyList<Lease> leases, IReadOnlyList<ConsumerState> consumers, int generation)
     {
         var assignments = new List<(ConsumerState Consumer, Lease Lease)>(leases.Count);
-        for (var i = 0; i < leases.Count; i++)
+        for (var i = 0; i < leases.Count && i < consumers.Count; i++)
         {
             _pushes[leases[i].Token] = consumers[i];
             assignments.Add((consumers[i], leases[i]));

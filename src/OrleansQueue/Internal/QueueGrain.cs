@@ -573,11 +573,14 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     private async Task WriteMetaAsync()
     {
         var generation = _generation;
-        var state = new GrainState<QueueMetaState>(_core!.ToMeta(), _metaETag);
+        var core = _core!;
+        var meta = core.ToMeta();
+        var state = new GrainState<QueueMetaState>(meta, _metaETag);
         await _storage.WriteStateAsync(StateNames.Meta, this.GetGrainId(), state);
         if (generation == _generation)
         {
             _metaETag = state.ETag;
+            core.CursorWritten(meta);
         }
     }
 

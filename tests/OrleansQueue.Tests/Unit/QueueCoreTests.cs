@@ -114,6 +114,26 @@ public sealed class QueueCoreTests
     }
 
     [Fact]
+    public void LeaseOnAppend_NeverWhileTheTailIsOutsideTheWindow()
+    {
+        // A full one-segment window: segment 0 leased out, segment 1 (the tail) holds ready messages not yet loaded.
+        var h = new Harness(Limits with { ActiveSegments = 1 });
+        h.Append(T0, Ids(1, 6));
+        var leased = h.Core.Lease(10, TimeSpan.FromSeconds(30), T0);
+        Assert.Equal(4, leased.Count);
+        Assert.Equal(0, h.Core.ReadyInWindow);
+        Assert.False(h.Core.CanLeaseOnAppend(T0)); // 5 and 6 wait outside the window: a new message must not pass them
+
+        // The head moves on: the tail is next but still not loaded, and it holds older ready messages.
+        h.Core.Complete(leased.Select(l => l.Token).ToList());
+        Assert.False(h.Core.CanLeaseOnAppend(T0));
+        var (_, leases) = h.AppendLeasing(T0, 10, "m7");
+        Assert.Empty(leases);
+        h.FillWindow(T0);
+        Assert.Equal([5L, 6, 7], h.Core.Lease(10, TimeSpan.FromSeconds(30), T0).Select(l => l.Message.Seq));
+    }
+
+    [Fact]
     public void LeaseOnAppend_TheCursorRecordWinsOnceWritten()
     {
         var h = new Harness();
@@ -254,6 +274,8 @@ public sealed class QueueCoreTests
         var leases = h.Core.Lease(8, TimeSpan.FromMinutes(1), T0);
         h.Core.Complete(leases.Select(l => l.Token).ToList());
         Assert.Equal(2, h.Core.HeadSegment);
+        Assert.Empty(h.Core.DeletableSegments(T0 + TimeSpan.FromMinutes(11))); // the stored cursor still names segment 0 as head
+        h.Core.CursorWritten(h.Core.ToMeta());
         Assert.Empty(h.Core.DeletableSegments(T0 + TimeSpan.FromMinutes(5)));
         Assert.Equal([0L, 1], h.Core.DeletableSegments(T0 + TimeSpan.FromMinutes(11)));
         h.Core.SegmentDeleted(0);
@@ -269,6 +291,7 @@ public sealed class QueueCoreTests
         h.Core.Lease(3, TimeSpan.FromMinutes(1), T0);
         Assert.Equal(10, h.Core.Purge());
         Assert.Equal((0L, 0, 11L), (h.Core.ActiveCount, h.Core.LeasedCount, h.Core.AckedBelow));
+        h.Core.CursorWritten(h.Core.ToMeta());
         Assert.Equal([0L, 1], h.Core.DeletableSegments(T0 + TimeSpan.FromHours(1)));
         h.Append(T0, "after");
         Assert.Equal([11L], h.Core.Lease(5, TimeSpan.FromMinutes(1), T0).Select(l => l.Message.Seq));
