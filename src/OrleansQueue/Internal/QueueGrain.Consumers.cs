@@ -504,8 +504,9 @@ internal sealed partial class QueueGrain
             RecordCompleted(core.Complete(tokens));
         }
 
+        var committed = _metaPump!.CommitSoonAsync(); // first: a lease write that Dispatch starts releases it too
         Dispatch();
-        await _metaPump!.CommitSoonAsync();
+        await committed;
         if (core.HeadSegment != headBefore)
         {
             StartCleanup();

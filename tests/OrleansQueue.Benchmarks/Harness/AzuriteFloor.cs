@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Azure;
 using Azure.Data.Tables;
 
 namespace OrleansQueue.Benchmarks.Harness;
@@ -17,17 +18,14 @@ public static class AzuriteFloor
     /// <summary>The W4 floor rows' workload names start with this.</summary>
     public const string W4Workload = "W4 table writes/s of 42 KB rows, 8 in flight";
 
-    public static async Task<BenchResult> RunAsync(string connectionString, int perSecond, double seconds)
-    {
-        var table = new TableClient(connectionString, $"benchfloor{Environment.ProcessId}");
-        await table.CreateIfNotExistsAsync();
-        try
+    public static Task<BenchResult> RunAsync(string connectionString, int perSecond, double seconds) =>
+        WithTableAsync(connectionString, "benchfloor", async table =>
         {
             var row = new TableEntity("floor", "row") { ["Body"] = new byte[Recorder.BodySize] };
-            var etag = (await table.UpsertEntityAsync(row, TableUpdateMode.Replace)).Headers.ETag!.Value;
+            var etag = await UpsertAsync(table, row);
             for (var i = 0; i < 1000; i++)
             {
-                etag = (await table.UpdateEntityAsync(row, etag, TableUpdateMode.Replace)).Headers.ETag!.Value; // warm-up
+                etag = await ReplaceAsync(table, row, etag); // warm-up
             }
 
             var count = (int)(perSecond * seconds);
@@ -42,41 +40,27 @@ public static class AzuriteFloor
                 }
 
                 var start = Stopwatch.GetTimestamp();
-                etag = (await table.UpdateEntityAsync(row, etag, TableUpdateMode.Replace)).Headers.ETag!.Value;
+                etag = await ReplaceAsync(table, row, etag);
                 ticks[i] = Stopwatch.GetTimestamp() - start;
             }
 
             var latency = Recorder.Percentiles(ticks);
-            return new BenchResult
+            return Row($"W3 paced {perSecond:N0} msg/s", count, watch.Elapsed,
+                "one table write per message, one at a time, the silo idle: the least a durable send on Azurite costs") with
             {
-                System = SystemName,
-                Workload = $"W3 paced {perSecond:N0} msg/s",
-                Messages = count,
-                Confirmed = count,
-                Delivered = count,
-                SentPerSecond = count / watch.Elapsed.TotalSeconds,
                 P50Ms = latency?.P50,
                 P99Ms = latency?.P99,
                 P999Ms = latency?.P999,
-                Note = "one table write per message, one at a time, the silo idle: the least a durable send on Azurite costs",
             };
-        }
-        finally
-        {
-            await table.DeleteAsync();
-        }
-    }
+        });
 
     /// <summary>
     /// Azurite's own write rate, for W4: segment-sized rows (128 messages of 256 bytes, as OrleansQueue writes them)
     /// replaced by ETag, 8 writes in flight, for <paramref name="seconds"/>, with the silo idle. Run with an empty
     /// queue and again with the backlog stored, it shows how much Azurite itself slows down with what it holds.
     /// </summary>
-    public static async Task<BenchResult> WriteRateAsync(string connectionString, string state, double seconds = 5)
-    {
-        var table = new TableClient(connectionString, $"benchrate{Environment.ProcessId}");
-        await table.CreateIfNotExistsAsync();
-        try
+    public static Task<BenchResult> WriteRateAsync(string connectionString, string state, double seconds = 5) =>
+        WithTableAsync(connectionString, "benchrate", async table =>
         {
             var body = new byte[42 * 1024];
             var writes = 0;
@@ -84,27 +68,46 @@ public static class AzuriteFloor
             await Task.WhenAll(Enumerable.Range(0, 8).Select(async writer =>
             {
                 var row = new TableEntity("rate", $"row{writer}") { ["Body"] = body };
-                var etag = (await table.UpsertEntityAsync(row, TableUpdateMode.Replace)).Headers.ETag!.Value;
+                var etag = await UpsertAsync(table, row);
                 while (watch.Elapsed.TotalSeconds < seconds)
                 {
-                    etag = (await table.UpdateEntityAsync(row, etag, TableUpdateMode.Replace)).Headers.ETag!.Value;
+                    etag = await ReplaceAsync(table, row, etag);
                     Interlocked.Increment(ref writes);
                 }
             }));
-            return new BenchResult
-            {
-                System = SystemName,
-                Workload = $"{W4Workload}, {state}",
-                Messages = writes,
-                Confirmed = writes,
-                Delivered = writes,
-                SentPerSecond = writes / watch.Elapsed.TotalSeconds,
-                Note = "sent/s = table writes/s, with the silo idle",
-            };
+            return Row($"{W4Workload}, {state}", writes, watch.Elapsed, "sent/s = table writes/s, with the silo idle");
+        });
+
+    /// <summary>Runs <paramref name="measure"/> against a table of its own, deleted afterwards.</summary>
+    private static async Task<BenchResult> WithTableAsync(string connectionString, string prefix, Func<TableClient, Task<BenchResult>> measure)
+    {
+        var table = new TableClient(connectionString, $"{prefix}{Environment.ProcessId}");
+        await table.CreateIfNotExistsAsync();
+        try
+        {
+            return await measure(table);
         }
         finally
         {
             await table.DeleteAsync();
         }
     }
+
+    private static async Task<ETag> UpsertAsync(TableClient table, TableEntity row) =>
+        (await table.UpsertEntityAsync(row, TableUpdateMode.Replace)).Headers.ETag!.Value;
+
+    /// <summary>Replaces the row by its ETag, as the grain storage provider writes a record.</summary>
+    private static async Task<ETag> ReplaceAsync(TableClient table, TableEntity row, ETag etag) =>
+        (await table.UpdateEntityAsync(row, etag, TableUpdateMode.Replace)).Headers.ETag!.Value;
+
+    private static BenchResult Row(string workload, int writes, TimeSpan elapsed, string note) => new()
+    {
+        System = SystemName,
+        Workload = workload,
+        Messages = writes,
+        Confirmed = writes,
+        Delivered = writes,
+        SentPerSecond = writes / elapsed.TotalSeconds,
+        Note = note,
+    };
 }
