@@ -6,14 +6,33 @@ using OrleansQueue.Storage;
 
 namespace OrleansQueue.Internal;
 
-/// <summary>A segment as last written to (or read from) storage. Never changed after creation.</summary>
-internal sealed record SegmentSnapshot(long Id, long FirstSeq, IReadOnlyList<StoredMessage> Messages, long EstimatedBytes, string? ETag)
+/// <summary>
+/// A segment as last written to (or read from) storage. Never changed after creation. A segment is stored as one or
+/// more chunk records (<see cref="StateNames.SegmentChunk"/>), each a run of its messages; only the last one,
+/// number <paramref name="Chunk"/>, starting at message <paramref name="ChunkStart"/> of the segment with
+/// <paramref name="ChunkBytes"/> estimated bytes, is ever rewritten, and <paramref name="ETag"/> is that chunk's.
+/// </summary>
+internal sealed record SegmentSnapshot(long Id, long FirstSeq, IReadOnlyList<StoredMessage> Messages, long EstimatedBytes, string? ETag,
+    int Chunk = 0, int ChunkStart = 0, long ChunkBytes = 0)
 {
     public long NextSeq => FirstSeq + Messages.Count;
 
     public long LastSeq => NextSeq - 1;
 
+    /// <summary>The whole segment, every chunk.</summary>
     public SegmentState ToState() => new() { FirstSequence = FirstSeq, Messages = [.. Messages] };
+
+    /// <summary>The record of the last chunk: what a write of this snapshot stores.</summary>
+    public SegmentState ChunkState()
+    {
+        var messages = new List<StoredMessage>(Messages.Count - ChunkStart);
+        for (var i = ChunkStart; i < Messages.Count; i++)
+        {
+            messages.Add(Messages[i]);
+        }
+
+        return new SegmentState { FirstSequence = FirstSeq + ChunkStart, Messages = messages };
+    }
 }
 
 /// <summary>A message waiting for a group commit, with the id it will be stored under.</summary>
@@ -324,9 +343,10 @@ internal sealed class QueueCore
     public AppendPlan PlanAppend(IReadOnlyList<PendingMessage> pending, DateTimeOffset now, int leaseOnAppend = 0, TimeSpan leaseDuration = default)
     {
         var segments = new List<SegmentSnapshot>();
-        var current = Tail;
+        var current = ChunkToAppendTo(Tail);
         var messages = new List<StoredMessage>(current.Messages);
         var bytes = current.EstimatedBytes;
+        var chunkBytes = current.ChunkBytes;
         var changed = false;
         var sequences = new long[pending.Count];
         var newMessages = new List<StoredMessage>(pending.Count);
@@ -369,12 +389,13 @@ internal sealed class QueueCore
             {
                 if (changed)
                 {
-                    segments.Add(current with { Messages = messages, EstimatedBytes = bytes });
+                    segments.Add(current with { Messages = messages, EstimatedBytes = bytes, ChunkBytes = chunkBytes });
                 }
 
                 current = new SegmentSnapshot(current.Id + 1, next, [], 0, null);
                 messages = [];
                 bytes = 0;
+                chunkBytes = 0;
                 leasing = leasing && JoinsWindow(current.Id);
             }
 
@@ -398,6 +419,7 @@ internal sealed class QueueCore
             messages.Add(stored);
             newMessages.Add(stored);
             bytes += p.EstimatedBytes;
+            chunkBytes += p.EstimatedBytes;
             changed = true;
             sequences[i] = next;
             if (_limits.DedupEnabled)
@@ -410,11 +432,22 @@ internal sealed class QueueCore
 
         if (changed)
         {
-            segments.Add(current with { Messages = messages, EstimatedBytes = bytes });
+            segments.Add(current with { Messages = messages, EstimatedBytes = bytes, ChunkBytes = chunkBytes });
         }
 
         return new AppendPlan(segments, sequences, newMessages, leased);
     }
+
+    /// <summary>
+    /// The chunk of the tail that an append writes: the tail's last chunk while it is small (rewritten with the new
+    /// messages, by its ETag), else a new chunk record holding only the new messages. So an append rewrites at most
+    /// <see cref="QueueCoreLimits.ChunkMaxMessages"/> earlier messages instead of the whole tail segment.
+    /// </summary>
+    private SegmentSnapshot ChunkToAppendTo(SegmentSnapshot tail) =>
+        tail.Messages.Count > tail.ChunkStart
+        && (tail.Messages.Count - tail.ChunkStart >= _limits.ChunkMaxMessages || tail.ChunkBytes >= _limits.ChunkMaxBytes)
+            ? tail with { Chunk = tail.Chunk + 1, ChunkStart = tail.Messages.Count, ChunkBytes = 0, ETag = null }
+            : tail;
 
     /// <summary>
     /// Records that a planned segment was durably written with <paramref name="etag"/>; returns the leases of the
@@ -1113,6 +1146,21 @@ internal sealed class QueueCore
 internal sealed record QueueCoreLimits(int SegmentMaxMessages, long SegmentMaxBytes, int ActiveSegments, TimeSpan DedupWindow, int DedupMaxIds,
     int DefaultMaxDeliveryCount = 10)
 {
+    /// <summary>
+    /// An append starts a new chunk record once the tail's last chunk holds this many messages; by default the whole
+    /// segment is one chunk.
+    /// </summary>
+    public int ChunkMaxMessages
+    {
+        get => _chunkMaxMessages ?? SegmentMaxMessages;
+        init => _chunkMaxMessages = value;
+    }
+
+    private readonly int? _chunkMaxMessages;
+
+    /// <summary>The same bound in estimated bytes: the segment's byte limit in proportion to its chunk's messages.</summary>
+    public long ChunkMaxBytes => Math.Max(1, SegmentMaxBytes * ChunkMaxMessages / SegmentMaxMessages);
+
     public TimeSpan DefaultAckDeadline { get; init; } = TimeSpan.FromSeconds(30);
 
     public bool DedupEnabled => DedupWindow > TimeSpan.Zero;

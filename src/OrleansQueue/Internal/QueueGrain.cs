@@ -60,6 +60,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
             _options.DuplicateDetectionWindow, _options.DuplicateDetectionMaxIds, _options.MaxDeliveryCount)
         {
             DefaultAckDeadline = _options.DefaultLeaseDuration,
+            ChunkMaxMessages = Math.Min(_options.SegmentChunkMessages, _options.SegmentMaxMessages),
         };
         _time = time;
         _storage = services.GetRequiredKeyedService<IGrainStorage>(_options.StorageName);
@@ -193,8 +194,9 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                 {
                     foreach (var segment in plan.Segments)
                     {
-                        var state = new GrainState<SegmentState>(segment.ToState(), segment.ETag);
-                        await _storage.WriteStateAsync(StateNames.Segment(segment.Id), this.GetGrainId(), state);
+                        // Only the segment's last chunk: a new chunk record, or the small last one rewritten by its ETag.
+                        var state = new GrainState<SegmentState>(segment.ChunkState(), segment.ETag);
+                        await _storage.WriteStateAsync(StateNames.SegmentChunk(segment.Id, segment.Chunk), this.GetGrainId(), state);
                         if (generation != _generation)
                         {
                             return; // invalidated meanwhile: the requests were failed there
@@ -555,17 +557,59 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         }
     }
 
-    private async Task<SegmentSnapshot?> ReadSegmentAsync(long id)
+    private async Task<SegmentSnapshot?> ReadSegmentAsync(long id) => ToSnapshot(id, await ReadChunksAsync(id));
+
+    /// <summary>The chunk records of segment <paramref name="id"/>, in order; none when the segment does not exist.</summary>
+    private async Task<List<GrainState<SegmentState>>> ReadChunksAsync(long id)
     {
-        var state = new GrainState<SegmentState>();
-        await _storage.ReadStateAsync(StateNames.Segment(id), this.GetGrainId(), state);
-        if (!state.RecordExists || state.State is null)
+        var chunks = new List<GrainState<SegmentState>>();
+        for (var chunk = 0; chunk <= _options.SegmentMaxMessages; chunk++)
+        {
+            var state = new GrainState<SegmentState>();
+            await _storage.ReadStateAsync(StateNames.SegmentChunk(id, chunk), this.GetGrainId(), state);
+            if (!state.RecordExists || state.State is null)
+            {
+                break;
+            }
+
+            chunks.Add(state);
+        }
+
+        return chunks;
+    }
+
+    /// <summary>One segment from its chunk records, which must follow each other without a gap.</summary>
+    private SegmentSnapshot? ToSnapshot(long id, List<GrainState<SegmentState>> chunks)
+    {
+        if (chunks.Count == 0)
         {
             return null;
         }
 
-        var messages = state.State.Messages;
-        return new SegmentSnapshot(id, state.State.FirstSequence, messages, messages.Sum(SegmentSizing.EstimateBytes), state.ETag);
+        var first = chunks[0].State!.FirstSequence; // ReadChunksAsync returns only records with a state
+        var messages = new List<StoredMessage>();
+        long bytes = 0, chunkBytes = 0;
+        var chunkStart = 0;
+        foreach (var chunk in chunks)
+        {
+            if (chunk.State!.FirstSequence != first + messages.Count)
+            {
+                throw new InvalidOperationException(
+                    $"Queue '{QueueName}': chunk {chunks.IndexOf(chunk)} of segment {id} starts at sequence {chunk.State.FirstSequence}, not {first + messages.Count}.");
+            }
+
+            chunkStart = messages.Count;
+            chunkBytes = 0;
+            foreach (var message in chunk.State.Messages)
+            {
+                messages.Add(message);
+                chunkBytes += SegmentSizing.EstimateBytes(message);
+            }
+
+            bytes += chunkBytes;
+        }
+
+        return new SegmentSnapshot(id, first, messages, bytes, chunks[^1].ETag, chunks.Count - 1, chunkStart, chunkBytes);
     }
 
     // ------------------------------------------------------------------ cursor writes, failures
@@ -705,13 +749,13 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                     break;
                 }
 
-                var segment = await ReadSegmentAsync(id);
+                var chunks = await ReadChunksAsync(id);
                 if (generation != _generation)
                 {
                     return;
                 }
 
-                if (segment is not null)
+                if (ToSnapshot(id, chunks) is { } segment)
                 {
                     if (core.GetRetained(id) is null && segment.Messages.Count > 0)
                     {
@@ -723,10 +767,15 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                         }
                     }
 
-                    await _storage.ClearStateAsync(StateNames.Segment(id), this.GetGrainId(), new GrainState<SegmentState>(segment.ToState(), segment.ETag));
-                    if (generation != _generation)
+                    // The last chunk first: a pass cut short leaves a shorter segment that the next pass reads and
+                    // deletes, never a chunk without the segment record that leads to it.
+                    for (var chunk = chunks.Count - 1; chunk >= 0; chunk--)
                     {
-                        return;
+                        await _storage.ClearStateAsync(StateNames.SegmentChunk(id, chunk), this.GetGrainId(), chunks[chunk]);
+                        if (generation != _generation)
+                        {
+                            return;
+                        }
                     }
                 }
 

@@ -26,6 +26,14 @@ public sealed class OrleansQueueOptions
     public int SegmentMaxBytes { get; set; } = 640 * 1024;
 
     /// <summary>
+    /// A segment is stored as chunk records: an append rewrites the segment's last chunk while it holds fewer than
+    /// this many messages (and less than the same share of <see cref="SegmentMaxBytes"/>), and starts a new chunk
+    /// after that, so a send rewrites at most this many earlier messages, not the whole segment. Default 16;
+    /// 1 to 10,000 (at or above <see cref="SegmentMaxMessages"/>, each segment is one record).
+    /// </summary>
+    public int SegmentChunkMessages { get; set; } = 16;
+
+    /// <summary>
     /// How many segments from the head of a queue are kept in memory for delivery. Messages further back wait in
     /// storage. Bounds memory and the size of the stored delivery state. Default 16; 1 to 1,024.
     /// </summary>

@@ -31,6 +31,7 @@ internal sealed class OrleansQueueOptionsValidator(IOptions<OrleansQueueOptions>
         }
 
         Range(nameof(o.SegmentMaxMessages), o.SegmentMaxMessages, 1, 10_000);
+        Range(nameof(o.SegmentChunkMessages), o.SegmentChunkMessages, 1, 10_000);
         Range(nameof(o.MaxMessageBodyBytes), o.MaxMessageBodyBytes, 1, QueueLimits.DefaultMaxMessageBodyBytes);
         var smallest = SegmentSizing.MaxEstimatedMessageBytes(o.MaxMessageBodyBytes);
         Range(nameof(o.SegmentMaxBytes), o.SegmentMaxBytes, smallest, SegmentBytesCeiling,

@@ -156,7 +156,11 @@ internal static class StateNames
 
     public const string DeadLetterMeta = "oq-dl-meta";
 
-    public static string Segment(long id) => $"oq-seg-{id}";
+    /// <summary>
+    /// Chunk <paramref name="chunk"/> of segment <paramref name="id"/>: the first chunk is the segment's own record
+    /// (<c>oq-seg-{n}</c>, as segments were stored before chunks), later ones <c>oq-seg-{n}-c{k}</c>.
+    /// </summary>
+    public static string SegmentChunk(long id, int chunk) => chunk == 0 ? $"oq-seg-{id}" : $"oq-seg-{id}-c{chunk}";
 
     public static string DeadLetterSegment(long id) => $"oq-dl-seg-{id}";
 }

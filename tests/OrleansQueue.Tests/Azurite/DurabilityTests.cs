@@ -16,7 +16,7 @@ public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         var storage = new StorageSetup(kind, Azurite.ConnectionString);
         const string serviceId = "oq-recovery";
-        void Small(Options.OrleansQueueOptions o) => o.SegmentMaxMessages = 16;
+        void Small(Options.OrleansQueueOptions o) => (o.SegmentMaxMessages, o.SegmentChunkMessages) = (16, 4);
         var confirmed = new Dictionary<long, string>();
         var completed = new HashSet<long>();
         var leased = new HashSet<long>();
@@ -92,7 +92,7 @@ public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
         await queue.CompleteAsync(leases[0]); // re-read and decided again: the lease was in the stored record
 
         // The tail segment: the send's write conflicts, the client retries with the same id, one copy is stored.
-        await BumpETag<SegmentState>(StateNames.Segment(0));
+        await BumpETag<SegmentState>(StateNames.SegmentChunk(0, 0));
         Assert.Equal(6, await queue.SendAsync("m6", "id-6"));
 
         // 100 out-of-band writes: each makes the next cursor write conflict; the retry after the reload succeeds.

@@ -262,7 +262,7 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         async Task<bool> SegmentExists(long id)
         {
             var state = new GrainState<SegmentState>();
-            await storage.ReadStateAsync(StateNames.Segment(id), grainId, state);
+            await storage.ReadStateAsync(StateNames.SegmentChunk(id, 0), grainId, state);
             return state.RecordExists;
         }
 
@@ -275,6 +275,53 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         await C.Cluster.DeactivateAsync(C.Grain(queue.Name));
         Assert.Equal(21, await queue.SendAsync("next"));
         Assert.Equal(1, (await queue.GetStatsAsync()).ActiveCount);
+    }
+
+    [Fact]
+    public async Task SmallSends_AreStoredInChunks_ReadBackWhole_AndDeletedWithEveryChunk()
+    {
+        var queue = C.Queue(NewQueueName());
+        for (var i = 1; i <= 10; i++)
+        {
+            Assert.Equal(i, await queue.SendAsync($"m{i}")); // one write each: segments of 4 in chunks of 2
+        }
+
+        var storage = C.Storage();
+        var grainId = C.Grain(queue.Name).GetGrainId();
+        // The sequence numbers that chunk record holds, or "none".
+        async Task<string> Chunk(long segment, int chunk)
+        {
+            var state = new GrainState<SegmentState>();
+            await storage.ReadStateAsync(StateNames.SegmentChunk(segment, chunk), grainId, state);
+            return state.RecordExists && state.State is { } stored ? string.Join(",", stored.Messages.Select(m => m.Seq)) : "none";
+        }
+
+        Assert.Equal("1,2", await Chunk(0, 0));
+        Assert.Equal("3,4", await Chunk(0, 1));
+        Assert.Equal("5,6", await Chunk(1, 0));
+        Assert.Equal("9,10", await Chunk(2, 0));
+        Assert.Equal("none", await Chunk(2, 1));
+
+        // A new activation reads every chunk: all ten, in order.
+        await C.Cluster.DeactivateAsync(C.Grain(queue.Name));
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => (long)i), (await queue.PeekAsync(20)).Select(m => m.SequenceNumber));
+        var received = new List<ReceivedMessage>();
+        while ((await queue.ReceiveAsync(10)) is { Count: > 0 } batch)
+        {
+            received.AddRange(batch);
+            await queue.CompleteAsync(batch.Select(b => b.LockToken));
+        }
+
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => $"m{i}"), received.Select(r => r.Message.BodyAsString()));
+        Assert.Equal(11, await queue.SendAsync("m11"));
+
+        C.Time.Advance(TimeSpan.FromMinutes(11)); // the maintenance timer deletes the completed segments
+        await Wait.UntilAsync(() => Chunk(1, 0), chunk => chunk == "none", "segments 0 and 1 are deleted");
+        Assert.Equal("none", await Chunk(0, 0));
+        Assert.Equal("none", await Chunk(0, 1));
+        Assert.Equal("none", await Chunk(1, 1));
+        Assert.Equal("9,10", await Chunk(2, 0)); // the tail segment stays
+        Assert.Equal("11", await Chunk(2, 1));
     }
 
     [Fact]

@@ -12,6 +12,7 @@ public abstract class QueueClusterFixture : IAsyncLifetime
     protected virtual void Configure(OrleansQueueOptions options)
     {
         options.SegmentMaxMessages = 4;
+        options.SegmentChunkMessages = 2; // small sends make segments of two chunks
         options.ActiveSegments = 2;
     }
 

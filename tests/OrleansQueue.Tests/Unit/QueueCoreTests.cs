@@ -75,6 +75,35 @@ public sealed class QueueCoreTests
     }
 
     [Fact]
+    public void Append_RewritesOnlyTheSmallLastChunk_ThenStartsANewChunkRecord()
+    {
+        var h = new Harness(Limits with { ChunkMaxMessages = 2 });
+        var writes = new List<(long Segment, int Chunk, long FirstSeq, int Count, bool ByETag)>();
+        for (var i = 1; i <= 6; i++)
+        {
+            var plan = h.Core.PlanAppend([new PendingMessage(OutgoingMessage.FromText($"m{i}", $"m{i}"), $"m{i}", 600)], T0);
+            var segment = Assert.Single(plan.Segments);
+            var chunk = segment.ChunkState();
+            writes.Add((segment.Id, segment.Chunk, chunk.FirstSequence, chunk.Messages.Count, segment.ETag is not null));
+            Assert.Equal(segment.Messages.Skip(segment.ChunkStart).Select(m => m.Seq), chunk.Messages.Select(m => m.Seq));
+            h.Core.SegmentWritten(segment, $"etag-{i}", T0);
+        }
+
+        // Segments of 4 in chunks of 2: a chunk record is created (no ETag), rewritten once by its ETag, then left alone.
+        Assert.Equal(
+            [(0L, 0, 1L, 1, false), (0, 0, 1, 2, true), (0, 1, 3, 1, false), (0, 1, 3, 2, true), (1, 0, 5, 1, false), (1, 0, 5, 2, true)],
+            writes);
+        Assert.Equal([1L, 2, 3, 4], h.Core.PeekWindow(1, 10).Select(m => m.SequenceNumber).Take(4));
+
+        // A batch larger than a chunk goes into one new chunk of the tail: one write, and the small chunk is not rewritten.
+        var big = h.Core.PlanAppend(Ids(7, 2).Select(id => new PendingMessage(OutgoingMessage.FromText(id, id), id, 600)).ToList(), T0);
+        var tail = Assert.Single(big.Segments);
+        Assert.Equal((1L, 1, 2, 7L), (tail.Id, tail.Chunk, tail.ChunkStart, tail.ChunkState().FirstSequence));
+        Assert.Null(tail.ETag);
+        Assert.Equal(4, tail.Messages.Count); // the snapshot still holds the whole segment
+    }
+
+    [Fact]
     public void LeaseOnAppend_TheFirstLeaseIsStoredWithTheMessage_AndSurvivesAReloadWithoutACursorWrite()
     {
         var h = new Harness();
