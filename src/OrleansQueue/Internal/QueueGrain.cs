@@ -29,7 +29,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     private const int MaxDeletesPerPass = 64;
 
     /// <summary>How long the completion of a pushed message waits for others to share its cursor write.</summary>
-    private static readonly TimeSpan PushCompletionLinger = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan PushCompletionLinger = TimeSpan.FromMilliseconds(50);
 
     private readonly OrleansQueueOptions _options;
     private readonly QueueCoreLimits _limits;
@@ -628,11 +628,15 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         }
     }
 
+    /// <summary>
+    /// A cursor write that nobody waits on (a tail hint, renewals, expiries, deletions): it lingers like pushed
+    /// completions, so under load one write carries them all instead of each starting its own.
+    /// </summary>
     private void CommitMetaInBackground()
     {
         if (_metaPump is { } pump)
         {
-            pump.CommitAsync().ContinueWith(
+            pump.CommitSoonAsync().ContinueWith(
                 static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         }
     }
