@@ -36,7 +36,11 @@ internal sealed record SegmentSnapshot(long Id, long FirstSeq, IReadOnlyList<Sto
 }
 
 /// <summary>A message waiting for a group commit, with the id it will be stored under.</summary>
-internal readonly record struct PendingMessage(OutgoingMessage Message, string MessageId, long EstimatedBytes, string? DedupKey = null);
+internal readonly record struct PendingMessage(OutgoingMessage Message, string MessageId, long EstimatedBytes, string? DedupKey = null)
+{
+    /// <summary>The duplicate-detection key (<see cref="QueueCore.DedupHash"/>), computed once per send.</summary>
+    public UInt128 Key { get; } = QueueCore.DedupHash(DedupKey ?? MessageId);
+}
 
 /// <summary>
 /// What one group commit writes: the segments, in order, and the sequence number of every pending message;
@@ -283,9 +287,11 @@ internal sealed class QueueCore
 
     // ---------------------------------------------------------------- enqueue
 
-    public bool TryGetDuplicate(string messageId, out long seq)
+    public bool TryGetDuplicate(string messageId, out long seq) => TryGetDuplicate(DedupHash(messageId), out seq);
+
+    public bool TryGetDuplicate(UInt128 key, out long seq)
     {
-        var found = _dedup.TryGetValue(DedupHash(messageId), out var entry);
+        var found = _dedup.TryGetValue(key, out var entry);
         seq = entry.Seq;
         return found;
     }
@@ -299,7 +305,7 @@ internal sealed class QueueCore
     {
         var length = Encoding.UTF8.GetMaxByteCount(id.Length);
         byte[]? rented = null;
-        var utf8 = length <= 1024 ? stackalloc byte[1024] : (rented = ArrayPool<byte>.Shared.Rent(length));
+        var utf8 = length <= 1024 ? stackalloc byte[length] : (rented = ArrayPool<byte>.Shared.Rent(length));
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
         SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(id, utf8)], hash);
         if (rented is not null)
@@ -350,7 +356,7 @@ internal sealed class QueueCore
         var changed = false;
         var sequences = new long[pending.Count];
         var newMessages = new List<StoredMessage>(pending.Count);
-        Dictionary<string, long>? inPlan = null;
+        Dictionary<UInt128, long>? inPlan = null;
         var next = current.NextSeq;
         var leased = 0;
         // Which segments join the window when written: the window's last one, then new ones while it has room.
@@ -378,7 +384,7 @@ internal sealed class QueueCore
         for (var i = 0; i < pending.Count; i++)
         {
             var p = pending[i];
-            var key = p.DedupKey ?? p.MessageId;
+            var key = p.Key;
             if (TryGetDuplicate(key, out var existing) || (inPlan?.TryGetValue(key, out existing) ?? false))
             {
                 sequences[i] = existing;
@@ -408,6 +414,7 @@ internal sealed class QueueCore
                 Headers = p.Message.Headers is { Count: > 0 } h ? new Dictionary<string, string>(h) : null,
                 EnqueuedAt = now,
                 DedupKey = p.DedupKey,
+                Key = key,
             };
             if (leasing && leased < leaseOnAppend)
             {
@@ -424,7 +431,7 @@ internal sealed class QueueCore
             sequences[i] = next;
             if (_limits.DedupEnabled)
             {
-                (inPlan ??= new(StringComparer.Ordinal))[key] = next;
+                (inPlan ??= [])[key] = next;
             }
 
             next++;
@@ -466,7 +473,7 @@ internal sealed class QueueCore
         var added = written.Messages.Skip((int)(previousNext - written.FirstSeq)).ToList();
         foreach (var message in added)
         {
-            RememberId(message.DedupKey ?? message.Id, message.Seq, message.EnqueuedAt);
+            Remember(message.Key ?? DedupHash(message.DedupKey ?? message.Id), message.Seq, message.EnqueuedAt);
         }
 
         TrimDedup(now);
@@ -514,12 +521,19 @@ internal sealed class QueueCore
     /// <summary>Adds an id found in a stored segment while rebuilding the index after activation (oldest first).</summary>
     public void RememberId(string messageId, long seq, DateTimeOffset enqueuedAt)
     {
+        if (_limits.DedupEnabled)
+        {
+            Remember(DedupHash(messageId), seq, enqueuedAt);
+        }
+    }
+
+    private void Remember(UInt128 key, long seq, DateTimeOffset enqueuedAt)
+    {
         if (!_limits.DedupEnabled)
         {
             return;
         }
 
-        var key = DedupHash(messageId);
         _dedup[key] = (seq, enqueuedAt);
         _dedupOrder.Enqueue((key, enqueuedAt));
         while (_dedupOrder.Count > _limits.DedupMaxIds)

@@ -28,6 +28,9 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     private static readonly TimeSpan MoveRetryDelay = TimeSpan.FromSeconds(5);
     private const int MaxDeletesPerPass = 64;
 
+    /// <summary>How many segments activation reads at once while it rebuilds the duplicate-detection index.</summary>
+    private const int DedupReadAhead = 8;
+
     /// <summary>How long the completion of a pushed message waits for others to share its cursor write.</summary>
     private static readonly TimeSpan PushCompletionLinger = TimeSpan.FromMilliseconds(50);
 
@@ -119,14 +122,14 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         for (var i = 0; i < messages.Length; i++)
         {
             var id = messages[i].MessageId ?? Guid.NewGuid().ToString("N");
-            var dedupKey = dedupKeys?[i];
-            if (core.TryGetDuplicate(dedupKey ?? id, out var existing))
+            var message = new PendingMessage(messages[i], id, SegmentSizing.EstimateBytes(messages[i], id), dedupKeys?[i]);
+            if (core.TryGetDuplicate(message.Key, out var existing))
             {
                 result[i] = existing;
                 continue;
             }
 
-            pending.Add(new PendingMessage(messages[i], id, SegmentSizing.EstimateBytes(messages[i], id), dedupKey));
+            pending.Add(message);
             pendingIndex.Add(i);
         }
 
@@ -469,11 +472,22 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         {
             var newestFirst = new List<SegmentSnapshot>();
             long ids = 0;
+            // Segments are read DedupReadAhead at a time (each is a few chunk reads): at most that many are read in vain.
+            var ahead = new Dictionary<long, Task<SegmentSnapshot?>>();
             for (var id = tail.Id; id >= meta.RetainedFrom && ids < _limits.DedupMaxIds; id--)
             {
+                for (var next = id; next > id - DedupReadAhead && next >= meta.RetainedFrom; next--)
+                {
+                    if (!read.ContainsKey(next) && !ahead.ContainsKey(next))
+                    {
+                        ahead[next] = ReadSegmentAsync(next);
+                    }
+                }
+
                 if (!read.TryGetValue(id, out var segment))
                 {
-                    segment = await ReadSegmentAsync(id);
+                    segment = await ahead[id];
+                    ahead.Remove(id);
                     if (segment is null)
                     {
                         continue; // deleted, but the cursor was not yet advanced past it
@@ -491,6 +505,15 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                 {
                     core.AddRetained(new RetainedSegment(id, segment.LastSeq, segment.Messages[^1].EnqueuedAt, segment.ETag));
                 }
+            }
+
+            try
+            {
+                await Task.WhenAll(ahead.Values); // read past the window: nothing to keep, but leave no read running
+            }
+            catch (Exception ex)
+            {
+                LogReadAheadFailed(ex, QueueName);
             }
 
             for (var i = newestFirst.Count - 1; i >= 0; i--)

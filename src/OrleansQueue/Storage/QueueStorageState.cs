@@ -21,6 +21,13 @@ internal sealed class StoredMessage
     /// </summary>
     [Id(7)] public Guid? FirstLeaseToken { get; set; }
     [Id(8)] public DateTimeOffset? FirstLeasedUntil { get; set; }
+
+    /// <summary>
+    /// The duplicate-detection key of a message this activation appended, so it is hashed once per send. Not
+    /// stored (internal: neither the Orleans serializer nor the JSON one writes it); null for messages read back.
+    /// </summary>
+    [NonSerialized]
+    internal UInt128? Key;
 }
 
 /// <summary>A bounded run of consecutive messages: one storage record, state name <c>oq-seg-{n}</c>.</summary>
