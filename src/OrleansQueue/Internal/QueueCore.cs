@@ -391,7 +391,10 @@ internal sealed class QueueCore
                 continue;
             }
 
-            if (messages.Count > 0 && (messages.Count >= _limits.SegmentMaxMessages || bytes + p.EstimatedBytes > _limits.SegmentMaxBytes))
+            // A segment this commit is already writing may take up to twice its count, so that a commit crossing
+            // the count needs no second write; the byte limit is hard.
+            var maxMessages = changed ? _limits.SegmentStretch * _limits.SegmentMaxMessages : _limits.SegmentMaxMessages;
+            if (messages.Count > 0 && (messages.Count >= maxMessages || bytes + p.EstimatedBytes > _limits.SegmentMaxBytes))
             {
                 if (changed)
                 {
@@ -1171,6 +1174,13 @@ internal sealed record QueueCoreLimits(int SegmentMaxMessages, long SegmentMaxBy
     }
 
     private readonly int? _chunkMaxMessages;
+
+    /// <summary>
+    /// A segment that a group commit is already writing may take up to this many times
+    /// <see cref="SegmentMaxMessages"/> (never more than <see cref="SegmentMaxBytes"/>), so a commit that crosses the
+    /// count needs no second write; a segment that is full before a commit starts takes nothing more. 1: a hard count.
+    /// </summary>
+    public int SegmentStretch { get; init; } = 1;
 
     /// <summary>The same bound in estimated bytes: the segment's byte limit in proportion to its chunk's messages.</summary>
     public long ChunkMaxBytes => Math.Max(1, SegmentMaxBytes * ChunkMaxMessages / SegmentMaxMessages);

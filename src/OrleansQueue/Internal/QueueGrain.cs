@@ -64,6 +64,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         {
             DefaultAckDeadline = _options.DefaultLeaseDuration,
             ChunkMaxMessages = Math.Min(_options.SegmentChunkMessages, _options.SegmentMaxMessages),
+            SegmentStretch = 2,
         };
         _time = time;
         _storage = services.GetRequiredKeyedService<IGrainStorage>(_options.StorageName);
@@ -830,3 +831,4 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         }
     }
 }
+

@@ -16,7 +16,11 @@ public sealed class OrleansQueueOptions
     /// </summary>
     public string StorageName { get; set; } = DefaultStorageName;
 
-    /// <summary>Most messages in one storage segment. Default 128; 1 to 10,000.</summary>
+    /// <summary>
+    /// Messages per storage segment: a segment that holds this many takes no more. A group commit that is already
+    /// writing a segment may fill it to twice this many (within <see cref="SegmentMaxBytes"/>), so a commit that
+    /// crosses the count needs no second write. Default 128; 1 to 10,000.
+    /// </summary>
     public int SegmentMaxMessages { get; set; } = 128;
 
     /// <summary>

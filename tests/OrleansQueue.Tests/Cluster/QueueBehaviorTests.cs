@@ -251,7 +251,11 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
     public async Task CompletedSegments_AreDeleted_OnceOutOfTheDuplicateWindow()
     {
         var queue = C.Queue(NewQueueName());
-        await queue.SendBatchAsync(Enumerable.Range(1, 20).Select(i => Text($"m{i}")));
+        for (var b = 0; b < 5; b++)
+        {
+            await queue.SendBatchAsync(Enumerable.Range(4 * b + 1, 4).Select(i => Text($"m{i}"))); // a segment each
+        }
+
         while ((await queue.ReceiveAsync(20)) is { Count: > 0 } batch)
         {
             await queue.CompleteAsync(batch.Select(b => b.LockToken));
@@ -392,8 +396,9 @@ public sealed class MemoryQueueBehaviorTests(MemoryClusterFixture fixture) : Que
 
         var writes = Counter.Writes - before;
 
-        // 400 messages fill 100 four-message segments: one write per segment plus a few cursor updates, not 400.
-        Assert.InRange(writes, 100, 250);
+        // 400 messages in four-message segments, which a commit may stretch to eight: at least 50 segment writes plus
+        // a few cursor updates, not 400.
+        Assert.InRange(writes, 50, 250);
         Assert.Equal(401, (await queue.GetStatsAsync()).TotalEnqueued);
     }
 

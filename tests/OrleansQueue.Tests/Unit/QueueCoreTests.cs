@@ -75,6 +75,31 @@ public sealed class QueueCoreTests
     }
 
     [Fact]
+    public void Append_ACommitMayStretchTheSegmentItWrites_ButNeverStartsOneInAFullSegment()
+    {
+        var h = new Harness(Limits with { SegmentStretch = 2 });
+        h.Append(T0, Ids(1, 3));
+        // Three stored, six more: the tail takes five (twice its count of four) in the same write, one goes on.
+        var plan = h.Core.PlanAppend(Ids(4, 6).Select(id => new PendingMessage(OutgoingMessage.FromText(id, id), id, 600)).ToList(), T0);
+        Assert.Equal([(0L, 8), (1L, 1)], plan.Segments.Select(s => (s.Id, s.Messages.Count)));
+        foreach (var segment in plan.Segments)
+        {
+            h.Core.SegmentWritten(segment, "etag", T0);
+        }
+
+        // A later commit finds segment 1 below its count: it fills it to four, and stretches it no further than eight.
+        h.Append(T0, Ids(10, 3));
+        Assert.Equal((1L, 4), (h.Core.Tail.Id, h.Core.Tail.Messages.Count));
+        var next = h.Core.PlanAppend([new PendingMessage(OutgoingMessage.FromText("m13", "m13"), "m13", 600)], T0);
+        Assert.Equal(2, Assert.Single(next.Segments).Id); // full before the commit: a new segment
+
+        // The byte limit stays hard.
+        var bytes = new Harness(Limits with { SegmentStretch = 2, SegmentMaxBytes = 1500 });
+        var big = bytes.Core.PlanAppend(Ids(1, 3).Select(id => new PendingMessage(OutgoingMessage.FromText(id, id), id, 600)).ToList(), T0);
+        Assert.Equal([2, 1], big.Segments.Select(s => s.Messages.Count));
+    }
+
+    [Fact]
     public void Append_RewritesOnlyTheSmallLastChunk_ThenStartsANewChunkRecord()
     {
         var h = new Harness(Limits with { ChunkMaxMessages = 2 });
