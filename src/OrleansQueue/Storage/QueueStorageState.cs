@@ -30,7 +30,10 @@ internal sealed class StoredMessage
     internal UInt128? Key;
 }
 
-/// <summary>A bounded run of consecutive messages: one storage record, state name <c>oq-seg-{n}</c>.</summary>
+/// <summary>
+/// A bounded run of consecutive messages: one chunk record of a segment (<see cref="StateNames.SegmentChunk"/>). A
+/// segment's chunks follow each other: each starts at the sequence number after the previous one's last message.
+/// </summary>
 [GenerateSerializer, Alias("oq.SegmentState")]
 internal sealed class SegmentState
 {
