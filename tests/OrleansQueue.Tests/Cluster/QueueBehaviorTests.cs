@@ -282,6 +282,34 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
     }
 
     [Fact]
+    public async Task ASegmentStoredAsOneRecord_ByABuildBeforeChunks_IsReadWhole_AndGrowsInANewChunk()
+    {
+        var name = NewQueueName();
+        var storage = C.Storage();
+        var grainId = C.Grain(name).GetGrainId();
+        // As a silo before chunks stored it: three messages in the segment's one record, no cursor record yet.
+        var legacy = new SegmentState
+        {
+            FirstSequence = 1,
+            Messages = [.. Enumerable.Range(1, 3).Select(i => new StoredMessage
+            {
+                Id = $"old-{i}", Seq = i, Body = System.Text.Encoding.UTF8.GetBytes($"old {i}"), EnqueuedAt = C.Time.GetUtcNow(),
+            })],
+        };
+        await storage.WriteStateAsync(StateNames.SegmentChunk(0, 0), grainId, new GrainState<SegmentState>(legacy));
+
+        var queue = C.Queue(name);
+        Assert.Equal(1, await queue.SendAsync("old 1", "old-1")); // the stored id: a duplicate, nothing written
+        Assert.Equal(4, await queue.SendAsync("new 4"));          // the record holds 3 (chunks hold 2): a new chunk
+        var chunk1 = new GrainState<SegmentState>();
+        await storage.ReadStateAsync(StateNames.SegmentChunk(0, 1), grainId, chunk1);
+        Assert.Equal([4L], chunk1.State!.Messages.Select(m => m.Seq));
+
+        await C.Cluster.DeactivateAsync(C.Grain(name));
+        Assert.Equal(["old 1", "old 2", "old 3", "new 4"], (await queue.PeekAsync(10)).Select(m => m.BodyAsString()));
+    }
+
+    [Fact]
     public async Task SmallSends_AreStoredInChunks_ReadBackWhole_AndDeletedWithEveryChunk()
     {
         var queue = C.Queue(NewQueueName());

@@ -13,6 +13,8 @@ public sealed class OptionsValidatorTests
     {
         { nameof(OrleansQueueOptions.StorageName), o => o.StorageName = " " },
         { nameof(OrleansQueueOptions.SegmentMaxMessages), o => o.SegmentMaxMessages = 0 },
+        { nameof(OrleansQueueOptions.SegmentChunkMessages), o => o.SegmentChunkMessages = 0 },
+        { nameof(OrleansQueueOptions.SegmentChunkMessages), o => o.SegmentChunkMessages = 10_001 },
         { nameof(OrleansQueueOptions.SegmentMaxBytes), o => o.SegmentMaxBytes = 1024 * 1024 },
         { nameof(OrleansQueueOptions.SegmentMaxBytes), o => o.SegmentMaxBytes = 1000 },
         { nameof(OrleansQueueOptions.ActiveSegments), o => o.ActiveSegments = 0 },
