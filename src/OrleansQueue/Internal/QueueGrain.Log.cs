@@ -28,6 +28,6 @@ internal sealed partial class QueueGrain
     [LoggerMessage(8, LogLevel.Information, "Queue {Queue}: storing the cursor record on deactivation failed; completions not yet stored are delivered again")]
     private partial void LogDeactivationCommitFailed(Exception exception, string queue);
 
-    [LoggerMessage(9, LogLevel.Debug, "Queue {Queue}: a segment read ahead while loading the duplicate-detection index failed; it was not needed")]
+    [LoggerMessage(9, LogLevel.Debug, "Queue {Queue}: a segment read ahead on activation failed; it was not needed")]
     private partial void LogReadAheadFailed(Exception exception, string queue);
 }

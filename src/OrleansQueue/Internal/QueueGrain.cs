@@ -28,8 +28,8 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     private static readonly TimeSpan MoveRetryDelay = TimeSpan.FromSeconds(5);
     private const int MaxDeletesPerPass = 64;
 
-    /// <summary>How many segments activation reads at once while it rebuilds the duplicate-detection index.</summary>
-    private const int DedupReadAhead = 8;
+    /// <summary>How many segments activation reads at once for the active window and the duplicate-detection index.</summary>
+    private const int SegmentReadAhead = 8;
 
     /// <summary>How long the completion of a pushed message waits for others to share its cursor write.</summary>
     private static readonly TimeSpan PushCompletionLinger = TimeSpan.FromMilliseconds(50);
@@ -452,17 +452,34 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         tail ??= new SegmentSnapshot(meta.TailSegment, meta.AckedBelow, [], 0, null);
         read[tail.Id] = tail;
 
+        // Segments are read SegmentReadAhead at a time (each is a few chunk reads): `id` and the next ones towards
+        // `last`, by `step`; at most that many are read in vain.
+        var ahead = new Dictionary<long, Task<SegmentSnapshot?>>();
+        async Task<SegmentSnapshot?> ReadAheadAsync(long id, int step, long last)
+        {
+            for (var (next, count) = (id, 0); count < SegmentReadAhead && (step > 0 ? next <= last : next >= last); next += step, count++)
+            {
+                if (!read.ContainsKey(next) && !ahead.ContainsKey(next))
+                {
+                    ahead[next] = ReadSegmentAsync(next);
+                }
+            }
+
+            if (!read.TryGetValue(id, out var segment) && ahead.Remove(id, out var reading) && await reading is { } found)
+            {
+                read[id] = segment = found;
+            }
+
+            return segment;
+        }
+
         // The active window, far enough to hold every message the cursor has delivery state for.
         var core = new QueueCore(_limits, tail, meta);
         var mustReach = QueueCore.HighestRecordedSeq(meta);
         while (core.LoadedThrough < tail.Id && (core.NextSegmentToLoad is not null || core.NextSeqLoaded() <= mustReach))
         {
             var id = core.LoadedThrough + 1;
-            if (!read.TryGetValue(id, out var segment))
-            {
-                read[id] = segment = await ReadSegmentAsync(id) ?? throw MissingSegment(id);
-            }
-
+            var segment = await ReadAheadAsync(id, 1, tail.Id) ?? throw MissingSegment(id);
             core.AddWindowSegment(id, segment.ToState(), now);
         }
 
@@ -473,26 +490,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         {
             var newestFirst = new List<SegmentSnapshot>();
             long ids = 0;
-            // Segments are read DedupReadAhead at a time (each is a few chunk reads): at most that many are read in vain.
-            var ahead = new Dictionary<long, Task<SegmentSnapshot?>>();
             for (var id = tail.Id; id >= meta.RetainedFrom && ids < _limits.DedupMaxIds; id--)
             {
-                for (var next = id; next > id - DedupReadAhead && next >= meta.RetainedFrom; next--)
+                if (await ReadAheadAsync(id, -1, meta.RetainedFrom) is not { } segment)
                 {
-                    if (!read.ContainsKey(next) && !ahead.ContainsKey(next))
-                    {
-                        ahead[next] = ReadSegmentAsync(next);
-                    }
-                }
-
-                if (!read.TryGetValue(id, out var segment))
-                {
-                    segment = await ahead[id];
-                    ahead.Remove(id);
-                    if (segment is null)
-                    {
-                        continue; // deleted, but the cursor was not yet advanced past it
-                    }
+                    continue; // deleted, but the cursor was not yet advanced past it
                 }
 
                 if (segment.Messages.Count > 0 && segment.Messages[^1].EnqueuedAt < now - _limits.DedupWindow)
@@ -508,15 +510,6 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                 }
             }
 
-            try
-            {
-                await Task.WhenAll(ahead.Values); // read past the window: nothing to keep, but leave no read running
-            }
-            catch (Exception ex)
-            {
-                LogReadAheadFailed(ex, QueueName);
-            }
-
             for (var i = newestFirst.Count - 1; i >= 0; i--)
             {
                 foreach (var message in newestFirst[i].Messages)
@@ -526,6 +519,15 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
             }
 
             core.TrimDedup(now);
+        }
+
+        try
+        {
+            await Task.WhenAll(ahead.Values); // read ahead in vain: nothing to keep, but leave no read running
+        }
+        catch (Exception ex)
+        {
+            LogReadAheadFailed(ex, QueueName);
         }
 
         _core = core;
