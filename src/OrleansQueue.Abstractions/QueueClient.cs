@@ -266,7 +266,7 @@ public sealed class QueueClient
     private static ReceivedMessage RequireMessage(ReceivedMessage message) =>
         message ?? throw new ArgumentNullException(nameof(message));
 
-    private static bool IsOutcomeUnknown(Exception ex) =>
+    internal static bool IsOutcomeUnknown(Exception ex) =>
         ex is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException
             or QueueException { Code: QueueErrorCode.StorageFailed };
 }
@@ -329,14 +329,30 @@ public sealed class QueueSubscription : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops renewing and unsubscribes.</summary>
+    /// <summary>Attempts of the unsubscribe call while its outcome is unknown (it is idempotent, so safe to repeat).</summary>
+    private const int UnsubscribeAttempts = 3;
+
+    /// <summary>Stops renewing and unsubscribes, retrying while the outcome is unknown (a conflict, a lost silo).</summary>
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
         await _renewals.ConfigureAwait(false);
         try
         {
-            await _queue.Unsubscribe(_consumer).ConfigureAwait(false);
+            var delay = TimeSpan.FromMilliseconds(200);
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await _queue.Unsubscribe(_consumer).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception ex) when (attempt < UnsubscribeAttempts && QueueClient.IsOutcomeUnknown(ex))
+                {
+                    await Task.Delay(delay).ConfigureAwait(false);
+                    delay *= 2;
+                }
+            }
         }
         finally
         {
