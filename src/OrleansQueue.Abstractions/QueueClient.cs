@@ -99,16 +99,22 @@ public sealed class QueueClient
     }
 
     /// <summary>Runs a send, retrying it (with the same message ids) while its outcome is unknown.</summary>
-    private async Task<T> WithRetriesAsync<T>(Func<Task<T>> send, CancellationToken cancellationToken)
+    private Task<T> WithRetriesAsync<T>(Func<Task<T>> send, CancellationToken cancellationToken) =>
+        RetryWhileUnknownAsync(send, _options.SendAttempts, _options.RetryDelay, cancellationToken);
+
+    /// <summary>
+    /// Runs an idempotent call up to <paramref name="attempts"/> times while its outcome is unknown, waiting
+    /// <paramref name="delay"/> before the first retry and twice as long before each next one.
+    /// </summary>
+    internal static async Task<T> RetryWhileUnknownAsync<T>(Func<Task<T>> call, int attempts, TimeSpan delay, CancellationToken cancellationToken)
     {
-        var delay = _options.RetryDelay;
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await send().WaitAsync(cancellationToken).ConfigureAwait(false);
+                return await call().WaitAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (attempt < _options.SendAttempts && IsOutcomeUnknown(ex) && !cancellationToken.IsCancellationRequested)
+            catch (Exception ex) when (attempt < attempts && IsOutcomeUnknown(ex) && !cancellationToken.IsCancellationRequested)
             {
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 delay *= 2;
@@ -266,7 +272,7 @@ public sealed class QueueClient
     private static ReceivedMessage RequireMessage(ReceivedMessage message) =>
         message ?? throw new ArgumentNullException(nameof(message));
 
-    internal static bool IsOutcomeUnknown(Exception ex) =>
+    private static bool IsOutcomeUnknown(Exception ex) =>
         ex is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException
             or QueueException { Code: QueueErrorCode.StorageFailed };
 }
@@ -339,20 +345,11 @@ public sealed class QueueSubscription : IAsyncDisposable
         await _renewals.ConfigureAwait(false);
         try
         {
-            var delay = TimeSpan.FromMilliseconds(200);
-            for (var attempt = 1; ; attempt++)
+            await QueueClient.RetryWhileUnknownAsync(async () =>
             {
-                try
-                {
-                    await _queue.Unsubscribe(_consumer).ConfigureAwait(false);
-                    break;
-                }
-                catch (Exception ex) when (attempt < UnsubscribeAttempts && QueueClient.IsOutcomeUnknown(ex))
-                {
-                    await Task.Delay(delay).ConfigureAwait(false);
-                    delay *= 2;
-                }
-            }
+                await _queue.Unsubscribe(_consumer).ConfigureAwait(false);
+                return true;
+            }, UnsubscribeAttempts, TimeSpan.FromMilliseconds(200), CancellationToken.None).ConfigureAwait(false);
         }
         finally
         {

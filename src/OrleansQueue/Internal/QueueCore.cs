@@ -522,13 +522,7 @@ internal sealed class QueueCore
     }
 
     /// <summary>Adds an id found in a stored segment while rebuilding the index after activation (oldest first).</summary>
-    public void RememberId(string messageId, long seq, DateTimeOffset enqueuedAt)
-    {
-        if (_limits.DedupEnabled)
-        {
-            Remember(DedupHash(messageId), seq, enqueuedAt);
-        }
-    }
+    public void RememberId(string messageId, long seq, DateTimeOffset enqueuedAt) => Remember(DedupHash(messageId), seq, enqueuedAt);
 
     private void Remember(UInt128 key, long seq, DateTimeOffset enqueuedAt)
     {
