@@ -28,6 +28,9 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     private static readonly TimeSpan MoveRetryDelay = TimeSpan.FromSeconds(5);
     private const int MaxDeletesPerPass = 64;
 
+    /// <summary>A group commit writing a segment may fill it to this many times SegmentMaxMessages (one write, not two).</summary>
+    private const int SegmentStretch = 2;
+
     /// <summary>How many segments activation reads at once for the active window and the duplicate-detection index.</summary>
     private const int SegmentReadAhead = 8;
 
@@ -64,7 +67,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         {
             DefaultAckDeadline = _options.DefaultLeaseDuration,
             ChunkMaxMessages = Math.Min(_options.SegmentChunkMessages, _options.SegmentMaxMessages),
-            SegmentStretch = 2,
+            SegmentStretch = SegmentStretch,
         };
         _time = time;
         _storage = services.GetRequiredKeyedService<IGrainStorage>(_options.StorageName);
@@ -616,17 +619,18 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         var messages = new List<StoredMessage>();
         long bytes = 0, chunkBytes = 0;
         var chunkStart = 0;
-        foreach (var chunk in chunks)
+        for (var i = 0; i < chunks.Count; i++)
         {
-            if (chunk.State!.FirstSequence != first + messages.Count)
+            var chunk = chunks[i].State!;
+            if (chunk.FirstSequence != first + messages.Count)
             {
                 throw new InvalidOperationException(
-                    $"Queue '{QueueName}': chunk {chunks.IndexOf(chunk)} of segment {id} starts at sequence {chunk.State.FirstSequence}, not {first + messages.Count}.");
+                    $"Queue '{QueueName}': chunk {i} of segment {id} starts at sequence {chunk.FirstSequence}, not {first + messages.Count}.");
             }
 
             chunkStart = messages.Count;
             chunkBytes = 0;
-            foreach (var message in chunk.State.Messages)
+            foreach (var message in chunk.Messages)
             {
                 messages.Add(message);
                 chunkBytes += SegmentSizing.EstimateBytes(message);
@@ -833,4 +837,3 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         }
     }
 }
-
