@@ -9,6 +9,13 @@ using OrleansQueue.Tests.Infrastructure;
 //   bash .ci/bench --smoke    1,000 messages per workload: checks the harness works, measures nothing
 // Options: --systems oq-table,oq-memory,rabbit-quorum,rabbit-classic,streams  --workloads w1,w2,w3,w4  --messages N  --backlog N
 //          --json path  --markdown path. RabbitMQ's port comes from RABBITMQ_PORT, its Erlang VM process id from RABBITMQ_PID.
+if (args is [OrleansFloor.SiloCommand, var floorSiloPort, var floorGatewayPort, var floorStorage, var floorTable])
+{
+    // The silo of the Orleans floor row (OrleansFloor), started by the harness as a process of its own.
+    await OrleansFloor.RunSiloAsync(int.Parse(floorSiloPort), int.Parse(floorGatewayPort), floorStorage, floorTable);
+    return 0;
+}
+
 var options = Args.Parse(args);
 var smoke = options.ContainsKey("smoke");
 var settings = smoke
@@ -88,6 +95,8 @@ foreach (var system in systems)
             // Right after OrleansQueue's W3, on the same Azurite in the same state, with the silo idle.
             Console.Error.WriteLine($"==> {AzuriteFloor.SystemName}");
             results.Add(Print(await AzuriteFloor.RunAsync(azurite.ConnectionString, settings.PacedRates[0], settings.PacedSeconds)));
+            Console.Error.WriteLine($"==> {OrleansFloor.SystemName}");
+            results.Add(Print(await OrleansFloor.RunAsync(azurite.ConnectionString, settings.PacedRates[0], settings.PacedSeconds)));
         }
 
         if (target is OrleansQueueTarget { System: Report.Reference } oq && Runs("w4"))

@@ -34,24 +34,28 @@ public sealed class SiloHostProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<SiloHostProcess> StartAsync(int siloPort, int gatewayPort, params string[] settings)
+    public static Task<SiloHostProcess> StartAsync(int siloPort, int gatewayPort, params string[] settings)
     {
         var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
         var directory = Path.Combine(AzuriteFixture.RepositoryRoot(), "silo-host", "bin", configuration, "net10.0");
+        return StartAsync(Path.Combine(directory, "OrleansQueue.SiloHost.dll"), gatewayPort,
+            [$"--Cluster:SiloPort={siloPort}", $"--Cluster:GatewayPort={gatewayPort}", "--Logging:LogLevel:Default=Warning", .. settings]);
+    }
+
+    /// <summary>Runs <paramref name="dll"/> with <paramref name="arguments"/> and waits until it accepts connections on <paramref name="gatewayPort"/>.</summary>
+    public static async Task<SiloHostProcess> StartAsync(string dll, int gatewayPort, IEnumerable<string> arguments)
+    {
         var start = new ProcessStartInfo("dotnet")
         {
-            WorkingDirectory = directory,
+            WorkingDirectory = Path.GetDirectoryName(dll),
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(Path.Combine(directory, "OrleansQueue.SiloHost.dll"));
-        start.ArgumentList.Add($"--Cluster:SiloPort={siloPort}");
-        start.ArgumentList.Add($"--Cluster:GatewayPort={gatewayPort}");
-        start.ArgumentList.Add("--Logging:LogLevel:Default=Warning");
-        foreach (var setting in settings)
+        start.ArgumentList.Add(dll);
+        foreach (var argument in arguments)
         {
-            start.ArgumentList.Add(setting);
+            start.ArgumentList.Add(argument);
         }
 
         var host = new SiloHostProcess(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"), gatewayPort);
@@ -60,7 +64,7 @@ public sealed class SiloHostProcess : IAsyncDisposable
         {
             if (host._process.HasExited || DateTime.UtcNow > deadline)
             {
-                throw new InvalidOperationException($"The silo host did not open its gateway on {gatewayPort}:\n{host.Output}");
+                throw new InvalidOperationException($"{Path.GetFileName(dll)} did not open its gateway on {gatewayPort}:\n{host.Output}");
             }
 
             await Task.Delay(100);

@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using Azure.Data.Tables;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Storage;
+using OrleansQueue.Tests.Infrastructure;
+
+namespace OrleansQueue.Benchmarks.Harness;
+
+[Alias("oq.bench.IFloorGrain")]
+public interface IFloorGrain : IGrainWithIntegerKey
+{
+    Task Store(byte[] body);
+}
+
+[GenerateSerializer, Alias("oq.bench.FloorRecord")]
+public sealed class FloorRecord
+{
+    [Id(0)] public byte[] Body { get; set; } = [];
+}
+
+/// <summary>Stores each call's body in its own grain state record, then returns: one durable write per call.</summary>
+public sealed class FloorGrain([PersistentState("floor", OrleansFloor.StorageName)] IPersistentState<FloorRecord> state) : Grain, IFloorGrain
+{
+    public async Task Store(byte[] body)
+    {
+        state.State.Body = body;
+        await state.WriteStateAsync();
+    }
+}
+
+/// <summary>
+/// The floor under any durable queue built on Orleans and Azure Table storage, for W3: a client call over the gateway
+/// to a grain that writes one 256-byte grain state record to Azurite through the Orleans Azure Table provider (Orleans
+/// binary serializer, as the silo host stores) and returns. Nothing else: no queue, no batching, no delivery. The calls
+/// are paced like W3 and spread over 64 grains, so no call waits for another's write. A queue's confirm costs at least
+/// this (a call in, one durable write, an answer out), so its W3 latency cannot be below this row's.
+/// It runs right after OrleansQueue's W3, against the same Azurite, with the OrleansQueue silo idle. Its silo is a
+/// process of its own (this program, run as <c>floor-silo</c>), and this process's client reaches it over TCP, as
+/// the benchmark's client reaches the silo host.
+/// </summary>
+public static class OrleansFloor
+{
+    public const string SystemName = "Orleans call + one Azure Table write (no queue)";
+    public const string StorageName = "floor";
+    public const string SiloCommand = "floor-silo";
+    private const string ClusterId = "oq-bench-floor";
+    private const int Grains = 64;
+
+    /// <summary>The floor's silo, until SIGTERM: what this program runs as <see cref="SiloCommand"/>.</summary>
+    public static async Task RunSiloAsync(int siloPort, int gatewayPort, string connectionString, string table)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddFilter("Orleans.AzureUtils", LogLevel.Error);
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering(siloPort, gatewayPort, new IPEndPoint(IPAddress.Loopback, siloPort), ClusterId, ClusterId);
+            silo.AddAzureTableGrainStorage(StorageName, (OptionsBuilder<AzureTableStorageOptions> options) => options.Configure<IServiceProvider>((o, services) =>
+            {
+                o.TableServiceClient = new TableServiceClient(connectionString);
+                o.TableName = table;
+                o.GrainStorageSerializer = new OrleansGrainStorageSerializer(services.GetRequiredService<Orleans.Serialization.Serializer>());
+            }));
+        });
+        using var host = builder.Build();
+        await host.RunAsync();
+    }
+
+    public static async Task<BenchResult> RunAsync(string connectionString, int perSecond, double seconds)
+    {
+        var siloPort = Loopback.FreePort();
+        var gatewayPort = Loopback.FreePort();
+        var table = $"benchorleansfloor{Environment.ProcessId}";
+        var program = Path.Combine(AppContext.BaseDirectory, "OrleansQueue.Benchmarks.dll");
+        await using var silo = await SiloHostProcess.StartAsync(program, gatewayPort,
+            [SiloCommand, siloPort.ToString(CultureInfo.InvariantCulture), gatewayPort.ToString(CultureInfo.InvariantCulture), connectionString, table]);
+        using var client = new HostBuilder()
+            .UseOrleansClient(c =>
+            {
+                c.UseStaticClustering(new IPEndPoint(IPAddress.Loopback, gatewayPort));
+                c.Configure<ClusterOptions>(o => (o.ServiceId, o.ClusterId) = (ClusterId, ClusterId));
+            })
+            .Build();
+        await client.StartAsync();
+        try
+        {
+            var grains = client.Services.GetRequiredService<IClusterClient>();
+            var body = new byte[Recorder.BodySize];
+            // Warm-up: every grain activated with its record written, JIT on both sides.
+            for (var round = 0; round < 16; round++)
+            {
+                await Task.WhenAll(Enumerable.Range(0, Grains).Select(g => grains.GetGrain<IFloorGrain>(g).Store(body)));
+            }
+
+            var count = (int)(perSecond * seconds);
+            var ticks = new long[count];
+            var calls = new List<Task>(count);
+            var watch = Stopwatch.StartNew();
+            for (var i = 0; i < count; i++)
+            {
+                var due = TimeSpan.FromSeconds(i / (double)perSecond);
+                if (due > watch.Elapsed)
+                {
+                    await Task.Delay(due - watch.Elapsed);
+                }
+
+                calls.Add(TimedAsync(grains.GetGrain<IFloorGrain>(i % Grains), body, ticks, i));
+            }
+
+            await Task.WhenAll(calls);
+            var latency = Recorder.Percentiles(ticks);
+            return new BenchResult
+            {
+                System = SystemName,
+                Workload = $"W3 paced {perSecond:N0} msg/s",
+                Messages = count,
+                Confirmed = count,
+                Delivered = count,
+                SentPerSecond = count / watch.Elapsed.TotalSeconds,
+                P50Ms = latency?.P50,
+                P99Ms = latency?.P99,
+                P999Ms = latency?.P999,
+                Note = "a client call, one grain state write, the answer; silo in its own process: the least a durable confirm on Orleans and Azurite costs",
+            };
+        }
+        finally
+        {
+            await client.StopAsync();
+            await silo.StopAsync(TimeSpan.FromSeconds(30));
+            await new TableClient(connectionString, table).DeleteAsync();
+        }
+    }
+
+    private static async Task TimedAsync(IFloorGrain grain, byte[] body, long[] ticks, int index)
+    {
+        var start = Stopwatch.GetTimestamp();
+        await grain.Store(body);
+        ticks[index] = Stopwatch.GetTimestamp() - start;
+    }
+}
