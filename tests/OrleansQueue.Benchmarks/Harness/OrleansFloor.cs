@@ -35,14 +35,15 @@ public sealed class FloorGrain([PersistentState("floor", OrleansFloor.StorageNam
 }
 
 /// <summary>
-/// The floor under any durable queue built on Orleans and Azure Table storage, for W3: a client call over the gateway
-/// to a grain that writes one 256-byte grain state record to Azurite through the Orleans Azure Table provider (Orleans
-/// binary serializer, as the silo host stores) and returns. Nothing else: no queue, no batching, no delivery. The calls
-/// are paced like W3 and spread over 64 grains, so no call waits for another's write. A queue's confirm costs at least
-/// this (a call in, one durable write, an answer out), so its W3 latency cannot be below this row's.
+/// The simplest durable call on Orleans and Azure Table storage, beside OrleansQueue's W3: a client call over the
+/// gateway to a grain that writes one 256-byte grain state record to Azurite through the Orleans Azure Table provider
+/// (Orleans binary serializer, as the silo host stores) and answers. Nothing else: no queue, no batching, no delivery.
+/// The calls are paced like W3 and spread over 64 grains, so no call waits for another's write. Every durable confirm
+/// on this stack does this work (a call in, at least one storage write, an answer out): the row shows what the stack
+/// under OrleansQueue costs, Orleans messaging included, where the Azurite row shows the storage write alone.
 /// It runs right after OrleansQueue's W3, against the same Azurite, with the OrleansQueue silo idle. Its silo is a
-/// process of its own (this program, run as <c>floor-silo</c>), and this process's client reaches it over TCP, as
-/// the benchmark's client reaches the silo host.
+/// process of its own (this program, run as <c>floor-silo</c>, with inline socket completions as the silo host), and this
+/// process's client reaches it over TCP, as the benchmark's client reaches the silo host.
 /// </summary>
 public static class OrleansFloor
 {
@@ -55,6 +56,12 @@ public static class OrleansFloor
     /// <summary>The floor's silo, until SIGTERM: what this program runs as <see cref="SiloCommand"/>.</summary>
     public static async Task RunSiloAsync(int siloPort, int gatewayPort, string connectionString, string table)
     {
+        // As the silo host does for itself (silo-host/Program.cs), before the first socket.
+        if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
+        {
+            Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+        }
+
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Logging.AddFilter("Orleans.AzureUtils", LogLevel.Error);
@@ -126,7 +133,7 @@ public static class OrleansFloor
                 P50Ms = latency?.P50,
                 P99Ms = latency?.P99,
                 P999Ms = latency?.P999,
-                Note = "a client call, one grain state write, the answer; silo in its own process: the least a durable confirm on Orleans and Azurite costs",
+                Note = "a client call, one grain state write, the answer (silo in its own process): the simplest durable call on Orleans and Azurite",
             };
         }
         finally
