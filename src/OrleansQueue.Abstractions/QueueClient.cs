@@ -70,7 +70,7 @@ public sealed class QueueClient
         QueueLimits.ValidateBatch([message], _options.MaxMessageBodyBytes, _options.MaxBatchCount, _options.MaxBatchBodyBytes);
         if (message.MessageId is null)
         {
-            message = message with { MessageId = Guid.NewGuid().ToString("N") };
+            message = message with { MessageId = RandomIds.NewGuid().ToString("N") };
         }
 
         var coalescer = SendCoalescer.For(_grainFactory, Name, _grain, _options);
@@ -91,7 +91,7 @@ public sealed class QueueClient
         {
             if (batch[i].MessageId is null)
             {
-                batch[i] = batch[i] with { MessageId = Guid.NewGuid().ToString("N") };
+                batch[i] = batch[i] with { MessageId = RandomIds.NewGuid().ToString("N") };
             }
         }
 

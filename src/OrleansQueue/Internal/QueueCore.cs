@@ -421,7 +421,7 @@ internal sealed class QueueCore
             };
             if (leasing && leased < leaseOnAppend)
             {
-                stored.FirstLeaseToken = Guid.NewGuid();
+                stored.FirstLeaseToken = RandomIds.NewGuid();
                 stored.FirstLeasedUntil = now + leaseDuration;
                 leased++;
             }
@@ -580,7 +580,7 @@ internal sealed class QueueCore
                 entry.Attempts.RemoveAt(0);
             }
 
-            entry.Token = Guid.NewGuid();
+            entry.Token = RandomIds.NewGuid();
             entry.LockedUntil = now + duration;
             _leases[entry.Token] = seq;
             _expiries.Enqueue(entry.Token, entry.LockedUntil);
@@ -686,7 +686,7 @@ internal sealed class QueueCore
     {
         entry.State = EntryState.Moving;
         entry.Token = Guid.Empty;
-        var move = new MoveRecord { Seq = seq, MoveId = Guid.NewGuid(), Reason = reason, Description = description, At = now };
+        var move = new MoveRecord { Seq = seq, MoveId = RandomIds.NewGuid(), Reason = reason, Description = description, At = now };
         _moves[seq] = move;
         return move;
     }
@@ -949,7 +949,24 @@ internal sealed class QueueCore
         }
     }
 
-    public RetainedSegment? GetRetained(long id) => _retained.Find(r => r.Id == id);
+    public RetainedSegment? GetRetained(long id)
+    {
+        // Sorted by id: a binary search, as cleanup asks for each segment it deletes.
+        int lo = 0, hi = _retained.Count - 1;
+        while (lo <= hi)
+        {
+            var mid = lo + (hi - lo) / 2;
+            var found = _retained[mid];
+            if (found.Id == id)
+            {
+                return found;
+            }
+
+            (lo, hi) = found.Id < id ? (mid + 1, hi) : (lo, mid - 1);
+        }
+
+        return null;
+    }
 
     /// <summary>Records a segment read from storage below the head (its ETag is needed to delete it).</summary>
     public void AddRetained(RetainedSegment segment)
@@ -969,7 +986,11 @@ internal sealed class QueueCore
             throw new InvalidOperationException($"Segment {id} is not the oldest retained ({RetainedFrom}).");
         }
 
-        _retained.RemoveAll(r => r.Id == id);
+        if (_retained.Count > 0 && _retained[0].Id == id)
+        {
+            _retained.RemoveAt(0); // the oldest, first in id order: no scan of the list
+        }
+
         RetainedFrom++;
     }
 

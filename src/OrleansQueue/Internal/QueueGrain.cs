@@ -125,7 +125,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         var pendingIndex = new List<int>(messages.Length);
         for (var i = 0; i < messages.Length; i++)
         {
-            var id = messages[i].MessageId ?? Guid.NewGuid().ToString("N");
+            var id = messages[i].MessageId ?? RandomIds.NewGuid().ToString("N");
             var message = new PendingMessage(messages[i], id, SegmentSizing.EstimateBytes(messages[i], id), dedupKeys?[i]);
             if (core.TryGetDuplicate(message.Key, out var existing))
             {
