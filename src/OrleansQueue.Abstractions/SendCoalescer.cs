@@ -30,10 +30,13 @@ internal sealed class SendCoalescer
         _maxBatchBytes = options.MaxBatchBodyBytes;
     }
 
-    /// <summary>The coalescer of this client (grain factory) for the queue, shared by every handle on it.</summary>
-    public static SendCoalescer For(IGrainFactory factory, string queue, IQueueGrain grain, QueueClientOptions options) =>
+    /// <summary>
+    /// The coalescer of this client (grain factory) for the handle's queue, shared by every handle on it; the first
+    /// handle's grain reference and options make it.
+    /// </summary>
+    public static SendCoalescer For(IGrainFactory factory, QueueClient handle, QueueClientOptions options) =>
         Shared.GetValue(factory, _ => new ConcurrentDictionary<string, SendCoalescer>(StringComparer.Ordinal))
-            .GetOrAdd(queue, static (_, state) => new SendCoalescer(state.grain, state.options), (grain, options));
+            .GetOrAdd(handle.Name, static (_, state) => new SendCoalescer(state.handle.Grain, state.options), (handle, options));
 
     /// <summary>Sends one validated message with an id; completes with its sequence number once it is stored.</summary>
     public Task<long> SendAsync(OutgoingMessage message)
