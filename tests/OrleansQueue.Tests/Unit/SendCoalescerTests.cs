@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Reflection;
+using OrleansQueue.Tests.Infrastructure;
 
 namespace OrleansQueue.Tests.Unit;
 
@@ -53,42 +54,20 @@ public sealed class SendCoalescerTests
     public async Task AHandleMadeForEachSend_LooksUpTheGrainOnce()
     {
         var fake = FakeQueue.Create(out var queue);
-        var factory = CountingFactory.Create(fake, out var counting);
+        var getGrainCalls = 0;
+        var factory = OneMethodFake<IGrainFactory>.Create(nameof(IGrainFactory.GetGrain), _ =>
+        {
+            getGrainCalls++;
+            return fake;
+        });
 
         for (var i = 0; i < 5; i++)
         {
             Assert.Equal(i + 1, await factory.GetQueue("orders").SendAsync(new OutgoingMessage([1]) { MessageId = $"m{i}" }));
         }
 
-        Assert.Equal(1, counting.GetGrainCalls); // the first handle's, kept with the queue's shared coalescer
+        Assert.Equal(1, getGrainCalls); // the first handle's, kept with the queue's shared coalescer
         Assert.Equal(5, queue.Calls.Sum());
-    }
-
-    /// <summary>An IGrainFactory whose GetGrain returns the given queue grain and counts the calls; every other member throws.</summary>
-    public class CountingFactory : DispatchProxy
-    {
-        private IQueueGrain? _grain;
-
-        public int GetGrainCalls { get; private set; }
-
-        public static IGrainFactory Create(IQueueGrain grain, out CountingFactory factory)
-        {
-            var proxy = Create<IGrainFactory, CountingFactory>();
-            factory = (CountingFactory)(object)proxy;
-            factory._grain = grain;
-            return proxy;
-        }
-
-        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
-        {
-            if (targetMethod?.Name != nameof(IGrainFactory.GetGrain))
-            {
-                throw new NotSupportedException(targetMethod?.Name);
-            }
-
-            GetGrainCalls++;
-            return _grain;
-        }
     }
 
     /// <summary>An IQueueGrain whose Enqueue takes 2 ms and numbers messages; every other member throws.</summary>

@@ -1,5 +1,6 @@
-using System.Reflection;
+using System.Runtime.CompilerServices;
 using Orleans.Runtime;
+using OrleansQueue.Tests.Infrastructure;
 
 namespace OrleansQueue.Tests.Unit;
 
@@ -9,49 +10,29 @@ public sealed class SubscriptionDisposeTests
     [Fact]
     public async Task Dispose_RetriesAnUnsubscribeWhoseOutcomeIsUnknown()
     {
-        var grain = FakeUnsubscribe.Create(out var fake, new QueueException(QueueErrorCode.StorageFailed, "conflict"));
+        var grain = FailFirstUnsubscribe(new QueueException(QueueErrorCode.StorageFailed, "conflict"), out var calls);
         var released = false;
         await new QueueSubscription(grain, GrainId.Create("test", "consumer"), null, () => released = true).DisposeAsync();
-        Assert.Equal(2, fake.Calls);
+        Assert.Equal(2, calls.Value);
         Assert.True(released);
     }
 
     [Fact]
     public async Task Dispose_DoesNotRetryAnErrorThatWillNotPass_AndStillReleases()
     {
-        var grain = FakeUnsubscribe.Create(out var fake, new QueueException(QueueErrorCode.InvalidArgument, "bad"));
+        var grain = FailFirstUnsubscribe(new QueueException(QueueErrorCode.InvalidArgument, "bad"), out var calls);
         var released = false;
         var subscription = new QueueSubscription(grain, GrainId.Create("test", "consumer"), null, () => released = true);
         Assert.Equal(QueueErrorCode.InvalidArgument, (await Assert.ThrowsAsync<QueueException>(() => subscription.DisposeAsync().AsTask())).Code);
-        Assert.Equal(1, fake.Calls);
+        Assert.Equal(1, calls.Value);
         Assert.True(released);
     }
 
-    public class FakeUnsubscribe : DispatchProxy
+    /// <summary>A queue grain whose first Unsubscribe fails with <paramref name="firstFailure"/> and later ones succeed; <paramref name="calls"/> counts them.</summary>
+    private static IQueueGrain FailFirstUnsubscribe(Exception firstFailure, out StrongBox<int> calls)
     {
-        private Exception? _firstFailure;
-
-        public int Calls { get; private set; }
-
-        public static IQueueGrain Create(out FakeUnsubscribe fake, Exception firstFailure)
-        {
-            var proxy = Create<IQueueGrain, FakeUnsubscribe>();
-            fake = (FakeUnsubscribe)(object)proxy;
-            fake._firstFailure = firstFailure;
-            return proxy;
-        }
-
-        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
-        {
-            if (targetMethod?.Name != nameof(IQueueGrain.Unsubscribe))
-            {
-                throw new NotSupportedException(targetMethod?.Name);
-            }
-
-            Calls++;
-            var failure = _firstFailure;
-            _firstFailure = null;
-            return failure is null ? Task.CompletedTask : Task.FromException(failure);
-        }
+        var made = calls = new StrongBox<int>();
+        return OneMethodFake<IQueueGrain>.Create(nameof(IQueueGrain.Unsubscribe), _ =>
+            ++made.Value == 1 ? Task.FromException(firstFailure) : Task.CompletedTask);
     }
 }
