@@ -51,6 +51,7 @@ public static class AzuriteFloor
                 P50Ms = latency?.P50,
                 P99Ms = latency?.P99,
                 P999Ms = latency?.P999,
+                LatencyTicks = ticks,
             };
         });
 

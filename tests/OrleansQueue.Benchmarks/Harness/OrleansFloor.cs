@@ -16,6 +16,9 @@ namespace OrleansQueue.Benchmarks.Harness;
 public interface IFloorGrain : IGrainWithIntegerKey
 {
     Task Store(byte[] body);
+
+    /// <summary>Answers at once: the Orleans round trip alone.</summary>
+    Task Echo(byte[] body);
 }
 
 [GenerateSerializer, Alias("oq.bench.FloorRecord")]
@@ -32,6 +35,8 @@ public sealed class FloorGrain([PersistentState("floor", OrleansFloor.StorageNam
         state.State.Body = body;
         await state.WriteStateAsync();
     }
+
+    public Task Echo(byte[] body) => Task.CompletedTask;
 }
 
 /// <summary>
@@ -44,10 +49,13 @@ public sealed class FloorGrain([PersistentState("floor", OrleansFloor.StorageNam
 /// It runs right after OrleansQueue's W3, against the same Azurite, with the OrleansQueue silo idle. Its silo is a
 /// process of its own (this program, run as <c>floor-silo</c>, with inline socket completions as the silo host), and this
 /// process's client reaches it over TCP, as the benchmark's client reaches the silo host.
+/// Before the write row it measures the same calls answered at once, with no write (<see cref="RoundTripSystemName"/>):
+/// the Orleans messaging that any queue on Orleans adds to the storage write, for <see cref="LowerBound"/>.
 /// </summary>
 public static class OrleansFloor
 {
     public const string SystemName = "Orleans call + one Azure Table write (no queue)";
+    public const string RoundTripSystemName = "Orleans call, no storage";
     public const string StorageName = "floor";
     public const string SiloCommand = "floor-silo";
     private const string ClusterId = "oq-bench-floor";
@@ -79,7 +87,8 @@ public static class OrleansFloor
         await host.RunAsync();
     }
 
-    public static async Task<BenchResult> RunAsync(string connectionString, int perSecond, double seconds)
+    /// <summary>The round-trip row, then the write row.</summary>
+    public static async Task<IReadOnlyList<BenchResult>> RunAsync(string connectionString, int perSecond, double seconds)
     {
         var siloPort = Loopback.FreePort();
         var gatewayPort = Loopback.FreePort();
@@ -103,38 +112,19 @@ public static class OrleansFloor
             for (var round = 0; round < 16; round++)
             {
                 await Task.WhenAll(Enumerable.Range(0, Grains).Select(g => grains.GetGrain<IFloorGrain>(g).Store(body)));
+                await Task.WhenAll(Enumerable.Range(0, Grains).Select(g => grains.GetGrain<IFloorGrain>(g).Echo(body)));
             }
 
             var count = (int)(perSecond * seconds);
-            var ticks = new long[count];
-            var calls = new List<Task>(count);
-            var watch = Stopwatch.StartNew();
-            for (var i = 0; i < count; i++)
-            {
-                var due = TimeSpan.FromSeconds(i / (double)perSecond);
-                if (due > watch.Elapsed)
-                {
-                    await Task.Delay(due - watch.Elapsed);
-                }
-
-                calls.Add(TimedAsync(grains.GetGrain<IFloorGrain>(i % Grains), body, ticks, i));
-            }
-
-            await Task.WhenAll(calls);
-            var latency = Recorder.Percentiles(ticks);
-            return new BenchResult
-            {
-                System = SystemName,
-                Workload = $"W3 paced {perSecond:N0} msg/s",
-                Messages = count,
-                Confirmed = count,
-                Delivered = count,
-                SentPerSecond = count / watch.Elapsed.TotalSeconds,
-                P50Ms = latency?.P50,
-                P99Ms = latency?.P99,
-                P999Ms = latency?.P999,
-                Note = "a client call, one grain state write, the answer (silo in its own process): the simplest durable call on Orleans and Azurite",
-            };
+            var roundTrip = await PacedAsync(count, perSecond, i => grains.GetGrain<IFloorGrain>(i % Grains).Echo(body));
+            var write = await PacedAsync(count, perSecond, i => grains.GetGrain<IFloorGrain>(i % Grains).Store(body));
+            return
+            [
+                Row(RoundTripSystemName, perSecond, roundTrip,
+                    "the same calls answered at once: the Orleans messaging (client to silo and back) that a queue on Orleans adds to its write"),
+                Row(SystemName, perSecond, write,
+                    "a client call, one grain state write, the answer (silo in its own process): the simplest durable call on Orleans and Azurite"),
+            ];
         }
         finally
         {
@@ -144,10 +134,50 @@ public static class OrleansFloor
         }
     }
 
-    private static async Task TimedAsync(IFloorGrain grain, byte[] body, long[] ticks, int index)
+    /// <summary><paramref name="count"/> calls started at <paramref name="perSecond"/>, each timed to its answer.</summary>
+    private static async Task<(long[] Ticks, TimeSpan Elapsed)> PacedAsync(int count, int perSecond, Func<int, Task> call)
+    {
+        var ticks = new long[count];
+        var calls = new List<Task>(count);
+        var watch = Stopwatch.StartNew();
+        for (var i = 0; i < count; i++)
+        {
+            var due = TimeSpan.FromSeconds(i / (double)perSecond);
+            if (due > watch.Elapsed)
+            {
+                await Task.Delay(due - watch.Elapsed);
+            }
+
+            calls.Add(TimedAsync(call, ticks, i));
+        }
+
+        await Task.WhenAll(calls);
+        return (ticks, watch.Elapsed);
+    }
+
+    private static BenchResult Row(string system, int perSecond, (long[] Ticks, TimeSpan Elapsed) run, string note)
+    {
+        var latency = Recorder.Percentiles(run.Ticks);
+        return new BenchResult
+        {
+            System = system,
+            Workload = $"W3 paced {perSecond:N0} msg/s",
+            Messages = run.Ticks.Length,
+            Confirmed = run.Ticks.Length,
+            Delivered = run.Ticks.Length,
+            SentPerSecond = run.Ticks.Length / run.Elapsed.TotalSeconds,
+            P50Ms = latency?.P50,
+            P99Ms = latency?.P99,
+            P999Ms = latency?.P999,
+            LatencyTicks = run.Ticks,
+            Note = note,
+        };
+    }
+
+    private static async Task TimedAsync(Func<int, Task> call, long[] ticks, int index)
     {
         var start = Stopwatch.GetTimestamp();
-        await grain.Store(body);
+        await call(index);
         ticks[index] = Stopwatch.GetTimestamp() - start;
     }
 }

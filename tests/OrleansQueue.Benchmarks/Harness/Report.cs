@@ -42,9 +42,17 @@ public static class Report
         var w3Quorum = Row("RabbitMQ quorum queue", "W3 paced 1,000");
         var (name, met, detail) = Compare("W3 at 1,000 msg/s: p99 ≤ RabbitMQ quorum p99", w3?.P99Ms, w3Quorum?.P99Ms, (a, b) => a <= b, "ms");
         var floor = Row(AzuriteFloor.SystemName, "W3 paced 1,000");
+        var roundTrip = Row(OrleansFloor.RoundTripSystemName, "W3 paced 1,000");
         var orleansFloor = Row(OrleansFloor.SystemName, "W3 paced 1,000");
-        yield return (name, met, detail
+        var bound = Row(LowerBound.SystemName, "W3 paced 1,000");
+        var reach = (bound?.P99Ms, w3Quorum?.P99Ms) is ({ } lb, { } q)
+            ? lb > q
+                ? $"; out of reach in this run: the lower bound for any durable confirm here (an Orleans round trip plus one Azurite write) has p99 {lb:N1} ms, above quorum's"
+                : $"; the lower bound for any durable confirm here (an Orleans round trip plus one Azurite write) has p99 {lb:N1} ms, within quorum's"
+            : "";
+        yield return (name, met, detail + reach
             + (floor?.P99Ms is { } f ? $"; one Azurite table write alone: p99 {f:N1} ms" : "")
+            + (roundTrip?.P99Ms is { } t ? $"; an Orleans call alone: p99 {t:N1} ms" : "")
             + (orleansFloor?.P99Ms is { } o ? $"; an Orleans call with one table write: p99 {o:N1} ms" : ""));
         var empty = Row(Reference, "W4 enqueue, empty");
         var backlog = results.FirstOrDefault(r => r.System == Reference && r.Workload.StartsWith("W4", StringComparison.Ordinal) && r.Workload.Contains("backlog", StringComparison.Ordinal));

@@ -23,6 +23,13 @@ public sealed record BenchResult
     public double? PeakMemoryMb { get; init; }
     public string? Note { get; init; }
 
+    /// <summary>
+    /// The latency samples behind the percentiles (<see cref="Stopwatch"/> ticks), kept by the floor rows so the
+    /// lower bound can combine them (<see cref="LowerBound"/>); not written to the JSON.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public long[]? LatencyTicks { get; init; }
+
     /// <summary>Every confirmed message arrived, and nothing arrived that was not sent.</summary>
     public bool Complete => Delivered >= Confirmed && Confirmed > 0;
 }
