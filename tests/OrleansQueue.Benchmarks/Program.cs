@@ -60,11 +60,11 @@ foreach (var system in systems)
 {
     IBenchTarget target = system switch
     {
-        "oq-table" => new OrleansQueueTarget(Report.Reference, "AzureTable", azurite.ConnectionString, settings),
-        "oq-memory" => new OrleansQueueTarget("OrleansQueue (memory storage)", "Memory", null, settings),
+        "oq-table" => new OrleansQueueTarget(Report.Reference, "AzureTable", azurite.ConnectionString, azurite.Pid, settings),
+        "oq-memory" => new OrleansQueueTarget("OrleansQueue (memory storage)", "Memory", null, null, settings),
         "rabbit-quorum" => new RabbitMqTarget("quorum", rabbitPort, rabbitPid, settings),
         "rabbit-classic" => new RabbitMqTarget("classic", rabbitPort, rabbitPid, settings),
-        "streams" => new StreamsTarget(azurite.ConnectionString, smoke ? settings.Messages : 3_000),
+        "streams" => new StreamsTarget(azurite.ConnectionString, azurite.Pid, smoke ? settings.Messages : 3_000),
         _ => throw new ArgumentException($"Unknown system '{system}'."),
     };
 
@@ -150,7 +150,7 @@ return broken.Count == 0 ? 0 : 1;
 
 static BenchResult Print(BenchResult r)
 {
-    Console.Error.WriteLine($"    {r.Workload}: {r.Delivered:N0}/{r.Messages:N0} sent/s {r.SentPerSecond:N0} consumed/s {r.ConsumedPerSecond:N0} p50 {r.P50Ms:N1} p99 {r.P99Ms:N1} p99.9 {r.P999Ms:N1} ms confirm p50 {r.ConfirmP50Ms:N1} p99 {r.ConfirmP99Ms:N1} ms peak {r.PeakMemoryMb:N0} MB {r.Note}");
+    Console.Error.WriteLine($"    {r.Workload}: {r.Delivered:N0}/{r.Messages:N0} sent/s {r.SentPerSecond:N0} consumed/s {r.ConsumedPerSecond:N0} p50 {r.P50Ms:N1} p99 {r.P99Ms:N1} p99.9 {r.P999Ms:N1} ms confirm p50 {r.ConfirmP50Ms:N1} p99 {r.ConfirmP99Ms:N1} ms peak {r.PeakMemoryMb:N0} MB cpu µs/msg server {r.ServerCpuUs:N0} client {r.ClientCpuUs:N0} {r.Note}");
     return r;
 }
 

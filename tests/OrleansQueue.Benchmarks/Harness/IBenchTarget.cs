@@ -26,4 +26,10 @@ public interface IBenchTarget : IAsyncDisposable
 
     /// <summary>The peak resident memory of the broker's processes so far, if this harness can see them.</summary>
     long? PeakMemoryBytes();
+
+    /// <summary>
+    /// The processes of the system under test other than this one (the broker, and the storage it writes to), whose
+    /// CPU time a workload reports as the server's; what runs inside this process counts as the client's.
+    /// </summary>
+    IReadOnlyList<int> ServerProcessIds();
 }

@@ -13,12 +13,12 @@ public static class Report
     {
         var text = new StringBuilder();
         text.AppendLine(machine).AppendLine();
-        text.AppendLine("| system | workload | messages | delivered | sent/s | consumed/s | p50 ms | p99 ms | p99.9 ms | confirm p50 / p99 ms | peak MB | OrleansQueue ÷ this | note |");
-        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        text.AppendLine("| system | workload | messages | delivered | sent/s | consumed/s | p50 ms | p99 ms | p99.9 ms | confirm p50 / p99 ms | peak MB | CPU µs/msg server · client | OrleansQueue ÷ this | note |");
+        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         foreach (var r in results)
         {
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {r.System} | {r.Workload} | {r.Messages:N0} | {r.Delivered:N0} | {N(r.SentPerSecond)} | {N(r.ConsumedPerSecond)} | {F(r.P50Ms)} | {F(r.P99Ms)} | {F(r.P999Ms)} | {(r.ConfirmP99Ms is null ? "" : $"{F(r.ConfirmP50Ms)} / {F(r.ConfirmP99Ms)}")} | {N(r.PeakMemoryMb)} | {Ratio(results, r)} | {r.Note} |");
+                $"| {r.System} | {r.Workload} | {r.Messages:N0} | {r.Delivered:N0} | {N(r.SentPerSecond)} | {N(r.ConsumedPerSecond)} | {F(r.P50Ms)} | {F(r.P99Ms)} | {F(r.P999Ms)} | {(r.ConfirmP99Ms is null ? "" : $"{F(r.ConfirmP50Ms)} / {F(r.ConfirmP99Ms)}")} | {N(r.PeakMemoryMb)} | {Cpu(r)} | {Ratio(results, r)} | {r.Note} |");
         }
 
         return text.ToString();
@@ -90,6 +90,8 @@ public static class Report
             : (reference.ConsumedPerSecond, row.ConsumedPerSecond);
         return a is { } x && b is { } y && y > 0 ? $"{x / y:N2}×" : "";
     }
+
+    private static string Cpu(BenchResult r) => r.ClientCpuUs is { } client ? $"{N(r.ServerCpuUs)} · {N(client)}" : "";
 
     private static string N(double? value) => value is { } v ? v.ToString("N0", CultureInfo.InvariantCulture) : "";
 

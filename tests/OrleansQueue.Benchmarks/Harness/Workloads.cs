@@ -21,6 +21,10 @@ public sealed record BenchResult
     public double? ConfirmP50Ms { get; init; }
     public double? ConfirmP99Ms { get; init; }
     public double? PeakMemoryMb { get; init; }
+
+    /// <summary>CPU microseconds per message over the workload: the system's server processes (<see cref="IBenchTarget.ServerProcessIds"/>) and this process (the clients).</summary>
+    public double? ServerCpuUs { get; init; }
+    public double? ClientCpuUs { get; init; }
     public string? Note { get; init; }
 
     /// <summary>
@@ -32,6 +36,13 @@ public sealed record BenchResult
 
     /// <summary>Every confirmed message arrived, and nothing arrived that was not sent.</summary>
     public bool Complete => Delivered >= Confirmed && Confirmed > 0;
+
+    /// <summary>This row with the CPU per message measured by <paramref name="cpu"/> since it started.</summary>
+    public BenchResult WithCpu(CpuMeter cpu, int messages)
+    {
+        var (server, client) = cpu.PerMessage(messages);
+        return this with { ServerCpuUs = server, ClientCpuUs = client };
+    }
 }
 
 /// <summary>The workloads of issue 5, with 256-byte persistent messages.</summary>
@@ -50,10 +61,11 @@ public sealed class Workloads(BenchSettings settings)
         await target.PrepareAsync(queue);
         var recorder = new Recorder(count);
         await using var consumer = await target.ConsumeAsync(queue, recorder.OnMessage);
+        var cpu = CpuMeter.Start(target);
         var start = Stopwatch.GetTimestamp();
         var sent = await Producer.SendAsync(target, queue, count, settings.InFlight);
         await recorder.WaitAllAsync(DrainTimeout);
-        return Result(target, "W1 send+consume together", count, sent, recorder, Seconds(start, recorder.LastReceived), latency: true);
+        return Result(target, "W1 send+consume together", count, sent, recorder, Seconds(start, recorder.LastReceived), latency: true, cpu);
     }
 
     /// <summary>W2: send everything first, then drain.</summary>
@@ -63,11 +75,12 @@ public sealed class Workloads(BenchSettings settings)
         var queue = NewQueue("w2");
         await target.PrepareAsync(queue);
         var recorder = new Recorder(count);
+        var cpu = CpuMeter.Start(target);
         var sent = await Producer.SendAsync(target, queue, count, settings.InFlight);
         var start = Stopwatch.GetTimestamp();
         await using var consumer = await target.ConsumeAsync(queue, recorder.OnMessage);
         await recorder.WaitAllAsync(DrainTimeout + TimeSpan.FromSeconds(count / 1000.0));
-        return Result(target, "W2 send all, then drain", count, sent, recorder, Seconds(start, recorder.LastReceived), latency: false);
+        return Result(target, "W2 send all, then drain", count, sent, recorder, Seconds(start, recorder.LastReceived), latency: false, cpu);
     }
 
     /// <summary>W3: paced sends for <see cref="BenchSettings.PacedSeconds"/>, consumer running; latency.</summary>
@@ -78,10 +91,11 @@ public sealed class Workloads(BenchSettings settings)
         await target.PrepareAsync(queue);
         var recorder = new Recorder(count);
         await using var consumer = await target.ConsumeAsync(queue, recorder.OnMessage);
+        var cpu = CpuMeter.Start(target);
         var start = Stopwatch.GetTimestamp();
         var sent = await Producer.SendAsync(target, queue, count, settings.InFlight, perSecond);
         await recorder.WaitAllAsync(DrainTimeout);
-        return Result(target, $"W3 paced {perSecond:N0} msg/s", count, sent, recorder, Seconds(start, recorder.LastReceived), latency: true);
+        return Result(target, $"W3 paced {perSecond:N0} msg/s", count, sent, recorder, Seconds(start, recorder.LastReceived), latency: true, cpu);
     }
 
     /// <summary>W4: enqueue rate into an empty queue, then into a queue holding <see cref="BenchSettings.Backlog"/> messages.</summary>
@@ -96,13 +110,14 @@ public sealed class Workloads(BenchSettings settings)
 
         var empty = NewQueue("w4-empty");
         SettleHarnessHeap();
+        var emptyCpu = CpuMeter.Start(target);
         var emptySend = await Producer.SendAsync(target, empty, count, settings.InFlight);
         var emptyRow = new BenchResult
         {
             System = target.System, Workload = "W4 enqueue, empty queue", Messages = count, Confirmed = emptySend.Confirmed,
             Delivered = emptySend.Confirmed, SentPerSecond = emptySend.Confirmed / emptySend.Seconds,
             PeakMemoryMb = Mb(target.PeakMemoryBytes()), Note = emptySend.FirstError,
-        };
+        }.WithCpu(emptyCpu, count);
 
         var full = NewQueue("w4-backlog");
         var backlogWatch = Stopwatch.StartNew();
@@ -114,6 +129,7 @@ public sealed class Workloads(BenchSettings settings)
         }
 
         SettleHarnessHeap(); // the fill left hundreds of MB of sent bodies behind in this process
+        var backlogCpu = CpuMeter.Start(target);
         var backlogSend = await Producer.SendAsync(target, full, count, settings.InFlight);
         var stats = await target.StatsAsync(full);
         var backlogRow = new BenchResult
@@ -123,14 +139,15 @@ public sealed class Workloads(BenchSettings settings)
             PeakMemoryMb = Mb(target.PeakMemoryBytes()),
             Note = $"backlog of {backlog:N0} sent in batches of 1,000 at {backlog / fillSeconds:N0} msgs/s; queue holds {stats.ReadyCount:N0} ready"
                 + (backlogSend.FirstError is { } e ? $"; {e}" : ""),
-        };
+        }.WithCpu(backlogCpu, count);
         await target.PurgeAsync(empty);
         await target.PurgeAsync(full);
         return [emptyRow, backlogRow, .. rows];
     }
 
-    private static BenchResult Result(IBenchTarget target, string workload, int count, Producer.Outcome sent, Recorder recorder, double consumeSeconds, bool latency)
+    private static BenchResult Result(IBenchTarget target, string workload, int count, Producer.Outcome sent, Recorder recorder, double consumeSeconds, bool latency, CpuMeter cpu)
     {
+        var cpuPerMessage = cpu.PerMessage(count);
         var percentiles = latency ? recorder.Percentiles() : null;
         var notes = new List<string>();
         if (sent.Failed > 0)
@@ -164,6 +181,8 @@ public sealed class Workloads(BenchSettings settings)
             ConfirmP50Ms = latency ? sent.ConfirmMs?.P50 : null,
             ConfirmP99Ms = latency ? sent.ConfirmMs?.P99 : null,
             PeakMemoryMb = Mb(target.PeakMemoryBytes()),
+            ServerCpuUs = cpuPerMessage.Server,
+            ClientCpuUs = cpuPerMessage.Client,
             Note = notes.Count > 0 ? string.Join("; ", notes) : null,
         };
     }

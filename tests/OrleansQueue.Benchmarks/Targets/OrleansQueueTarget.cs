@@ -11,7 +11,7 @@ namespace OrleansQueue.Benchmarks;
 /// OrleansQueue as its users run it: the silo host (silo-host/) as its own process, an Orleans client in this process
 /// sending over the gateway, and a push consumer subscribed from this client (auto-complete, prefetch as configured).
 /// </summary>
-public sealed class OrleansQueueTarget(string system, string provider, string? azuriteConnectionString, BenchSettings settings) : IBenchTarget
+public sealed class OrleansQueueTarget(string system, string provider, string? azuriteConnectionString, int? azuritePid, BenchSettings settings) : IBenchTarget
 {
     private SiloHostProcess? _silo;
     private IHost? _client;
@@ -89,6 +89,10 @@ public sealed class OrleansQueueTarget(string system, string provider, string? a
     public Task PurgeAsync(string queue) => Cluster.GetQueue(queue).PurgeAsync();
 
     public long? PeakMemoryBytes() => _silo is null ? null : ProcessMemory.Peak(_silo.Pid);
+
+    /// <summary>The silo host, and Azurite when the silo stores there.</summary>
+    public IReadOnlyList<int> ServerProcessIds() =>
+        [.. new[] { _silo?.Pid, azuriteConnectionString is null ? null : azuritePid }.OfType<int>()];
 
     public async ValueTask DisposeAsync()
     {

@@ -54,6 +54,9 @@ public sealed class RabbitMqTarget(string queueType, int port, int? brokerPid, B
 
     public long? PeakMemoryBytes() => brokerPid is { } pid ? ProcessMemory.Peak(pid) : null;
 
+    /// <summary>The node's Erlang VM (it writes its own files: no storage process besides it).</summary>
+    public IReadOnlyList<int> ServerProcessIds() => brokerPid is { } pid ? [pid] : [];
+
     public async ValueTask DisposeAsync()
     {
         if (_publisher is not null)

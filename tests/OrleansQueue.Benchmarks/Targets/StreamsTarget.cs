@@ -34,7 +34,7 @@ public sealed class StreamBenchConsumerGrain : Grain, IStreamBenchConsumerGrain
 /// this process with the Azure Queue stream provider (8 queues, the default); the producer is the silo's client
 /// (OnNextAsync returns once the item is in the Azure queue), the consumer an implicitly subscribed grain.
 /// </summary>
-public sealed class StreamsTarget(string azuriteConnectionString, int maxMessages) : IBenchTarget
+public sealed class StreamsTarget(string azuriteConnectionString, int? azuritePid, int maxMessages) : IBenchTarget
 {
     public const string SystemName = "Orleans streams (Azure Queue on Azurite)";
     public const string ProviderName = "bench";
@@ -88,6 +88,9 @@ public sealed class StreamsTarget(string azuriteConnectionString, int maxMessage
     }
 
     public long? PeakMemoryBytes() => null; // the silo shares this process with the harness
+
+    /// <summary>Azurite only: the streams silo runs in this process, so its CPU counts as the client's.</summary>
+    public IReadOnlyList<int> ServerProcessIds() => azuritePid is { } pid ? [pid] : [];
 
     public async ValueTask DisposeAsync()
     {

@@ -48,6 +48,9 @@ public sealed class AzuriteFixture : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>The Azurite (node) process id, once started.</summary>
+    public int? Pid => _process?.Id;
+
     /// <summary>Whether the Azurite process ended on its own (it runs out of heap with millions of table rows, say).</summary>
     public bool HasExited => _process is { HasExited: true };
 
