@@ -99,10 +99,8 @@ foreach (var system in systems)
             Console.Error.WriteLine($"==> {OrleansFloor.RoundTripSystemName}; {OrleansFloor.SystemName}");
             var calls = await OrleansFloor.RunAsync(azurite.ConnectionString, settings.PacedRates[0], settings.PacedSeconds);
             results.AddRange(calls.Select(Print));
-            if (LowerBound.Combine(calls.FirstOrDefault(c => c.System == OrleansFloor.RoundTripSystemName), write) is { } bound)
-            {
-                results.Add(Print(bound));
-            }
+            results.AddRange(LowerBound.Rows(calls.FirstOrDefault(c => c.System == OrleansFloor.RoundTripSystemName), write, settings.PacedRates[0])
+                .Select(Print));
         }
 
         if (target is OrleansQueueTarget { System: Report.Reference } oq && Runs("w4"))

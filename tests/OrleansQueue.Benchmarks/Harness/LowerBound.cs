@@ -13,19 +13,23 @@ namespace OrleansQueue.Benchmarks.Harness;
 public static class LowerBound
 {
     public const string SystemName = "Lower bound: Orleans call, no storage + Azurite write";
+    public const string ModelSystemName = "Model: the same, with one write in flight";
 
-    /// <summary>The bound row, or null when either row has no samples.</summary>
-    public static BenchResult? Combine(BenchResult? roundTrip, BenchResult? write)
+    /// <summary>
+    /// The bound row, then the row of <see cref="SingleWriterModel"/> on the same samples (messages every
+    /// 1 / <paramref name="perSecond"/> s); none when either row has no samples.
+    /// </summary>
+    public static IReadOnlyList<BenchResult> Rows(BenchResult? roundTrip, BenchResult? write, int perSecond)
     {
         if (roundTrip is not { LatencyTicks: { Length: > 0 } r } || write is not { LatencyTicks: { Length: > 0 } w })
         {
-            return null;
+            return [];
         }
 
         var first = r.Order().ToArray();
         var second = w.Order().ToArray();
         double Ms(long ticks) => ticks * 1000.0 / System.Diagnostics.Stopwatch.Frequency;
-        return new BenchResult
+        var bound = new BenchResult
         {
             System = SystemName,
             Workload = roundTrip.Workload,
@@ -38,5 +42,16 @@ public static class LowerBound
             Note = $"every one of the {first.Length:N0} round trips above added to every one of the {second.Length:N0} Azurite writes, with no wait " +
                 "between: no durable confirm on Orleans and Azurite is faster here",
         };
+        var modelled = Recorder.Percentiles(SingleWriterModel.Latencies(r, w, System.Diagnostics.Stopwatch.Frequency / perSecond));
+        var model = bound with
+        {
+            System = ModelSystemName,
+            P50Ms = modelled?.P50,
+            P99Ms = modelled?.P99,
+            P999Ms = modelled?.P999,
+            Note = "the same samples in the order measured, a message sent every 1 ms, one write at a time taking every message that arrived " +
+                "before it started (as an OrleansQueue queue writes): what waiting for the write in flight costs, with nothing else running",
+        };
+        return [bound, model];
     }
 }

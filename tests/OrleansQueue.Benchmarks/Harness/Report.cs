@@ -45,12 +45,14 @@ public static class Report
         var roundTrip = Row(OrleansFloor.RoundTripSystemName, "W3 paced 1,000");
         var orleansFloor = Row(OrleansFloor.SystemName, "W3 paced 1,000");
         var bound = Row(LowerBound.SystemName, "W3 paced 1,000");
+        var model = Row(LowerBound.ModelSystemName, "W3 paced 1,000");
         var reach = (bound?.P99Ms, w3Quorum?.P99Ms) is ({ } lb, { } q)
             ? lb > q
                 ? $"; out of reach in this run: the lower bound for any durable confirm here (an Orleans round trip plus one Azurite write) has p99 {lb:N1} ms, above quorum's"
                 : $"; the lower bound for any durable confirm here (an Orleans round trip plus one Azurite write) has p99 {lb:N1} ms, within quorum's"
             : "";
         yield return (name, met, detail + reach
+            + (model?.P99Ms is { } m ? $"; with one write in flight, as a queue writes: p99 {m:N1} ms" : "")
             + (floor?.P99Ms is { } f ? $"; one Azurite table write alone: p99 {f:N1} ms" : "")
             + (roundTrip?.P99Ms is { } t ? $"; an Orleans call alone: p99 {t:N1} ms" : "")
             + (orleansFloor?.P99Ms is { } o ? $"; an Orleans call with one table write: p99 {o:N1} ms" : ""));
