@@ -122,7 +122,10 @@ public sealed class Recorder
         }
 
         values.Sort();
-        double At(double q) => values[Math.Min(values.Count - 1, (int)Math.Ceiling(q * values.Count) - 1)] * 1000.0 / Stopwatch.Frequency;
+        double At(double q) => Ms(values[Math.Min(values.Count - 1, (int)Math.Ceiling(q * values.Count) - 1)]);
         return (At(0.50), At(0.99), At(0.999));
     }
+
+    /// <summary>Milliseconds of a <see cref="Stopwatch"/> tick count.</summary>
+    public static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
 }

@@ -36,13 +36,6 @@ public sealed record BenchResult
 
     /// <summary>Every confirmed message arrived, and nothing arrived that was not sent.</summary>
     public bool Complete => Delivered >= Confirmed && Confirmed > 0;
-
-    /// <summary>This row with the CPU per message measured by <paramref name="cpu"/> since it started.</summary>
-    public BenchResult WithCpu(CpuMeter cpu, int messages)
-    {
-        var (server, client) = cpu.PerMessage(messages);
-        return this with { ServerCpuUs = server, ClientCpuUs = client };
-    }
 }
 
 /// <summary>The workloads of issue 5, with 256-byte persistent messages.</summary>
@@ -112,12 +105,8 @@ public sealed class Workloads(BenchSettings settings)
             rows.Add(await AzuriteFloor.WriteRateAsync(storage, "empty queue"));
         }
 
-        var empties = new List<string>();
-        var emptyRow = await EnqueueRoundsAsync(target, "W4 enqueue, empty queue", count, () =>
-        {
-            empties.Add(NewQueue("w4-empty"));
-            return empties[^1];
-        }, "");
+        var emptyRow = await EnqueueRoundsAsync(target, "W4 enqueue, empty queue", count, () => NewQueue("w4-empty"), purgeAfterRound: true,
+            "a new queue each round, emptied after it");
 
         var full = NewQueue("w4-backlog");
         var backlogWatch = Stopwatch.StartNew();
@@ -128,15 +117,10 @@ public sealed class Workloads(BenchSettings settings)
             rows.Add(await AzuriteFloor.WriteRateAsync(stored, $"{settings.Backlog:N0} backlog stored"));
         }
 
-        var backlogRow = await EnqueueRoundsAsync(target, $"W4 enqueue, {settings.Backlog:N0} backlog", count, () => full,
-            $"backlog of {backlog:N0} sent in batches of 1,000 at {backlog / fillSeconds:N0} msgs/s");
+        var backlogRow = await EnqueueRoundsAsync(target, $"W4 enqueue, {settings.Backlog:N0} backlog", count, () => full, purgeAfterRound: false,
+            $"backlog of {backlog:N0} sent in batches of 1,000 at {backlog / fillSeconds:N0} msgs/s; each round adds its {count:N0} to it");
         var stats = await target.StatsAsync(full);
         backlogRow = backlogRow with { Note = $"{backlogRow.Note}; queue holds {stats.ReadyCount:N0} ready" };
-        foreach (var queue in empties)
-        {
-            await target.PurgeAsync(queue);
-        }
-
         await target.PurgeAsync(full);
         return [emptyRow, backlogRow, .. rows];
     }
@@ -144,21 +128,33 @@ public sealed class Workloads(BenchSettings settings)
     /// <summary>How many times W4 measures each of its two enqueue rates.</summary>
     public const int W4Rounds = 3;
 
-    /// <summary><see cref="W4Rounds"/> sends of <paramref name="count"/> messages, each into <paramref name="queue"/>(); the median round's rate.</summary>
-    private async Task<BenchResult> EnqueueRoundsAsync(OrleansQueueTarget target, string workload, int count, Func<string> queue, string note)
+    /// <summary>
+    /// <see cref="W4Rounds"/> sends of <paramref name="count"/> messages, each into <paramref name="queue"/>() and,
+    /// with <paramref name="purgeAfterRound"/>, emptied after it (outside the measurement); the median round's rate,
+    /// and the mean round's CPU per message.
+    /// </summary>
+    private async Task<BenchResult> EnqueueRoundsAsync(OrleansQueueTarget target, string workload, int count, Func<string> queue, bool purgeAfterRound, string note)
     {
         var rates = new List<double>();
         var confirmed = 0;
         string? firstError = null;
-        SettleHarnessHeap(); // the fill left hundreds of MB of sent bodies behind in this process
-        var cpu = CpuMeter.Start(target);
+        double? server = 0;
+        double client = 0;
+        SettleHarnessHeap(); // what ran before (the W3 rows, the fill) left sent bodies behind in this process
         for (var round = 0; round < W4Rounds; round++)
         {
             var name = queue();
+            var cpu = CpuMeter.Start(target);
             var sent = await Producer.SendAsync(target, name, count, settings.InFlight);
+            var (roundServer, roundClient) = cpu.PerMessage(count);
+            (server, client) = (server + roundServer / W4Rounds, client + roundClient / W4Rounds);
             rates.Add(sent.Confirmed / sent.Seconds);
             confirmed += sent.Confirmed;
             firstError ??= sent.FirstError;
+            if (purgeAfterRound)
+            {
+                await target.PurgeAsync(name);
+            }
         }
 
         var median = rates.Order().ElementAt(rates.Count / 2);
@@ -167,13 +163,16 @@ public sealed class Workloads(BenchSettings settings)
         return new BenchResult
         {
             System = target.System, Workload = workload, Messages = count * W4Rounds, Confirmed = confirmed, Delivered = confirmed,
-            SentPerSecond = median, PeakMemoryMb = Mb(target.PeakMemoryBytes()), Note = string.Join("; ", notes),
-        }.WithCpu(cpu, count * W4Rounds);
+            SentPerSecond = median, PeakMemoryMb = Mb(target.PeakMemoryBytes()), ServerCpuUs = server, ClientCpuUs = client,
+            Note = string.Join("; ", notes),
+        };
     }
 
     private static BenchResult Result(IBenchTarget target, string workload, int count, Producer.Outcome sent, Recorder recorder, double consumeSeconds, bool latency, CpuMeter cpu)
     {
-        var cpuPerMessage = cpu.PerMessage(count);
+        // A row that did not drain waited out the drain timeout: its CPU per message would mostly be that wait.
+        var drained = recorder.Distinct >= count;
+        var (serverCpu, clientCpu) = cpu.PerMessage(count);
         var percentiles = latency ? recorder.Percentiles() : null;
         var notes = new List<string>();
         if (sent.Failed > 0)
@@ -207,8 +206,8 @@ public sealed class Workloads(BenchSettings settings)
             ConfirmP50Ms = latency ? sent.ConfirmMs?.P50 : null,
             ConfirmP99Ms = latency ? sent.ConfirmMs?.P99 : null,
             PeakMemoryMb = Mb(target.PeakMemoryBytes()),
-            ServerCpuUs = cpuPerMessage.Server,
-            ClientCpuUs = cpuPerMessage.Client,
+            ServerCpuUs = drained ? serverCpu : null,
+            ClientCpuUs = drained ? clientCpu : null,
             Note = notes.Count > 0 ? string.Join("; ", notes) : null,
         };
     }

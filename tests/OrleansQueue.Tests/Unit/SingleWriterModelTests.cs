@@ -28,4 +28,22 @@ public sealed class SingleWriterModelTests
         var latencies = SingleWriterModel.Latencies([3, 3], [10, 1], interval: 100);
         Assert.Equal([13, 4], latencies);
     }
+
+    [Fact]
+    public void ArrivalsOutOfSendingOrder_AreWrittenInArrivalOrder()
+    {
+        // Message 0 (sent at 0) arrives at 5; message 1 (sent at 2) at 2 and is written first (2-5). Message 0 arrives
+        // as that write ends and gets the next (5-8), confirmed at 8 + 5 = 13; message 1 at 5 + 0 = 5, 3 after sending.
+        var latencies = SingleWriterModel.Latencies([10, 0], [3], interval: 2);
+        Assert.Equal([13, 3], latencies);
+    }
+
+    [Fact]
+    public void WriteSamplesWrapAround_WhenThereAreFewerThanWrites()
+    {
+        // Writes 1, 4, then 1 again; messages far apart, no round trip.
+        var latencies = SingleWriterModel.Latencies([0, 0, 0], [1, 4], interval: 100);
+        Assert.Equal([1, 4, 1], latencies);
+    }
 }
+
