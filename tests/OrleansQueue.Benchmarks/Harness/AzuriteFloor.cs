@@ -33,26 +33,14 @@ public static class AzuriteFloor
             var watch = Stopwatch.StartNew();
             for (var i = 0; i < count; i++)
             {
-                var due = TimeSpan.FromSeconds(i / (double)perSecond);
-                if (due > watch.Elapsed)
-                {
-                    await Task.Delay(due - watch.Elapsed);
-                }
-
+                await Pacing.WaitForTurnAsync(watch, i, perSecond);
                 var start = Stopwatch.GetTimestamp();
                 etag = await ReplaceAsync(table, row, etag);
                 ticks[i] = Stopwatch.GetTimestamp() - start;
             }
 
-            var latency = Recorder.Percentiles(ticks);
-            return Row($"W3 paced {perSecond:N0} msg/s", count, watch.Elapsed,
-                "one table write per message, one at a time, the silo idle: the least a durable send on Azurite costs") with
-            {
-                P50Ms = latency?.P50,
-                P99Ms = latency?.P99,
-                P999Ms = latency?.P999,
-                LatencyTicks = ticks,
-            };
+            return BenchResult.Paced(SystemName, perSecond, ticks, watch.Elapsed,
+                "one table write per message, one at a time, the silo idle: the least a durable send on Azurite costs");
         });
 
     /// <summary>

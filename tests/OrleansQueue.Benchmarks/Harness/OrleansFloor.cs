@@ -120,9 +120,9 @@ public static class OrleansFloor
             var write = await PacedAsync(count, perSecond, i => grains.GetGrain<IFloorGrain>(i % Grains).Store(body));
             return
             [
-                Row(RoundTripSystemName, perSecond, roundTrip,
+                BenchResult.Paced(RoundTripSystemName, perSecond, roundTrip.Ticks, roundTrip.Elapsed,
                     "the same calls answered at once: the Orleans messaging (client to silo and back) that a queue on Orleans adds to its write"),
-                Row(SystemName, perSecond, write,
+                BenchResult.Paced(SystemName, perSecond, write.Ticks, write.Elapsed,
                     "a client call, one grain state write, the answer (silo in its own process): the simplest durable call on Orleans and Azurite"),
             ];
         }
@@ -142,36 +142,12 @@ public static class OrleansFloor
         var watch = Stopwatch.StartNew();
         for (var i = 0; i < count; i++)
         {
-            var due = TimeSpan.FromSeconds(i / (double)perSecond);
-            if (due > watch.Elapsed)
-            {
-                await Task.Delay(due - watch.Elapsed);
-            }
-
+            await Pacing.WaitForTurnAsync(watch, i, perSecond);
             calls.Add(TimedAsync(call, ticks, i));
         }
 
         await Task.WhenAll(calls);
         return (ticks, watch.Elapsed);
-    }
-
-    private static BenchResult Row(string system, int perSecond, (long[] Ticks, TimeSpan Elapsed) run, string note)
-    {
-        var latency = Recorder.Percentiles(run.Ticks);
-        return new BenchResult
-        {
-            System = system,
-            Workload = $"W3 paced {perSecond:N0} msg/s",
-            Messages = run.Ticks.Length,
-            Confirmed = run.Ticks.Length,
-            Delivered = run.Ticks.Length,
-            SentPerSecond = run.Ticks.Length / run.Elapsed.TotalSeconds,
-            P50Ms = latency?.P50,
-            P99Ms = latency?.P99,
-            P999Ms = latency?.P999,
-            LatencyTicks = run.Ticks,
-            Note = note,
-        };
     }
 
     private static async Task TimedAsync(Func<int, Task> call, long[] ticks, int index)

@@ -22,11 +22,7 @@ public static class Producer
         {
             if (perSecond is { } rate)
             {
-                var due = TimeSpan.FromSeconds(i / rate);
-                if (due > watch.Elapsed)
-                {
-                    await Task.Delay(due - watch.Elapsed);
-                }
+                await Pacing.WaitForTurnAsync(watch, i, rate);
             }
 
             await gate.WaitAsync();

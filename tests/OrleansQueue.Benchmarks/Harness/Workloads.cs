@@ -36,6 +36,29 @@ public sealed record BenchResult
 
     /// <summary>Every confirmed message arrived, and nothing arrived that was not sent.</summary>
     public bool Complete => Delivered >= Confirmed && Confirmed > 0;
+
+    /// <summary>
+    /// A W3 floor row: <paramref name="ticks"/> timed operations (<see cref="Stopwatch"/> ticks each) paced at
+    /// <paramref name="perSecond"/> over <paramref name="elapsed"/>, with their percentiles and the samples kept.
+    /// </summary>
+    public static BenchResult Paced(string system, int perSecond, long[] ticks, TimeSpan elapsed, string note)
+    {
+        var latency = Recorder.Percentiles(ticks);
+        return new BenchResult
+        {
+            System = system,
+            Workload = $"W3 paced {perSecond:N0} msg/s",
+            Messages = ticks.Length,
+            Confirmed = ticks.Length,
+            Delivered = ticks.Length,
+            SentPerSecond = ticks.Length / elapsed.TotalSeconds,
+            P50Ms = latency?.P50,
+            P99Ms = latency?.P99,
+            P999Ms = latency?.P999,
+            LatencyTicks = ticks,
+            Note = note,
+        };
+    }
 }
 
 /// <summary>The workloads of issue 5, with 256-byte persistent messages.</summary>
