@@ -116,8 +116,10 @@ public sealed class Workloads(BenchSettings settings)
 
     /// <summary>
     /// W4: enqueue rate into an empty queue, then into a queue holding <see cref="BenchSettings.Backlog"/> messages.
-    /// Each is measured <see cref="W4Rounds"/> times in a row (a new empty queue each time; the same backlog queue) and
-    /// reported by the median round: one round lasts a second or two, shorter than this machine's hiccups.
+    /// Each rate is measured <see cref="W4Rounds"/> times and reported by the median round: one round lasts a second
+    /// or two, shorter than this machine's hiccups. Once the backlog is stored, backlog rounds alternate with rounds
+    /// into a new empty queue beside it: Azurite keeps everything it stores in Node's heap and slows down as that heap
+    /// grows, for every table and queue alike, so only that pair compares the two queues on the same storage.
     /// </summary>
     public async Task<IReadOnlyList<BenchResult>> W4Async(OrleansQueueTarget target)
     {
@@ -128,8 +130,14 @@ public sealed class Workloads(BenchSettings settings)
             rows.Add(await AzuriteFloor.WriteRateAsync(storage, "empty queue"));
         }
 
-        var emptyRow = await EnqueueRoundsAsync(target, "W4 enqueue, empty queue", count, () => NewQueue("w4-empty"), purgeAfterRound: true,
-            "a new queue each round, emptied after it");
+        var empty = new EnqueueRounds(W4EmptyWorkload, "a new queue each round, emptied after it");
+        SettleHarnessHeap(); // what ran before (the W3 rows) left sent bodies behind in this process
+        for (var round = 0; round < W4Rounds; round++)
+        {
+            await EnqueueRoundAsync(target, empty, NewQueue("w4-empty"), count, purgeAfter: true);
+        }
+
+        var emptyRow = empty.ToResult(target, count); // now, for the silo's peak memory before the backlog
 
         var full = NewQueue("w4-backlog");
         var backlogWatch = Stopwatch.StartNew();
@@ -140,55 +148,72 @@ public sealed class Workloads(BenchSettings settings)
             rows.Add(await AzuriteFloor.WriteRateAsync(stored, $"{settings.Backlog:N0} backlog stored"));
         }
 
-        var backlogRow = await EnqueueRoundsAsync(target, $"W4 enqueue, {settings.Backlog:N0} backlog", count, () => full, purgeAfterRound: false,
+        var backlogRounds = new EnqueueRounds($"W4 enqueue, {settings.Backlog:N0} backlog",
             $"backlog of {backlog:N0} sent in batches of 1,000 at {backlog / fillSeconds:N0} msgs/s; each round adds its {count:N0} to it");
-        var stats = await target.StatsAsync(full);
-        backlogRow = backlogRow with { Note = $"{backlogRow.Note}; queue holds {stats.ReadyCount:N0} ready" };
-        await target.PurgeAsync(full);
-        return [emptyRow, backlogRow, .. rows];
-    }
-
-    /// <summary>How many times W4 measures each of its two enqueue rates.</summary>
-    public const int W4Rounds = 3;
-
-    /// <summary>
-    /// <see cref="W4Rounds"/> sends of <paramref name="count"/> messages, each into <paramref name="queue"/>() and,
-    /// with <paramref name="purgeAfterRound"/>, emptied after it (outside the measurement); the median round's rate,
-    /// and the mean round's CPU per message.
-    /// </summary>
-    private async Task<BenchResult> EnqueueRoundsAsync(OrleansQueueTarget target, string workload, int count, Func<string> queue, bool purgeAfterRound, string note)
-    {
-        var rates = new List<double>();
-        var confirmed = 0;
-        string? firstError = null;
-        double? server = 0;
-        double client = 0;
-        SettleHarnessHeap(); // what ran before (the W3 rows, the fill) left sent bodies behind in this process
+        var beside = new EnqueueRounds(W4BesideWorkload,
+            "a new queue each round, emptied after it, in the same Azurite as the backlog, alternating with the backlog rounds");
+        SettleHarnessHeap(); // the fill's bodies
         for (var round = 0; round < W4Rounds; round++)
         {
-            var name = queue();
-            var cpu = CpuMeter.Start(target);
-            var sent = await Producer.SendAsync(target, name, count, settings.InFlight);
-            var (roundServer, roundClient) = cpu.PerMessage(count);
-            (server, client) = (server + roundServer / W4Rounds, client + roundClient / W4Rounds);
-            rates.Add(sent.Confirmed / sent.Seconds);
-            confirmed += sent.Confirmed;
-            firstError ??= sent.FirstError;
-            if (purgeAfterRound)
-            {
-                await target.PurgeAsync(name);
-            }
+            await EnqueueRoundAsync(target, backlogRounds, full, count, purgeAfter: false);
+            await EnqueueRoundAsync(target, beside, NewQueue("w4-beside"), count, purgeAfter: true);
         }
 
-        var median = rates.Order().ElementAt(rates.Count / 2);
-        var notes = new[] { note, $"rounds {string.Join(", ", rates.Select(r => r.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)))} msgs/s", firstError }
-            .Where(n => !string.IsNullOrEmpty(n));
-        return new BenchResult
+        var stats = await target.StatsAsync(full);
+        var backlogRow = backlogRounds.ToResult(target, count, $"queue holds {stats.ReadyCount:N0} ready");
+        await target.PurgeAsync(full);
+        return [emptyRow, backlogRow, beside.ToResult(target, count), .. rows];
+    }
+
+    /// <summary>How many times W4 measures each of its enqueue rates.</summary>
+    public const int W4Rounds = 3;
+
+    /// <summary>The W4 row of the empty queue, measured before the backlog is stored.</summary>
+    public const string W4EmptyWorkload = "W4 enqueue, empty queue";
+
+    /// <summary>The W4 row of an empty queue beside the backlog, on the same storage.</summary>
+    public const string W4BesideWorkload = "W4 enqueue, empty queue beside the backlog";
+
+    /// <summary>One send of <paramref name="count"/> messages into <paramref name="queue"/>, added to <paramref name="rounds"/>; with <paramref name="purgeAfter"/>, the queue is emptied after it, outside the measurement.</summary>
+    private async Task EnqueueRoundAsync(OrleansQueueTarget target, EnqueueRounds rounds, string queue, int count, bool purgeAfter)
+    {
+        var cpu = CpuMeter.Start(target);
+        var sent = await Producer.SendAsync(target, queue, count, settings.InFlight);
+        rounds.Add(sent, cpu.PerMessage(count));
+        if (purgeAfter)
         {
-            System = target.System, Workload = workload, Messages = count * W4Rounds, Confirmed = confirmed, Delivered = confirmed,
-            SentPerSecond = median, PeakMemoryMb = Mb(target.PeakMemoryBytes()), ServerCpuUs = server, ClientCpuUs = client,
-            Note = string.Join("; ", notes),
-        };
+            await target.PurgeAsync(queue);
+        }
+    }
+
+    /// <summary>The rounds of one W4 rate: reported by the median round's rate and the mean round's CPU per message.</summary>
+    private sealed class EnqueueRounds(string workload, string note)
+    {
+        private readonly List<double> _rates = [];
+        private readonly List<(double? Server, double Client)> _cpu = [];
+        private int _confirmed;
+        private string? _firstError;
+
+        public void Add(Producer.Outcome sent, (double? Server, double Client) cpu)
+        {
+            _rates.Add(sent.Confirmed / sent.Seconds);
+            _cpu.Add(cpu);
+            _confirmed += sent.Confirmed;
+            _firstError ??= sent.FirstError;
+        }
+
+        public BenchResult ToResult(OrleansQueueTarget target, int count, string? extra = null)
+        {
+            var median = _rates.Order().ElementAt(_rates.Count / 2);
+            var rounds = $"rounds {string.Join(", ", _rates.Select(r => r.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)))} msgs/s";
+            return new BenchResult
+            {
+                System = target.System, Workload = workload, Messages = count * _rates.Count, Confirmed = _confirmed, Delivered = _confirmed,
+                SentPerSecond = median, PeakMemoryMb = Mb(target.PeakMemoryBytes()),
+                ServerCpuUs = _cpu.Average(c => c.Server), ClientCpuUs = _cpu.Average(c => c.Client),
+                Note = string.Join("; ", new[] { note, rounds, extra, _firstError }.Where(n => !string.IsNullOrEmpty(n))),
+            };
+        }
     }
 
     private static BenchResult Result(IBenchTarget target, string workload, int count, Producer.Outcome sent, Recorder recorder, double consumeSeconds, bool latency, CpuMeter cpu)
