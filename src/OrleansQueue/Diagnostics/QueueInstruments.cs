@@ -32,6 +32,14 @@ public static class QueueInstruments
     internal static readonly Histogram<double> EnqueueToComplete = Meter.CreateHistogram<double>("orleansqueue.message.enqueue_to_complete", "ms", "Time from the durable send to completion.");
     internal static readonly Histogram<int> DeliveryCount = Meter.CreateHistogram<int>("orleansqueue.message.delivery_count", "{delivery}", "Deliveries a message took until it was completed.");
 
+    // Where a send's time goes in the queue grain: waiting for the write in flight, then its own write.
+    internal static readonly Histogram<double> CommitWait = Meter.CreateHistogram<double>("orleansqueue.send.commit_wait", "ms",
+        "Time a send call waited in the queue for the storage write in flight before the write that stores it began (group commit).");
+    internal static readonly Histogram<int> CommitSize = Meter.CreateHistogram<int>("orleansqueue.send.commit_size", "{message}",
+        "New messages stored by one group commit (one segment write, or more when it crosses a segment).");
+    internal static readonly Histogram<double> StorageWrite = Meter.CreateHistogram<double>("orleansqueue.storage.write.duration", "ms",
+        "Duration of one successful storage write by a queue, tagged record: segment (messages) or cursor (delivery state).");
+
     internal static readonly ObservableGauge<long> Ready = Meter.CreateObservableGauge(
         "orleansqueue.queue.ready", () => QueueDepths.Keys.Select(d => new Measurement<long>(d.Ready, Queue(d.QueueName))),
         "{message}", "Messages waiting for delivery, per queue active on this silo.");

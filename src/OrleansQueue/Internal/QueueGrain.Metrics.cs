@@ -60,6 +60,24 @@ internal sealed partial class QueueGrain
         }
     }
 
+    /// <summary>One group commit about to write: how long each of its send calls waited, and how many messages it stores.</summary>
+    private void RecordCommit(IReadOnlyList<EnqueueRequest> requests, int newMessages, long writeStart)
+    {
+        var tag = QueueInstruments.Queue(QueueName);
+        if (QueueInstruments.CommitWait.Enabled)
+        {
+            foreach (var request in requests)
+            {
+                QueueInstruments.CommitWait.Record(_time.GetElapsedTime(request.StagedAt, writeStart).TotalMilliseconds, tag);
+            }
+        }
+
+        QueueInstruments.CommitSize.Record(newMessages, tag);
+    }
+
+    private void RecordStorageWrite(string record, long started) =>
+        QueueInstruments.StorageWrite.Record(_time.GetElapsedTime(started).TotalMilliseconds, QueueInstruments.Queue(QueueName), new("record", record));
+
     private void RecordAbandoned(int count)
     {
         QueueInstruments.Abandoned.Add(count, QueueInstruments.Queue(QueueName));

@@ -18,9 +18,13 @@ namespace OrleansQueue.Internal;
 [Reentrant]
 internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarget, IRemindable
 {
-    private sealed class EnqueueRequest(List<PendingMessage> messages)
+    private sealed class EnqueueRequest(List<PendingMessage> messages, long stagedAt)
     {
         public List<PendingMessage> Messages { get; } = messages;
+
+        /// <summary>When the request joined the pending enqueues (<see cref="TimeProvider.GetTimestamp"/>), for the commit-wait metric.</summary>
+        public long StagedAt { get; } = stagedAt;
+
         public TaskCompletionSource<long[]> Completion { get; } = new();
     }
 
@@ -152,7 +156,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                 $"Queue '{QueueName}' holds {queued} of at most {_options.MaxQueueLength} messages; the {pending.Count} new message(s) do not fit. Nothing was stored.");
         }
 
-        var request = new EnqueueRequest(pending);
+        var request = new EnqueueRequest(pending, _time.GetTimestamp());
         _pendingEnqueues.Add(request);
         _stagedMessages += pending.Count;
         if (!_enqueueFlushRunning)
@@ -197,13 +201,16 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                 ReturnCredit(credit, plan.LeasedOnAppend);
                 var createdSegment = plan.Segments.Any(s => s.Id != core.Tail.Id);
                 var leases = new List<Lease>(plan.LeasedOnAppend);
+                RecordCommit(requests, plan.NewMessages.Count, _time.GetTimestamp());
                 try
                 {
                     foreach (var segment in plan.Segments)
                     {
                         // Only the segment's last chunk: a new chunk record, or the small last one rewritten by its ETag.
                         var state = new GrainState<SegmentState>(segment.ChunkState(), segment.ETag);
+                        var started = _time.GetTimestamp();
                         await _storage.WriteStateAsync(StateNames.SegmentChunk(segment.Id, segment.Chunk), this.GetGrainId(), state);
+                        RecordStorageWrite("segment", started);
                         if (generation != _generation)
                         {
                             return; // invalidated meanwhile: the requests were failed there
@@ -650,7 +657,9 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         var core = _core!;
         var meta = core.ToMeta();
         var state = new GrainState<QueueMetaState>(meta, _metaETag);
+        var started = _time.GetTimestamp();
         await _storage.WriteStateAsync(StateNames.Meta, this.GetGrainId(), state);
+        RecordStorageWrite("cursor", started);
         if (generation == _generation)
         {
             _metaETag = state.ETag;

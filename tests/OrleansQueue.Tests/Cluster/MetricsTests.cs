@@ -24,13 +24,20 @@ public sealed class MetricsTests(MemoryClusterFixture fixture) : IClassFixture<M
         };
         void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
+            string? record = null;
+            var ours = false;
             foreach (var tag in tags)
             {
-                if (tag.Key == "queue" && (string?)tag.Value == queue.Name)
-                {
-                    totals.AddOrUpdate(instrument.Name, value, (_, v) => v + value);
-                    totals.AddOrUpdate(instrument.Name + "#", 1, (_, v) => v + 1);
-                }
+                ours |= tag.Key == "queue" && (string?)tag.Value == queue.Name;
+                record = tag.Key == "record" ? (string?)tag.Value : record;
+            }
+
+            if (ours)
+            {
+                var name = record is null ? instrument.Name : $"{instrument.Name}[{record}]";
+                totals.AddOrUpdate(name, value, (_, v) => v + value);
+                totals.AddOrUpdate(name + "#", 1, (_, v) => v + 1);
+                Assert.True(value >= 0, $"{name} recorded {value}");
             }
         }
 
@@ -61,6 +68,71 @@ public sealed class MetricsTests(MemoryClusterFixture fixture) : IClassFixture<M
         Assert.Equal(3, totals["orleansqueue.message.enqueue_to_complete#"]);
         Assert.Equal(4, totals["orleansqueue.message.delivery_count"]); // 1 + 1 + 2
         Assert.Contains(activities, a => a.OperationName == "enqueue" && (string?)a.GetTagItem("queue") == queue.Name);
+
+        // The batch is one send call and one group commit: one wait, one segment write of three messages.
+        Assert.Equal(1, totals["orleansqueue.send.commit_wait#"]);
+        Assert.Equal(1, totals["orleansqueue.send.commit_size#"]);
+        Assert.Equal(3, totals["orleansqueue.send.commit_size"]);
+        Assert.Equal(1, totals["orleansqueue.storage.write.duration[segment]#"]);
+        // The two receives lease, the abandon and the completion settle: each waits on a cursor write (some may share one).
+        Assert.InRange(totals["orleansqueue.storage.write.duration[cursor]#"], 1, 4);
+        Assert.False(totals.ContainsKey("orleansqueue.storage.write.duration#"), "every storage write is tagged with its record");
+    }
+
+    [Fact]
+    public async Task CommitMetrics_CountEverySendCall_AndEveryMessage_WhenSendsShareWrites()
+    {
+        var queue = fixture.Cluster.Queue("commits-" + Guid.NewGuid().ToString("N")[..8]);
+        var waits = 0;
+        long sizes = 0;
+        using var meters = new MeterListener();
+        meters.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == QueueInstruments.Name && instrument.Name.StartsWith("orleansqueue.send.", StringComparison.Ordinal))
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        bool Ours(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "queue" && (string?)tag.Value == queue.Name)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        meters.SetMeasurementEventCallback<double>((_, _, tags, _) =>
+        {
+            if (Ours(tags))
+            {
+                Interlocked.Increment(ref waits);
+            }
+        });
+        meters.SetMeasurementEventCallback<int>((_, v, tags, _) =>
+        {
+            if (Ours(tags))
+            {
+                Interlocked.Add(ref sizes, v);
+            }
+        });
+        meters.Start();
+
+        // 40 concurrent single-message sends (the coalescer may batch some) plus 5 batches of 20: 140 new messages.
+        // Each message id is sent twice: the duplicate is answered from the index and stores nothing.
+        var ids = Enumerable.Range(0, 40).Select(i => $"m{i}").ToArray();
+        var singles = ids.Select(id => (Task)queue.SendAsync(new OutgoingMessage([1]) { MessageId = id }));
+        var batches = Enumerable.Range(0, 5).Select(b => (Task)queue.SendBatchAsync(
+            Enumerable.Range(0, 20).Select(i => new OutgoingMessage([2]) { MessageId = $"b{b}-{i}" }).ToArray()));
+        await Task.WhenAll(singles.Concat(batches));
+        await queue.SendAsync(new OutgoingMessage([1]) { MessageId = ids[0] });
+
+        Assert.Equal(140, Interlocked.Read(ref sizes));
+        Assert.InRange(waits, 6, 45); // one per Enqueue call that stored something: at least the 5 batches and 1 coalesced call
     }
 
     [Fact]
