@@ -118,8 +118,8 @@ public sealed class Workloads(BenchSettings settings)
     /// W4: enqueue rate into an empty queue, then into a queue holding <see cref="BenchSettings.Backlog"/> messages.
     /// Each rate is measured <see cref="W4Rounds"/> times and reported by the median round: one round lasts a second
     /// or two, shorter than this machine's hiccups. Once the backlog is stored, backlog rounds alternate with rounds
-    /// into a new empty queue beside it: Azurite keeps everything it stores in Node's heap and slows down as that heap
-    /// grows, for every table and queue alike, so only that pair compares the two queues on the same storage.
+    /// into a new empty queue beside it: Azurite's own speed drifts between the rounds before the backlog and those
+    /// after it (for every table alike), so only that pair compares the two queues on the same storage at the same time.
     /// </summary>
     public async Task<IReadOnlyList<BenchResult>> W4Async(OrleansQueueTarget target)
     {
