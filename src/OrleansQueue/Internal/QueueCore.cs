@@ -36,7 +36,7 @@ internal sealed record SegmentSnapshot(long Id, long FirstSeq, IReadOnlyList<Sto
 }
 
 /// <summary>A message waiting for a group commit, with the id it will be stored under.</summary>
-internal readonly record struct PendingMessage(OutgoingMessage Message, string MessageId, long EstimatedBytes, string? DedupKey = null)
+internal readonly record struct PendingMessage(OutgoingMessage Message, string MessageId, long EstimatedBytes, string? DedupKey = null, string? TraceParent = null)
 {
     /// <summary>The duplicate-detection key (<see cref="QueueCore.DedupHash"/>), computed once per send.</summary>
     public UInt128 Key { get; } = QueueCore.DedupHash(DedupKey ?? MessageId);
@@ -417,6 +417,7 @@ internal sealed class QueueCore
                 Headers = p.Message.Headers is { Count: > 0 } h ? new Dictionary<string, string>(h) : null,
                 EnqueuedAt = now,
                 DedupKey = p.DedupKey,
+                TraceParent = p.TraceParent,
                 Key = key,
             };
             if (leasing && leased < leaseOnAppend)
@@ -717,6 +718,13 @@ internal sealed class QueueCore
     }
 
     /// <summary>The dead-letter entry for a pending move.</summary>
+    /// <summary>The stored message of a pending move (in the active window).</summary>
+    public StoredMessage MessageOf(MoveRecord move)
+    {
+        EntryRef(move.Seq, out var message);
+        return message;
+    }
+
     public DeadLetterEntry ToDeadLetterEntry(MoveRecord move, string queueName)
     {
         ref var entry = ref EntryRef(move.Seq, out var message);

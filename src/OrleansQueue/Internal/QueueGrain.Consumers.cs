@@ -361,13 +361,7 @@ internal sealed partial class QueueGrain
     private async Task PushBatchAsync(ConsumerState consumer, Lease[] leases, int generation)
     {
         var deliveries = Array.ConvertAll(leases, lease => ToDelivery(consumer, lease));
-        var activities = Array.ConvertAll(leases, lease =>
-        {
-            var activity = StartActivity("deliver", lease.Message.Id);
-            activity?.SetTag("delivery.count", lease.DeliveryCount);
-            activity?.SetTag("batch.size", leases.Length);
-            return activity;
-        });
+        var activities = Array.ConvertAll(leases, lease => StartDelivery(lease, "push", leases.Length));
 
         Exception? failure = null;
         DeliveryFailure[]? failures = null;
@@ -454,9 +448,8 @@ internal sealed partial class QueueGrain
         var delivery = ToDelivery(consumer, lease);
 
         Exception? failure = null;
-        using (var activity = StartActivity("deliver", lease.Message.Id))
+        using (var activity = StartDelivery(lease, "push", 1))
         {
-            activity?.SetTag("delivery.count", lease.DeliveryCount);
             try
             {
                 await consumer.Reference.Handle(delivery);
@@ -624,7 +617,8 @@ internal sealed partial class QueueGrain
             {
                 foreach (var move in core.PendingMoves.Take(100).ToList())
                 {
-                    using var activity = StartActivity("dead-letter");
+                    var moved = core.MessageOf(move);
+                    using var activity = StartActivity("dead-letter", moved.Id, moved.TraceParent);
                     activity?.SetTag("message.seq", move.Seq);
                     activity?.SetTag("reason", move.Reason.ToString());
                     var entryId = await deadLetters.Add(move.MoveId, core.ToDeadLetterEntry(move, QueueName));

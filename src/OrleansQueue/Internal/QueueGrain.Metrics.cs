@@ -90,9 +90,20 @@ internal sealed partial class QueueGrain
         PublishDepth();
     }
 
-    private Activity? StartActivity(string name, string? messageId = null)
+    /// <summary>
+    /// Starts one of the queue's activities (null when nobody listens). <paramref name="linkTo"/> is the
+    /// <c>traceparent</c> stored with the message: a delivery or dead-lettering links to the send that stored it.
+    /// </summary>
+    private Activity? StartActivity(string name, string? messageId = null, string? linkTo = null)
     {
-        var activity = QueueInstruments.ActivitySource.StartActivity(name, ActivityKind.Internal);
+        var source = QueueInstruments.ActivitySource;
+        if (!source.HasListeners())
+        {
+            return null;
+        }
+
+        ActivityLink[]? links = linkTo is not null && ActivityContext.TryParse(linkTo, null, isRemote: true, out var sent) ? [new ActivityLink(sent)] : null;
+        var activity = source.StartActivity(name, ActivityKind.Internal, parentContext: default, links: links);
         activity?.SetTag("queue", QueueName);
         if (messageId is not null)
         {
@@ -101,4 +112,29 @@ internal sealed partial class QueueGrain
 
         return activity;
     }
+
+    /// <summary>The activity of one delivery attempt (push, or receive by a pull), linked to the send that stored the message.</summary>
+    private Activity? StartDelivery(Lease lease, string mode, int batchSize)
+    {
+        var activity = StartActivity("deliver", lease.Message.Id, lease.Message.TraceParent);
+        if (activity is not null)
+        {
+            activity.SetTag("delivery.count", lease.DeliveryCount);
+            activity.SetTag("delivery.mode", mode);
+            if (batchSize > 1)
+            {
+                activity.SetTag("batch.size", batchSize);
+            }
+        }
+
+        return activity;
+    }
+
+    /// <summary>
+    /// The <c>traceparent</c> that the messages of a send store: the current activity's, which is the enqueue
+    /// activity when it is traced, else the caller's (when Orleans carries the client's activity into the call), else
+    /// none. Only W3C ids, the form links parse.
+    /// </summary>
+    private static string? CurrentTraceParent() =>
+        Activity.Current is { IdFormat: ActivityIdFormat.W3C, Id: { Length: SegmentSizing.TraceParentLength } id } ? id : null;
 }

@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Orleans.Runtime;
 using Orleans.Storage;
+using OrleansQueue.Diagnostics;
 using OrleansQueue.Options;
 using OrleansQueue.Storage;
 
@@ -120,9 +122,14 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
     private async Task<long[]> EnqueueCoreAsync(OutgoingMessage[] messages, string[]? dedupKeys)
     {
-        using var activity = StartActivity("enqueue", messages is [var single] ? single?.MessageId : null);
+        using var activity = StartActivity("enqueue");
         QueueLimits.ValidateBatch(messages, _options.MaxMessageBodyBytes, _options.MaxBatchCount, _options.MaxBatchBodyBytes);
         var core = await GetCoreAsync();
+        var traceParent = CurrentTraceParent();
+        if (messages.Length > 1)
+        {
+            activity?.SetTag("batch.size", messages.Length);
+        }
 
         var result = new long[messages.Length];
         var pending = new List<PendingMessage>(messages.Length);
@@ -130,7 +137,12 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         for (var i = 0; i < messages.Length; i++)
         {
             var id = messages[i].MessageId ?? RandomIds.NewGuid().ToString("N");
-            var message = new PendingMessage(messages[i], id, SegmentSizing.EstimateBytes(messages[i], id), dedupKeys?[i]);
+            var message = new PendingMessage(messages[i], id, SegmentSizing.EstimateBytes(messages[i], id, traceParent), dedupKeys?[i], traceParent);
+            if (messages.Length == 1)
+            {
+                activity?.SetTag("message.id", id);
+            }
+
             if (core.TryGetDuplicate(message.Key, out var existing))
             {
                 result[i] = existing;
@@ -286,7 +298,21 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         }
 
         ArmTimer();
-        await _metaPump!.CommitAsync();
+        var activities = QueueInstruments.ActivitySource.HasListeners() ? leases.ConvertAll(l => StartDelivery(l, "receive", leases.Count)) : null;
+        try
+        {
+            await _metaPump!.CommitAsync(); // the leases are durable before they are handed out
+        }
+        catch (Exception ex)
+        {
+            activities?.ForEach(a => a?.SetStatus(ActivityStatusCode.Error, ex.GetType().FullName));
+            throw;
+        }
+        finally
+        {
+            activities?.ForEach(a => a?.Dispose());
+        }
+
         return leases.Select(l => new ReceivedMessage
         {
             Message = QueueCore.ToQueueMessage(l.Message, l.DeliveryCount),

@@ -21,6 +21,11 @@ internal sealed class StoredMessage
     /// </summary>
     [Id(7)] public Guid? FirstLeaseToken { get; set; }
     [Id(8)] public DateTimeOffset? FirstLeasedUntil { get; set; }
+    /// <summary>
+    /// The W3C trace context (<c>traceparent</c>) of the send that stored the message, when it was traced: each
+    /// delivery's and the dead-lettering's activity links to it.
+    /// </summary>
+    [Id(9)] public string? TraceParent { get; set; }
 
     /// <summary>
     /// The duplicate-detection key of a message this activation appended, so it is hashed once per send. Not

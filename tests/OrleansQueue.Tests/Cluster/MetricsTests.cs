@@ -46,13 +46,7 @@ public sealed class MetricsTests(MemoryClusterFixture fixture) : IClassFixture<M
         meters.SetMeasurementEventCallback<double>((i, v, t, _) => Record(i, v, t));
         meters.Start();
         var activities = new ConcurrentQueue<Activity>();
-        using var tracing = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == QueueInstruments.Name,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
-            ActivityStopped = activities.Enqueue,
-        };
-        ActivitySource.AddActivityListener(tracing);
+        using var tracing = ListenToActivities(activities);
 
         await queue.SendBatchAsync([OutgoingMessage.FromText("a"), OutgoingMessage.FromText("b"), OutgoingMessage.FromText("c")]);
         var leased = await queue.ReceiveAsync(3);
@@ -136,6 +130,65 @@ public sealed class MetricsTests(MemoryClusterFixture fixture) : IClassFixture<M
     }
 
     [Fact]
+    public async Task Activities_LinkEachDeliveryAndTheDeadLettering_ToTheSendThatStoredTheMessage()
+    {
+        var queue = fixture.Cluster.Queue("links-" + Guid.NewGuid().ToString("N")[..8]);
+        var activities = new ConcurrentQueue<Activity>();
+        using var tracing = ListenToActivities(activities);
+        List<Activity> Of(string name, string? messageId = null) => activities
+            .Where(a => a.OperationName == name && (string?)a.GetTagItem("queue") == queue.Name
+                && (messageId is null || (string?)a.GetTagItem("message.id") == messageId))
+            .ToList();
+        void LinkedTo(Activity send, Activity activity)
+        {
+            var link = Assert.Single(activity.Links);
+            Assert.Equal((send.TraceId, send.SpanId), (link.Context.TraceId, link.Context.SpanId));
+        }
+
+        await queue.SendBatchAsync([OutgoingMessage.FromText("a", "la"), OutgoingMessage.FromText("b", "lb")]);
+        var batch = Assert.Single(Of("enqueue"));
+        Assert.Equal(2, batch.GetTagItem("batch.size"));
+        var leased = await queue.ReceiveAsync(2);
+        await queue.AbandonAsync(leased.Single(m => m.Message.MessageId == "la"));
+        // From here on the queue knows the send's trace only from what it stored with the message.
+        await fixture.Cluster.Cluster.DeactivateAsync(fixture.Cluster.Grain(queue.Name));
+        var again = Assert.Single(await queue.ReceiveAsync(2));
+        await queue.DeadLetterAsync(again, "link test");
+        var deadLettered = await Wait.UntilAsync(() => Task.FromResult(Of("dead-letter", "la")), l => l.Count == 1, "the dead-letter activity");
+
+        var deliveries = Of("deliver", "la").OrderBy(a => (int)a.GetTagItem("delivery.count")!).ToList();
+        Assert.Equal([1, 2], deliveries.Select(a => (int)a.GetTagItem("delivery.count")!));
+        Assert.All(deliveries, d => Assert.Equal("receive", d.GetTagItem("delivery.mode")));
+        Assert.All(deliveries, d => LinkedTo(batch, d));
+        LinkedTo(batch, Assert.Single(Of("deliver", "lb")));
+        LinkedTo(batch, deadLettered[0]);
+
+        // A pushed delivery links to its send just the same; a single send carries its message id.
+        await queue.SendAsync(OutgoingMessage.FromText("c", "lc"));
+        var single = Assert.Single(Of("enqueue", "lc"));
+        var consumer = "links-consumer-" + Guid.NewGuid().ToString("N")[..8];
+        await using var subscription = await queue.SubscribeAsync(fixture.Cluster.Client.GetGrain<ITestConsumerGrain>(consumer));
+        var pushed = await Wait.UntilAsync(() => Task.FromResult(Of("deliver", "lc")), l => l.Count == 1, "the pushed delivery's activity");
+        Assert.Equal("push", pushed[0].GetTagItem("delivery.mode"));
+        LinkedTo(single, pushed[0]);
+    }
+
+    [Fact]
+    public async Task Sends_StoreNoTraceContext_WhenNothingIsTraced()
+    {
+        var queue = fixture.Cluster.Queue("untraced-" + Guid.NewGuid().ToString("N")[..8]);
+        Assert.Null(Activity.Current);
+        await queue.SendAsync("plain");
+        await fixture.Cluster.Cluster.DeactivateAsync(fixture.Cluster.Grain(queue.Name));
+
+        var activities = new ConcurrentQueue<Activity>();
+        using var tracing = ListenToActivities(activities);
+        Assert.Single(await queue.ReceiveAsync(1));
+        var delivery = Assert.Single(activities, a => a.OperationName == "deliver" && (string?)a.GetTagItem("queue") == queue.Name);
+        Assert.Empty(delivery.Links);
+    }
+
+    [Fact]
     public async Task DepthGauges_ReportReady_Leased_AndDeadLettered_PerQueue()
     {
         var queue = fixture.Cluster.Queue("gauges-" + Guid.NewGuid().ToString("N")[..8]);
@@ -151,6 +204,19 @@ public sealed class MetricsTests(MemoryClusterFixture fixture) : IClassFixture<M
             d => d.DeadLettered == 1 && d.Leased == 0, "the dead-letter depth gauge to show the entry and the lease to be gone");
         Assert.Equal((1L, 0L), depths);
         Assert.Equal(3L, Gauge("orleansqueue.queue.ready", queue.Name));
+    }
+
+    /// <summary>Records every stopped activity of the product's source, fully sampled, until disposed.</summary>
+    private static ActivityListener ListenToActivities(ConcurrentQueue<Activity> into)
+    {
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == QueueInstruments.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+            ActivityStopped = into.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
     }
 
     /// <summary>The current value of an observable gauge for one queue (0 when the gauge reports nothing for it).</summary>
