@@ -68,6 +68,7 @@ internal sealed class CommitPump(Func<Task> write, Action<Exception> onFailure, 
 
     private async Task RunAsync(TimeSpan wait)
     {
+        System.Diagnostics.Activity.Current = null; // the writes serve every caller, not the one that started the loop
         _running = true;
         try
         {

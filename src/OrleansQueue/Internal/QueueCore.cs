@@ -717,7 +717,6 @@ internal sealed class QueueCore
         }
     }
 
-    /// <summary>The dead-letter entry for a pending move.</summary>
     /// <summary>The stored message of a pending move (in the active window).</summary>
     public StoredMessage MessageOf(MoveRecord move)
     {
@@ -725,6 +724,7 @@ internal sealed class QueueCore
         return message;
     }
 
+    /// <summary>The dead-letter entry for a pending move.</summary>
     public DeadLetterEntry ToDeadLetterEntry(MoveRecord move, string queueName)
     {
         ref var entry = ref EntryRef(move.Seq, out var message);

@@ -360,8 +360,9 @@ internal sealed partial class QueueGrain
     /// <summary>Pushes several leases in one call; completes the successes with one cursor write.</summary>
     private async Task PushBatchAsync(ConsumerState consumer, Lease[] leases, int generation)
     {
+        Activity.Current = null; // a push belongs to its message's trace (linked), not to whichever call started it
         var deliveries = Array.ConvertAll(leases, lease => ToDelivery(consumer, lease));
-        var activities = Array.ConvertAll(leases, lease => StartDelivery(lease, "push", leases.Length));
+        var activities = StartDeliveries(leases, "push");
 
         Exception? failure = null;
         DeliveryFailure[]? failures = null;
@@ -378,15 +379,8 @@ internal sealed partial class QueueGrain
         var failed = failures is { Length: > 0 }
             ? failures.Where(f => f is not null).DistinctBy(f => f.LockToken).ToDictionary(f => f.LockToken)
             : null;
-        for (var i = 0; i < leases.Length; i++)
-        {
-            if (failure is not null || failed?.ContainsKey(leases[i].Token) == true)
-            {
-                activities[i]?.SetStatus(ActivityStatusCode.Error, failure?.GetType().FullName ?? failed![leases[i].Token].ExceptionType);
-            }
-
-            activities[i]?.Dispose();
-        }
+        EndDeliveries(activities, i => failure?.GetType().FullName
+            ?? (failed is not null && failed.TryGetValue(leases[i].Token, out var f) ? f.ExceptionType : null));
 
         if (generation != _generation || _core is not { } core)
         {
@@ -445,6 +439,7 @@ internal sealed partial class QueueGrain
 
     private async Task PushAsync(ConsumerState consumer, Lease lease, int generation)
     {
+        Activity.Current = null; // a push belongs to its message's trace (linked), not to whichever call started it
         var delivery = ToDelivery(consumer, lease);
 
         Exception? failure = null;
@@ -608,6 +603,7 @@ internal sealed partial class QueueGrain
 
     private async Task RunMovesAsync(int generation)
     {
+        Activity.Current = null; // each move's activity links to its message's send; none is the starting call's child
         _movesRunning = true;
         try
         {

@@ -60,7 +60,7 @@ internal sealed partial class QueueGrain
         }
     }
 
-    /// <summary>One group commit about to write: how long each of its send calls waited, and how many messages it stores.</summary>
+    /// <summary>One group commit, once written: how long each of its send calls waited for its write to start, and how many messages it stored.</summary>
     private void RecordCommit(IReadOnlyList<EnqueueRequest> requests, int newMessages, long writeStart)
     {
         var tag = QueueInstruments.Queue(QueueName);
@@ -72,11 +72,19 @@ internal sealed partial class QueueGrain
             }
         }
 
-        QueueInstruments.CommitSize.Record(newMessages, tag);
+        if (newMessages > 0)
+        {
+            QueueInstruments.CommitSize.Record(newMessages, tag);
+        }
     }
 
-    private void RecordStorageWrite(string record, long started) =>
+    /// <summary>One storage write of a queue record, timed for <c>orleansqueue.storage.write.duration</c> when it succeeds.</summary>
+    private async Task WriteTimedAsync<T>(string record, string stateName, IGrainState<T> state)
+    {
+        var started = _time.GetTimestamp();
+        await _storage.WriteStateAsync(stateName, this.GetGrainId(), state);
         QueueInstruments.StorageWrite.Record(_time.GetElapsedTime(started).TotalMilliseconds, QueueInstruments.Queue(QueueName), new("record", record));
+    }
 
     private void RecordAbandoned(int count)
     {
@@ -111,6 +119,51 @@ internal sealed partial class QueueGrain
         }
 
         return activity;
+    }
+
+    /// <summary>
+    /// The activities of delivery attempts handed out together (a pull's leases, a pushed batch), one per lease. None
+    /// of them stays current: they are siblings under the caller's activity, not each other's children. Null when
+    /// nobody listens.
+    /// </summary>
+    private Activity?[]? StartDeliveries(IReadOnlyList<Lease> leases, string mode)
+    {
+        if (!QueueInstruments.ActivitySource.HasListeners())
+        {
+            return null;
+        }
+
+        var caller = Activity.Current;
+        var activities = new Activity?[leases.Count];
+        for (var i = 0; i < leases.Count; i++)
+        {
+            activities[i] = StartDelivery(leases[i], mode, leases.Count);
+            Activity.Current = caller;
+        }
+
+        return activities;
+    }
+
+    /// <summary>Ends the activities of <see cref="StartDeliveries"/>, each failed one (<paramref name="errorOf"/> gives its error type) marked as an error.</summary>
+    private static void EndDeliveries(Activity?[]? activities, Func<int, string?> errorOf)
+    {
+        if (activities is null)
+        {
+            return;
+        }
+
+        for (var i = activities.Length - 1; i >= 0; i--)
+        {
+            if (activities[i] is { } activity)
+            {
+                if (errorOf(i) is { } error)
+                {
+                    activity.SetStatus(ActivityStatusCode.Error, error);
+                }
+
+                activity.Dispose();
+            }
+        }
     }
 
     /// <summary>The activity of one delivery attempt (push, or receive by a pull), linked to the send that stored the message.</summary>

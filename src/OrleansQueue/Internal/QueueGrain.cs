@@ -137,7 +137,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         for (var i = 0; i < messages.Length; i++)
         {
             var id = messages[i].MessageId ?? RandomIds.NewGuid().ToString("N");
-            var message = new PendingMessage(messages[i], id, SegmentSizing.EstimateBytes(messages[i], id, traceParent), dedupKeys?[i], traceParent);
+            var message = new PendingMessage(messages[i], id, SegmentSizing.EstimateBytes(messages[i], id, traceParent, dedupKeys?[i]), dedupKeys?[i], traceParent);
             if (messages.Length == 1)
             {
                 activity?.SetTag("message.id", id);
@@ -188,6 +188,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     /// <summary>Writes pending enqueues, many callers per write, until none is left. One runs at a time.</summary>
     private async Task RunEnqueueFlushesAsync(int generation)
     {
+        Activity.Current = null; // the writes serve every caller, not the one whose send started the loop
         _enqueueFlushRunning = true;
         try
         {
@@ -213,16 +214,14 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                 ReturnCredit(credit, plan.LeasedOnAppend);
                 var createdSegment = plan.Segments.Any(s => s.Id != core.Tail.Id);
                 var leases = new List<Lease>(plan.LeasedOnAppend);
-                RecordCommit(requests, plan.NewMessages.Count, _time.GetTimestamp());
+                var writeStart = _time.GetTimestamp();
                 try
                 {
                     foreach (var segment in plan.Segments)
                     {
                         // Only the segment's last chunk: a new chunk record, or the small last one rewritten by its ETag.
                         var state = new GrainState<SegmentState>(segment.ChunkState(), segment.ETag);
-                        var started = _time.GetTimestamp();
-                        await _storage.WriteStateAsync(StateNames.SegmentChunk(segment.Id, segment.Chunk), this.GetGrainId(), state);
-                        RecordStorageWrite("segment", started);
+                        await WriteTimedAsync("segment", StateNames.SegmentChunk(segment.Id, segment.Chunk), state);
                         if (generation != _generation)
                         {
                             return; // invalidated meanwhile: the requests were failed there
@@ -237,6 +236,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                     return;
                 }
 
+                RecordCommit(requests, plan.NewMessages.Count, writeStart);
                 _pendingEnqueues.RemoveRange(0, take);
                 _stagedMessages -= batch.Count;
                 var offset = 0;
@@ -298,20 +298,18 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         }
 
         ArmTimer();
-        var activities = QueueInstruments.ActivitySource.HasListeners() ? leases.ConvertAll(l => StartDelivery(l, "receive", leases.Count)) : null;
+        var deliveries = StartDeliveries(leases, "receive");
         try
         {
             await _metaPump!.CommitAsync(); // the leases are durable before they are handed out
         }
         catch (Exception ex)
         {
-            activities?.ForEach(a => a?.SetStatus(ActivityStatusCode.Error, ex.GetType().FullName));
+            EndDeliveries(deliveries, _ => ex.GetType().FullName);
             throw;
         }
-        finally
-        {
-            activities?.ForEach(a => a?.Dispose());
-        }
+
+        EndDeliveries(deliveries, _ => null);
 
         return leases.Select(l => new ReceivedMessage
         {
@@ -683,9 +681,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         var core = _core!;
         var meta = core.ToMeta();
         var state = new GrainState<QueueMetaState>(meta, _metaETag);
-        var started = _time.GetTimestamp();
-        await _storage.WriteStateAsync(StateNames.Meta, this.GetGrainId(), state);
-        RecordStorageWrite("cursor", started);
+        await WriteTimedAsync("cursor", StateNames.Meta, state);
         if (generation == _generation)
         {
             _metaETag = state.ETag;

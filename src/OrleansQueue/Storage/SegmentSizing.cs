@@ -11,12 +11,25 @@ internal static class SegmentSizing
     /// <summary>Quotes, colon and comma around one header.</summary>
     private const int HeaderEntryOverhead = 8;
 
+    /// <summary>Room for an optional field's name, quotes, colon and comma (the trace context, a duplicate-detection key).</summary>
+    private const int FieldOverhead = 32;
+
     /// <summary>The length of a W3C <c>traceparent</c> (version 00), the most a message stores of its send's trace.</summary>
     public const int TraceParentLength = 55;
 
-    public static long EstimateBytes(OutgoingMessage message, string messageId, string? traceParent = null)
+    public static long EstimateBytes(OutgoingMessage message, string messageId, string? traceParent = null, string? dedupKey = null)
     {
-        long bytes = PerMessageOverhead + Base64Length(message.Body.Length) + 2L * messageId.Length + (traceParent?.Length ?? 0);
+        long bytes = PerMessageOverhead + Base64Length(message.Body.Length) + 2L * messageId.Length;
+        if (traceParent is not null)
+        {
+            bytes += FieldOverhead + traceParent.Length;
+        }
+
+        if (dedupKey is not null)
+        {
+            bytes += FieldOverhead + 2L * dedupKey.Length;
+        }
+
         if (message.ContentType is { } contentType)
         {
             bytes += 2L * contentType.Length;
@@ -36,11 +49,12 @@ internal static class SegmentSizing
 
     /// <summary>The estimate for a message read back from storage.</summary>
     public static long EstimateBytes(OrleansQueue.Storage.StoredMessage message) =>
-        EstimateBytes(new OutgoingMessage(message.Body) { ContentType = message.ContentType, Headers = message.Headers }, message.Id, message.TraceParent);
+        EstimateBytes(new OutgoingMessage(message.Body) { ContentType = message.ContentType, Headers = message.Headers }, message.Id, message.TraceParent, message.DedupKey);
 
     /// <summary>The estimate for the largest message that a body limit allows, with the largest headers.</summary>
     public static int MaxEstimatedMessageBytes(int maxBodyBytes) =>
-        (int)(PerMessageOverhead + TraceParentLength + Base64Length(maxBodyBytes) + 2L * QueueLimits.MaxMessageIdLength
+        (int)(PerMessageOverhead + FieldOverhead + TraceParentLength + FieldOverhead + 2L * QueueLimits.MaxMessageIdLength
+              + Base64Length(maxBodyBytes) + 2L * QueueLimits.MaxMessageIdLength
               + 2L * QueueLimits.MaxContentTypeLength + 2L * QueueLimits.MaxHeadersBytes
               + (long)HeaderEntryOverhead * QueueLimits.MaxHeaderCount);
 
