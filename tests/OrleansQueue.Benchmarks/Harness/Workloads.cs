@@ -153,10 +153,13 @@ public sealed class Workloads(BenchSettings settings)
         var beside = new EnqueueRounds(W4BesideWorkload,
             "a new queue each round, emptied after it, in the same Azurite as the backlog, alternating with the backlog rounds");
         SettleHarnessHeap(); // the fill's bodies
+        Task BacklogRound() => EnqueueRoundAsync(target, backlogRounds, full, count, purgeAfter: false);
+        Task BesideRound() => EnqueueRoundAsync(target, beside, NewQueue("w4-beside"), count, purgeAfter: true);
         for (var round = 0; round < W4Rounds; round++)
         {
-            await EnqueueRoundAsync(target, backlogRounds, full, count, purgeAfter: false);
-            await EnqueueRoundAsync(target, beside, NewQueue("w4-beside"), count, purgeAfter: true);
+            // AB, BA, AB: neither kind always runs second (after the other's round, or its purge).
+            await (round % 2 == 0 ? BacklogRound() : BesideRound());
+            await (round % 2 == 0 ? BesideRound() : BacklogRound());
         }
 
         var stats = await target.StatsAsync(full);
