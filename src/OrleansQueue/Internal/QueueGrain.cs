@@ -299,17 +299,20 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
         ArmTimer();
         var deliveries = StartDeliveries(leases, "receive");
+        Exception? failure = null;
         try
         {
             await _metaPump!.CommitAsync(); // the leases are durable before they are handed out
         }
         catch (Exception ex)
         {
-            EndDeliveries(deliveries, _ => ex.GetType().FullName);
+            failure = ex;
             throw;
         }
-
-        EndDeliveries(deliveries, _ => null);
+        finally
+        {
+            EndDeliveries(deliveries, _ => failure?.GetType().FullName);
+        }
 
         return leases.Select(l => new ReceivedMessage
         {

@@ -92,7 +92,7 @@ public sealed class OrleansQueueTarget(string system, string provider, string? a
 
     /// <summary>The silo host, and Azurite when the silo stores there.</summary>
     public IReadOnlyList<int> ServerProcessIds() =>
-        [.. new[] { _silo?.Pid, azuriteConnectionString is null ? null : azuritePid }.OfType<int>()];
+        [.. new[] { _silo?.Pid, azuritePid }.OfType<int>()];
 
     public async ValueTask DisposeAsync()
     {
