@@ -39,6 +39,8 @@ public static class QueueInstruments
         "New messages stored by one group commit (one segment write, or more when it crosses a segment).");
     internal static readonly Histogram<double> StorageWrite = Meter.CreateHistogram<double>("orleansqueue.storage.write.duration", "ms",
         "Duration of one successful storage write by a queue, tagged record: segment (messages) or cursor (delivery state).");
+    internal static readonly Counter<long> StorageWrites = Meter.CreateCounter<long>("orleansqueue.storage.writes", "{write}",
+        "Successful storage writes by a queue (storage transactions), tagged record: segment (messages) or cursor (delivery state).");
 
     internal static readonly ObservableGauge<long> Ready = Meter.CreateObservableGauge(
         "orleansqueue.queue.ready", () => QueueDepths.Keys.Select(d => new Measurement<long>(d.Ready, Queue(d.QueueName))),

@@ -83,7 +83,9 @@ internal sealed partial class QueueGrain
     {
         var started = _time.GetTimestamp();
         await _storage.WriteStateAsync(stateName, this.GetGrainId(), state);
-        QueueInstruments.StorageWrite.Record(_time.GetElapsedTime(started).TotalMilliseconds, QueueInstruments.Queue(QueueName), new("record", record));
+        KeyValuePair<string, object?> queue = QueueInstruments.Queue(QueueName), kind = new("record", record);
+        QueueInstruments.StorageWrite.Record(_time.GetElapsedTime(started).TotalMilliseconds, queue, kind);
+        QueueInstruments.StorageWrites.Add(1, queue, kind);
     }
 
     private void RecordAbandoned(int count)

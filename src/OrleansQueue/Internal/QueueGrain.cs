@@ -40,9 +40,6 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     /// <summary>How many segments activation reads at once for the active window and the duplicate-detection index.</summary>
     private const int SegmentReadAhead = 8;
 
-    /// <summary>How long the completion of a pushed message waits for others to share its cursor write.</summary>
-    private static readonly TimeSpan PushCompletionLinger = TimeSpan.FromMilliseconds(50);
-
     private readonly OrleansQueueOptions _options;
     private readonly QueueCoreLimits _limits;
     private readonly TimeProvider _time;
@@ -569,7 +566,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
         _core = core;
         _metaETag = metaState.ETag;
-        _metaPump = new CommitPump(WriteMetaAsync, Invalidate, PushCompletionLinger);
+        _metaPump = new CommitPump(WriteMetaAsync, Invalidate, _options.CursorWriteDelay);
         _loading = null;
         LogLoaded(QueueName, core.HeadSegment, tail.Id, core.ActiveCount, core.LeasedCount);
         PublishDepth();

@@ -66,6 +66,16 @@ public sealed class OrleansQueueOptions
     public int GroupCommitMaxMessages { get; set; } = 1000;
 
     /// <summary>
+    /// How long a cursor write that no caller waits on (completions of pushed messages, the tail hint after a new
+    /// segment, lease renewals, expiries, deletions) waits before it starts when no cursor write is running, so that
+    /// such changes made meanwhile share it (changes made during a running write share the write that follows it); a
+    /// change a caller waits on (a lease before a push, a receive, a settle call) starts the write at once. Longer means
+    /// fewer storage writes, which share the storage with the writes that store messages, and a longer window in which a
+    /// crash redelivers messages already completed (delivery is at least once either way). Default 250 ms; 0 to 5 seconds.
+    /// </summary>
+    public TimeSpan CursorWriteDelay { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
     /// The ack deadline: the lease of pushed deliveries and of receives that name none (a queue's settings may
     /// override it). Default 30 seconds; 1 second to <see cref="MaxLeaseDuration"/>.
     /// </summary>

@@ -40,6 +40,7 @@ internal sealed class OrleansQueueOptionsValidator(IOptions<OrleansQueueOptions>
         Range(nameof(o.MaxBatchCount), o.MaxBatchCount, 1, 10_000);
         Range(nameof(o.MaxBatchBodyBytes), o.MaxBatchBodyBytes, o.MaxMessageBodyBytes, 64L * 1024 * 1024);
         Range(nameof(o.GroupCommitMaxMessages), o.GroupCommitMaxMessages, 1, 10_000);
+        Range(nameof(o.CursorWriteDelay), o.CursorWriteDelay, TimeSpan.Zero, TimeSpan.FromSeconds(5));
         Range(nameof(o.MaxLeaseDuration), o.MaxLeaseDuration, QueueLimits.MinLeaseDuration, QueueLimits.MaxLeaseDuration);
         Range(nameof(o.DefaultLeaseDuration), o.DefaultLeaseDuration, QueueLimits.MinLeaseDuration, o.MaxLeaseDuration);
         Range(nameof(o.MaxDeliveryCount), o.MaxDeliveryCount, 1, 1000);

@@ -62,6 +62,9 @@ public sealed class MetricsTests(MemoryClusterFixture fixture) : IClassFixture<M
         // The two receives lease, the abandon and the completion settle: each waits on a cursor write (some may share one).
         Assert.InRange(totals["orleansqueue.storage.write.duration[cursor]#"], 1, 4);
         Assert.False(totals.ContainsKey("orleansqueue.storage.write.duration#"), "every storage write is tagged with its record");
+        // The write counter counts the same writes, one each.
+        Assert.Equal(1, totals["orleansqueue.storage.writes[segment]"]);
+        Assert.Equal(totals["orleansqueue.storage.write.duration[cursor]#"], totals["orleansqueue.storage.writes[cursor]"]);
     }
 
     [Fact]

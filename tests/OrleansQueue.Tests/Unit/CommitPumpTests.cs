@@ -53,6 +53,25 @@ public sealed class CommitPumpTests
     }
 
     [Fact]
+    public async Task AnUrgentCommit_DuringARunningWrite_IsWrittenRightAfterIt()
+    {
+        var writes = 0;
+        var gate = new TaskCompletionSource();
+        var pump = new CommitPump(async () =>
+        {
+            writes++;
+            await gate.Task;
+        }, _ => { }, linger: TimeSpan.FromHours(1));
+
+        var first = pump.CommitAsync();
+        var soon = pump.CommitSoonAsync();
+        var second = pump.CommitAsync(); // waits for a write that starts after it, with no linger
+        gate.SetResult();
+        await Task.WhenAll(first, soon, second);
+        Assert.Equal(2, writes);
+    }
+
+    [Fact]
     public async Task AFailedWrite_FailsEveryWaiter_AndEveryLaterCommit()
     {
         var failures = new List<Exception>();

@@ -22,6 +22,8 @@ public sealed class OptionsValidatorTests
         { nameof(OrleansQueueOptions.MaxBatchCount), o => o.MaxBatchCount = 0 },
         { nameof(OrleansQueueOptions.MaxBatchBodyBytes), o => o.MaxBatchBodyBytes = 10 },
         { nameof(OrleansQueueOptions.GroupCommitMaxMessages), o => o.GroupCommitMaxMessages = -1 },
+        { nameof(OrleansQueueOptions.CursorWriteDelay), o => o.CursorWriteDelay = TimeSpan.FromMilliseconds(-1) },
+        { nameof(OrleansQueueOptions.CursorWriteDelay), o => o.CursorWriteDelay = TimeSpan.FromSeconds(6) },
         { nameof(OrleansQueueOptions.DefaultLeaseDuration), o => o.DefaultLeaseDuration = TimeSpan.Zero },
         { nameof(OrleansQueueOptions.DefaultLeaseDuration), o => o.DefaultLeaseDuration = TimeSpan.FromSeconds(-5) },
         { nameof(OrleansQueueOptions.MaxLeaseDuration), o => o.MaxLeaseDuration = TimeSpan.FromHours(13) },
