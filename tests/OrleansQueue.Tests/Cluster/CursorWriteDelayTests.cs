@@ -21,21 +21,14 @@ public sealed class CursorWriteDelayTests
         using var meters = new MeterListener();
         meters.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == QueueInstruments.Name && instrument.Name == "orleansqueue.storage.writes")
+            if (instrument == QueueInstruments.StorageWrites)
             {
                 listener.EnableMeasurementEvents(instrument);
             }
         };
         meters.SetMeasurementEventCallback<long>((_, _, tags, _) =>
         {
-            string? queueTag = null, record = null;
-            foreach (var (key, value) in tags)
-            {
-                queueTag = key == "queue" ? value as string : queueTag;
-                record = key == "record" ? value as string : record;
-            }
-
-            if (queueTag == queue.Name && record == "cursor")
+            if (MeterTags.Get(tags, "queue") == queue.Name && MeterTags.Get(tags, "record") == "cursor")
             {
                 cursorWrites.Enqueue(Stopwatch.GetTimestamp());
             }

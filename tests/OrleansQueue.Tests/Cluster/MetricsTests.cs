@@ -24,9 +24,9 @@ public sealed class MetricsTests(MemoryClusterFixture fixture) : IClassFixture<M
         };
         void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
-            if (Tag(tags, "queue") == queue.Name)
+            if (MeterTags.Get(tags, "queue") == queue.Name)
             {
-                var name = Tag(tags, "record") is { } record ? $"{instrument.Name}[{record}]" : instrument.Name;
+                var name = MeterTags.Get(tags, "record") is { } record ? $"{instrument.Name}[{record}]" : instrument.Name;
                 totals.AddOrUpdate(name, value, (_, v) => v + value);
                 totals.AddOrUpdate(name + "#", 1, (_, v) => v + 1);
             }
@@ -81,7 +81,7 @@ public sealed class MetricsTests(MemoryClusterFixture fixture) : IClassFixture<M
                 listener.EnableMeasurementEvents(instrument);
             }
         };
-        bool Ours(ReadOnlySpan<KeyValuePair<string, object?>> tags) => Tag(tags, "queue") == queue.Name;
+        bool Ours(ReadOnlySpan<KeyValuePair<string, object?>> tags) => MeterTags.Get(tags, "queue") == queue.Name;
 
         meters.SetMeasurementEventCallback<double>((_, _, tags, _) =>
         {
@@ -191,19 +191,6 @@ public sealed class MetricsTests(MemoryClusterFixture fixture) : IClassFixture<M
         Assert.Equal(3L, Gauge("orleansqueue.queue.ready", queue.Name));
     }
 
-    private static string? Tag(ReadOnlySpan<KeyValuePair<string, object?>> tags, string key)
-    {
-        foreach (var tag in tags)
-        {
-            if (tag.Key == key)
-            {
-                return tag.Value as string;
-            }
-        }
-
-        return null;
-    }
-
     /// <summary>Records every stopped activity of the product's source, fully sampled, until disposed.</summary>
     private static ActivityListener ListenToActivities(ConcurrentQueue<Activity> into)
     {
@@ -231,7 +218,7 @@ public sealed class MetricsTests(MemoryClusterFixture fixture) : IClassFixture<M
         };
         listener.SetMeasurementEventCallback<long>((_, v, tags, _) =>
         {
-            if (Tag(tags, "queue") == queueName)
+            if (MeterTags.Get(tags, "queue") == queueName)
             {
                 value += v;
             }
