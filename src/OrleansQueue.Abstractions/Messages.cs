@@ -78,7 +78,10 @@ public sealed record ReceivedMessage
 [GenerateSerializer, Immutable, Alias("oq.QueueStats")]
 public sealed record QueueStats
 {
-    /// <summary>Messages waiting for delivery, including messages whose lease expired.</summary>
+    /// <summary>
+    /// Messages a receive can get now (including messages whose lock expired), unless
+    /// <see cref="InFlightLimitReached"/>: not locked, not waiting out a redelivery delay, not being dead-lettered.
+    /// </summary>
     [Id(0)] public long ReadyCount { get; init; }
 
     /// <summary>Messages leased to a receiver and not yet settled.</summary>
@@ -102,6 +105,15 @@ public sealed record QueueStats
     /// <summary>Messages on their way to the dead-letter grain (the move is stored and finishes even after a crash).</summary>
     [Id(7)] public long DeadLetteringCount { get; init; }
 
-    /// <summary>Messages in the queue: ready, leased, or on their way to the dead-letter grain.</summary>
-    public long ActiveCount => ReadyCount + LeasedCount + DeadLetteringCount;
+    /// <summary>Messages that failed a delivery and wait out the queue's redelivery delay before they are ready again.</summary>
+    [Id(8)] public long DelayedCount { get; init; }
+
+    /// <summary>
+    /// Whether the queue holds as many messages in flight (locked, delayed or being dead-lettered) as the silo's
+    /// <c>MaxMessagesInFlight</c> allows: receives and pushes get nothing until some of them are settled.
+    /// </summary>
+    [Id(9)] public bool InFlightLimitReached { get; init; }
+
+    /// <summary>Messages in the queue: ready, leased, delayed, or on their way to the dead-letter grain.</summary>
+    public long ActiveCount => ReadyCount + LeasedCount + DelayedCount + DeadLetteringCount;
 }

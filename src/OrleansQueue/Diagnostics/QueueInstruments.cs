@@ -50,6 +50,13 @@ public static class QueueInstruments
         "orleansqueue.queue.leased", () => QueueDepths.Keys.Select(d => new Measurement<long>(d.Leased, Queue(d.QueueName))),
         "{message}", "Messages delivered and not yet settled, per queue active on this silo.");
 
+    internal static readonly ObservableGauge<long> InFlight = Meter.CreateObservableGauge(
+        "orleansqueue.queue.in_flight", () => QueueDepths.Keys.Select(d => new Measurement<long>(d.InFlight, Queue(d.QueueName))),
+        "{message}", "Messages in flight (locked, waiting out a redelivery delay, or being dead-lettered), per queue active on this silo; at MaxMessagesInFlight nothing more is delivered.");
+
+    internal static readonly Counter<long> InFlightLimitReached = Meter.CreateCounter<long>("orleansqueue.queue.in_flight_limit_reached", "{delivery}",
+        "Receives and push rounds that got fewer messages than were ready because the queue held MaxMessagesInFlight messages in flight.");
+
     internal static readonly ObservableGauge<long> DeadLetterDepthGauge = Meter.CreateObservableGauge(
         "orleansqueue.deadletter.depth", () => DeadLetterDepths.Keys.SelectMany(d => d.BySourceQueue.Select(kv => new Measurement<long>(kv.Value, Queue(kv.Key)))),
         "{message}", "Entries in the dead-letter grain, by source queue (reported by the silo hosting the dead-letter grain).");
@@ -79,6 +86,7 @@ public static class QueueInstruments
     {
         private long _ready;
         private long _leased;
+        private long _inFlight;
 
         public string QueueName { get; } = queueName;
 
@@ -86,10 +94,13 @@ public static class QueueInstruments
 
         public long Leased => Volatile.Read(ref _leased);
 
-        public void Set(long ready, long leased)
+        public long InFlight => Volatile.Read(ref _inFlight);
+
+        public void Set(long ready, long leased, long inFlight)
         {
             Volatile.Write(ref _ready, ready);
             Volatile.Write(ref _leased, leased);
+            Volatile.Write(ref _inFlight, inFlight);
         }
 
         public void Dispose() => QueueDepths.TryRemove(this, out _);

@@ -51,6 +51,12 @@ internal sealed record AppendPlan(IReadOnlyList<SegmentSnapshot> Segments, long[
 /// <summary>A segment below the head, fully completed, kept for duplicate detection until it can be deleted.</summary>
 internal sealed record RetainedSegment(long Id, long LastSeq, DateTimeOffset LastEnqueuedAt, string? ETag);
 
+/// <summary>
+/// An in-flight page to write before the cursor: its parked messages, or null when it is empty and is to be deleted;
+/// <paramref name="Version"/> is what <see cref="QueueCore.PageWritten"/> records once it is stored.
+/// </summary>
+internal readonly record struct InFlightPageWrite(long Id, long Version, InFlightPageState? State, string? ETag);
+
 /// <summary>One leased message handed to a receiver.</summary>
 internal readonly record struct Lease(StoredMessage Message, int DeliveryCount, Guid Token, DateTimeOffset LockedUntil);
 
@@ -70,6 +76,12 @@ internal sealed class QueueCore
     /// <summary>Above this estimated size of the cursor record, attempt histories are dropped from it.</summary>
     private const int CursorBudgetBytes = 600 * 1024;
 
+    /// <summary>
+    /// The most a parked message's delivery record can take in a page, whatever happens to it later: the fixed
+    /// fields, <see cref="MaxAttemptsKept"/> attempts and two strings of <see cref="MaxErrorLength"/> characters.
+    /// </summary>
+    internal const int ParkedRecordMaxBytes = 200 + 16 * MaxAttemptsKept + 4 * MaxErrorLength;
+
     private enum EntryState : byte { Ready, Leased, Completed, Moving }
 
     private struct Entry
@@ -82,6 +94,27 @@ internal sealed class QueueCore
         public List<DateTimeOffset>? Attempts;
         public string? ErrorType;
         public string? ErrorMessage;
+    }
+
+    /// <summary>A message in flight that the window moved past, with its delivery state and the page that stores it.</summary>
+    private sealed class ParkedEntry(StoredMessage message, long page, long bytes)
+    {
+        public StoredMessage Message { get; } = message;
+        public long Page { get; } = page;
+        public long Bytes { get; } = bytes;
+        public Entry Entry;
+    }
+
+    /// <summary>One in-flight page as this activation knows it; <see cref="Version"/> counts its changes.</summary>
+    private sealed class InFlightPage(long id)
+    {
+        public long Id { get; } = id;
+        public SortedSet<long> Seqs { get; } = [];
+        public long Bytes { get; set; }
+        public string? ETag { get; set; }
+        public long Version { get; set; }
+        public long WrittenVersion { get; set; }
+        public bool Dirty => Version != WrittenVersion;
     }
 
     private sealed class WindowSegment(long id, long firstSeq)
@@ -107,6 +140,9 @@ internal sealed class QueueCore
     private readonly PriorityQueue<long, DateTimeOffset> _delayed = new();
     private readonly SortedDictionary<long, MoveRecord> _moves = [];
     private readonly Random _random = new();
+    private readonly SortedDictionary<long, ParkedEntry> _parked = [];
+    private readonly SortedDictionary<long, InFlightPage> _pages = [];
+    private int _delayedCount;
     private HashSet<long>? _restoreCompleted;
     private Dictionary<long, DeliveryRecord>? _restoreRecords;
 
@@ -128,6 +164,8 @@ internal sealed class QueueCore
         }
 
         DurableHeadSegment = meta.HeadSegment;
+        InFlightPagesFrom = meta.InFlightPagesFrom;
+        InFlightPagesTo = Math.Max(meta.InFlightPagesFrom, meta.InFlightPagesTo);
         _restoreCompleted = [.. meta.Completed];
         _restoreRecords = meta.Deliveries.ToDictionary(d => d.Seq);
     }
@@ -143,6 +181,24 @@ internal sealed class QueueCore
     public long RetainedFrom { get; private set; }
 
     public long AckedBelow { get; private set; }
+
+    /// <summary>The first in-flight page not deleted; see <see cref="QueueMetaState.InFlightPagesFrom"/>.</summary>
+    public long InFlightPagesFrom { get; private set; }
+
+    /// <summary>The id the next new in-flight page gets.</summary>
+    public long InFlightPagesTo { get; private set; }
+
+    /// <summary>Messages in flight that the window moved past (parked in in-flight pages).</summary>
+    public int ParkedCount => _parked.Count;
+
+    /// <summary>Messages in flight: locked, waiting out a redelivery delay, or on their way to the dead-letter grain.</summary>
+    public int InFlightCount => _leases.Count + _delayedCount + _moves.Count;
+
+    /// <summary>Whether the queue holds its in-flight limit: receives and pushes get nothing until some settle.</summary>
+    public bool InFlightLimitReached => InFlightCount >= _limits.MaxInFlight;
+
+    /// <summary>Messages waiting out a redelivery delay.</summary>
+    public int DelayedCount => _delayedCount;
 
     public long TotalCompleted { get; private set; }
 
@@ -192,10 +248,13 @@ internal sealed class QueueCore
     public IReadOnlyList<RetainedSegment> Retained => _retained;
 
     /// <summary>Messages neither completed nor purged.</summary>
-    public long ActiveCount => NextSeq - AckedBelow - CompletedAboveAckedCount();
+    public long ActiveCount => NextSeq - AckedBelow - CompletedAboveAckedCount() + _parked.Count;
 
-    /// <summary>Active messages neither leased nor being moved to the dead-letter grain.</summary>
-    public long ReadyCount => ActiveCount - _leases.Count - _moves.Count;
+    /// <summary>At least <see cref="ActiveCount"/>, in constant time.</summary>
+    public long ActiveUpperBound => NextSeq - AckedBelow + _parked.Count;
+
+    /// <summary>Active messages a receive can get now: not locked, not waiting out a redelivery delay, not being moved to the dead-letter grain.</summary>
+    public long ReadyCount => ActiveCount - InFlightCount;
 
     // ---------------------------------------------------------------- window
 
@@ -222,55 +281,102 @@ internal sealed class QueueCore
             }
             else
             {
-                if (records is not null && records.TryGetValue(message.Seq, out var record))
-                {
-                    entry.DeliveryCount = record.Count;
-                    entry.NotBefore = record.NotBefore ?? default;
-                    entry.Attempts = record.Attempts?.Select(DateTimeOffset.FromUnixTimeMilliseconds).ToList();
-                    entry.ErrorType = record.ErrorType;
-                    entry.ErrorMessage = record.ErrorMessage;
-                    if (_moves.ContainsKey(message.Seq))
-                    {
-                        entry.State = EntryState.Moving;
-                    }
-                    else if (record.Token is { } token && record.LockedUntil is { } until && until > now)
-                    {
-                        entry.State = EntryState.Leased;
-                        entry.Token = token;
-                        entry.LockedUntil = until;
-                        _leases[token] = message.Seq;
-                        _expiries.Enqueue(token, until);
-                    }
-                }
-                else if (_moves.ContainsKey(message.Seq))
-                {
-                    entry.State = EntryState.Moving;
-                }
-                else if (message.FirstLeaseToken is { } token && message.FirstLeasedUntil is { } until)
-                {
-                    // Leased in the write that stored it, and the cursor record has not recorded it since.
-                    entry.DeliveryCount = 1;
-                    entry.Attempts = [message.EnqueuedAt];
-                    if (until > now)
-                    {
-                        entry.State = EntryState.Leased;
-                        entry.Token = token;
-                        entry.LockedUntil = until;
-                        _leases[token] = message.Seq;
-                        _expiries.Enqueue(token, until);
-                    }
-                }
-
-                if (entry.State == EntryState.Ready)
-                {
-                    MakeReady(message.Seq, entry.NotBefore, now);
-                }
+                entry = RestoreEntry(message, records?.GetValueOrDefault(message.Seq), now);
             }
 
             window.Entries.Add(entry);
         }
 
         AdvanceHead();
+    }
+
+    /// <summary>
+    /// The delivery state of a message not completed, from its stored record (or the first lease its segment stored
+    /// with it): locked while its lock holds, moving when a move is stored for it, else ready (perhaps delayed).
+    /// </summary>
+    private Entry RestoreEntry(StoredMessage message, DeliveryRecord? record, DateTimeOffset now)
+    {
+        var entry = new Entry();
+        if (record is not null)
+        {
+            entry.DeliveryCount = record.Count;
+            entry.NotBefore = record.NotBefore ?? default;
+            entry.Attempts = record.Attempts?.Select(DateTimeOffset.FromUnixTimeMilliseconds).ToList();
+            entry.ErrorType = record.ErrorType;
+            entry.ErrorMessage = record.ErrorMessage;
+            if (_moves.ContainsKey(message.Seq))
+            {
+                entry.State = EntryState.Moving;
+            }
+            else if (record.Token is { } token && record.LockedUntil is { } until && until > now)
+            {
+                Relock(ref entry, message.Seq, token, until);
+            }
+        }
+        else if (_moves.ContainsKey(message.Seq))
+        {
+            entry.State = EntryState.Moving;
+        }
+        else if (message.FirstLeaseToken is { } token && message.FirstLeasedUntil is { } until)
+        {
+            // Leased in the write that stored it, and the cursor record has not recorded it since.
+            entry.DeliveryCount = 1;
+            entry.Attempts = [message.EnqueuedAt];
+            if (until > now)
+            {
+                Relock(ref entry, message.Seq, token, until);
+            }
+        }
+
+        if (entry.State == EntryState.Ready)
+        {
+            MakeReady(message.Seq, entry.NotBefore, now);
+        }
+
+        return entry;
+    }
+
+    private void Relock(ref Entry entry, long seq, Guid token, DateTimeOffset until)
+    {
+        entry.State = EntryState.Leased;
+        entry.Token = token;
+        entry.LockedUntil = until;
+        _leases[token] = seq;
+        _expiries.Enqueue(token, until);
+    }
+
+    /// <summary>
+    /// Restores one in-flight page read at activation, before the window is loaded. Entries at or above the cursor's
+    /// <see cref="AckedBelow"/> were parked by a write whose cursor write never happened: the window has them, so
+    /// they are dropped here and the page is rewritten without them (deleted when nothing is left).
+    /// </summary>
+    public void RestorePage(long id, InFlightPageState? state, string? etag, DateTimeOffset now)
+    {
+        var page = new InFlightPage(id) { ETag = etag };
+        _pages[id] = page;
+        InFlightPagesTo = Math.Max(InFlightPagesTo, id + 1);
+        var stale = false;
+        foreach (var parked in state?.Entries ?? [])
+        {
+            var seq = parked.Message.Seq;
+            if (seq >= AckedBelow || _parked.ContainsKey(seq))
+            {
+                stale = true;
+                continue;
+            }
+
+            var bytes = ParkedBytes(parked.Message);
+            var entry = new ParkedEntry(parked.Message, id, bytes);
+            _parked[seq] = entry;
+            page.Seqs.Add(seq);
+            page.Bytes += bytes;
+            entry.Entry = RestoreEntry(parked.Message, parked.Delivery, now);
+        }
+
+        if (stale || page.Seqs.Count == 0)
+        {
+            page.Version++;
+        }
     }
 
     /// <summary>Drops the restore index once activation has loaded the window.</summary>
@@ -379,6 +485,7 @@ internal sealed class QueueCore
             return false;
         }
 
+        leaseOnAppend = Math.Min(leaseOnAppend, Math.Max(0, _limits.MaxInFlight - InFlightCount));
         var leasing = leaseOnAppend > 0 && WholeQueueInWindow() && JoinsWindow(current.Id);
 
         for (var i = 0; i < pending.Count; i++)
@@ -566,11 +673,13 @@ internal sealed class QueueCore
     public List<Lease> Lease(int max, TimeSpan duration, DateTimeOffset now)
     {
         ReleaseDelayed(now);
+        max = Math.Min(max, Math.Max(0, _limits.MaxInFlight - InFlightCount));
         var leases = new List<Lease>(Math.Min(max, _ready.Count));
         while (leases.Count < max && _ready.Count > 0)
         {
             var seq = _ready.Min;
             _ready.Remove(seq);
+            Touch(seq);
             ref var entry = ref EntryRef(seq, out var message);
             entry.State = EntryState.Leased;
             entry.DeliveryCount++;
@@ -609,11 +718,10 @@ internal sealed class QueueCore
             var seq = _leases[token];
             _leases.Remove(token);
             ref var entry = ref EntryRef(seq, out var message);
-            entry.State = EntryState.Completed;
-            entry.Token = Guid.Empty;
-            FindWindow(seq).CompletedCount++;
-            TotalCompleted++;
             completed.Add((message, entry.DeliveryCount));
+            entry.Token = Guid.Empty;
+            MarkCompleted(seq, ref entry);
+            TotalCompleted++;
         }
 
         AdvanceHead();
@@ -643,6 +751,7 @@ internal sealed class QueueCore
             throw LockLost([token]);
         }
 
+        Touch(seq);
         ref var entry = ref EntryRef(seq, out _);
         RecordError(ref entry, errorType, errorMessage);
         return BeginMove(seq, ref entry, reason, description, now);
@@ -654,6 +763,7 @@ internal sealed class QueueCore
 
     private void ReleaseFailed(long seq, DateTimeOffset now, string? errorType, string? errorMessage, bool immediate)
     {
+        Touch(seq);
         ref var entry = ref EntryRef(seq, out _);
         entry.Token = Guid.Empty;
         RecordError(ref entry, errorType, errorMessage);
@@ -678,7 +788,7 @@ internal sealed class QueueCore
     {
         if (errorType is not null)
         {
-            entry.ErrorType = errorType;
+            entry.ErrorType = errorType is { Length: > MaxErrorLength } ? errorType[..MaxErrorLength] : errorType;
             entry.ErrorMessage = errorMessage is { Length: > MaxErrorLength } ? errorMessage[..MaxErrorLength] : errorMessage;
         }
     }
@@ -697,6 +807,7 @@ internal sealed class QueueCore
         if (notBefore > now)
         {
             _delayed.Enqueue(seq, notBefore);
+            _delayedCount++;
         }
         else
         {
@@ -710,9 +821,11 @@ internal sealed class QueueCore
         while (_delayed.TryPeek(out var seq, out var due) && due <= now)
         {
             _delayed.Dequeue();
-            if (TryEntryRef(seq) is { } window && window.Entries[(int)(seq - window.FirstSeq)] is { State: EntryState.Ready } entry && entry.NotBefore == due)
+            ref var entry = ref TryEntryRef(seq);
+            if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref entry) && entry is { State: EntryState.Ready } && entry.NotBefore == due)
             {
                 _ready.Add(seq);
+                _delayedCount--;
             }
         }
     }
@@ -749,15 +862,11 @@ internal sealed class QueueCore
             return;
         }
 
-        if (TryEntryRef(seq) is { } window)
+        ref var entry = ref TryEntryRef(seq);
+        if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref entry) && entry.State == EntryState.Moving)
         {
-            ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.AsSpan(window.Entries)[(int)(seq - window.FirstSeq)];
-            if (entry.State == EntryState.Moving)
-            {
-                entry.State = EntryState.Completed;
-                window.CompletedCount++;
-                TotalDeadLettered++;
-            }
+            MarkCompleted(seq, ref entry);
+            TotalDeadLettered++;
         }
 
         AdvanceHead();
@@ -771,6 +880,7 @@ internal sealed class QueueCore
             throw LockLost([token]);
         }
 
+        Touch(seq);
         ref var entry = ref EntryRef(seq, out _);
         entry.LockedUntil = now + duration;
         _expiries.Enqueue(token, entry.LockedUntil);
@@ -847,6 +957,15 @@ internal sealed class QueueCore
         _leases.Clear();
         _expiries.Clear();
         _delayed.Clear();
+        _delayedCount = 0;
+        _parked.Clear();
+        foreach (var page in _pages.Values)
+        {
+            page.Seqs.Clear();
+            page.Bytes = 0;
+            page.Version++;
+        }
+
         foreach (var window in _window)
         {
             if (window.Id != Tail.Id)
@@ -881,6 +1000,8 @@ internal sealed class QueueCore
         {
             LeasedCount = _leases.Count,
             ReadyCount = ReadyCount,
+            DelayedCount = _delayedCount,
+            InFlightLimitReached = InFlightLimitReached,
             DeadLetteringCount = _moves.Count,
             TotalDeadLettered = TotalDeadLettered,
             TotalEnqueued = NextSeq - 1,
@@ -894,6 +1015,14 @@ internal sealed class QueueCore
     public List<QueueMessage> PeekWindow(long fromSeq, int max)
     {
         var result = new List<QueueMessage>();
+        foreach (var (seq, parked) in _parked)
+        {
+            if (seq >= fromSeq && result.Count < max)
+            {
+                result.Add(ToQueueMessage(parked.Message, parked.Entry.DeliveryCount));
+            }
+        }
+
         foreach (var window in _window)
         {
             if (window.NextSeq <= fromSeq)
@@ -1018,6 +1147,8 @@ internal sealed class QueueCore
             PendingMoves = [.. _moves.Values],
             Subscriptions = [.. Subscriptions],
             Settings = Settings,
+            InFlightPagesFrom = InFlightPagesFrom,
+            InFlightPagesTo = InFlightPagesTo,
         };
         long estimatedBytes = 0;
         foreach (var window in _window)
@@ -1035,17 +1166,7 @@ internal sealed class QueueCore
                 }
                 else if (entry.DeliveryCount > 0 && !IsFirstLeaseAsStored(entry, window.Messages[i]))
                 {
-                    var record = new DeliveryRecord
-                    {
-                        Seq = seq,
-                        Count = entry.DeliveryCount,
-                        Token = entry.State == EntryState.Leased ? entry.Token : null,
-                        LockedUntil = entry.State == EntryState.Leased ? entry.LockedUntil : null,
-                        NotBefore = entry.State == EntryState.Ready && entry.NotBefore != default ? entry.NotBefore : null,
-                        Attempts = entry.Attempts?.Select(a => a.ToUnixTimeMilliseconds()).ToList(),
-                        ErrorType = entry.ErrorType,
-                        ErrorMessage = entry.ErrorMessage,
-                    };
+                    var record = ToRecord(seq, entry);
                     estimatedBytes += 200 + 16 * (record.Attempts?.Count ?? 0) + 2 * ((record.ErrorType?.Length ?? 0) + (record.ErrorMessage?.Length ?? 0));
                     meta.Deliveries.Add(record);
                 }
@@ -1063,6 +1184,150 @@ internal sealed class QueueCore
         }
 
         return meta;
+    }
+
+    private static DeliveryRecord ToRecord(long seq, in Entry entry) => new()
+    {
+        Seq = seq,
+        Count = entry.DeliveryCount,
+        Token = entry.State == EntryState.Leased ? entry.Token : null,
+        LockedUntil = entry.State == EntryState.Leased ? entry.LockedUntil : null,
+        NotBefore = entry.State == EntryState.Ready && entry.NotBefore != default ? entry.NotBefore : null,
+        Attempts = entry.Attempts?.Select(a => a.ToUnixTimeMilliseconds()).ToList(),
+        ErrorType = entry.ErrorType,
+        ErrorMessage = entry.ErrorMessage,
+    };
+
+    // ---------------------------------------------------------------- stragglers: parking and in-flight pages
+
+    /// <summary>
+    /// Moves the window past a head segment whose messages are all settled or in flight, when the window is full and
+    /// has nothing ready while messages wait behind it in storage: its in-flight messages are parked (copied, with
+    /// their delivery state, into in-flight pages that are written before the next cursor write), so no held message
+    /// keeps the others from being delivered. Returns whether it parked anything.
+    /// </summary>
+    public bool TryParkHead(DateTimeOffset now)
+    {
+        if (_window.Count < _limits.ActiveSegments || LoadedThrough >= Tail.Id || _window[0].Id >= Tail.Id)
+        {
+            return false;
+        }
+
+        ReleaseDelayed(now);
+        if (_ready.Count > 0)
+        {
+            return false;
+        }
+
+        var head = _window[0];
+        for (var i = 0; i < head.Entries.Count; i++)
+        {
+            if (head.Entries[i].State != EntryState.Completed)
+            {
+                Park(head.Messages[i], head.Entries[i]);
+            }
+        }
+
+        _window.RemoveAt(0);
+        AckedBelow = Math.Max(AckedBelow, head.NextSeq);
+        HeadSegment = head.Id + 1;
+        _retained.Add(ToRetained(head));
+        AdvanceHead();
+        return true;
+    }
+
+    private static long ParkedBytes(StoredMessage message) => SegmentSizing.EstimateBytes(message) + ParkedRecordMaxBytes;
+
+    private void Park(StoredMessage message, in Entry entry)
+    {
+        var bytes = ParkedBytes(message);
+        if (!_pages.TryGetValue(InFlightPagesTo - 1, out var page)
+            || (page.Seqs.Count > 0 && (page.Seqs.Count >= _limits.SegmentMaxMessages || page.Bytes + bytes > _limits.SegmentMaxBytes)))
+        {
+            page = new InFlightPage(InFlightPagesTo++);
+            _pages[page.Id] = page;
+        }
+
+        page.Seqs.Add(message.Seq);
+        page.Bytes += bytes;
+        page.Version++;
+        _parked[message.Seq] = new ParkedEntry(message, page.Id, bytes) { Entry = entry };
+    }
+
+    /// <summary>Marks the page of a parked message as changed, so the next cursor write stores it first.</summary>
+    private void Touch(long seq)
+    {
+        if (_parked.TryGetValue(seq, out var parked))
+        {
+            _pages[parked.Page].Version++;
+        }
+    }
+
+    /// <summary>Completes a message: a parked one leaves its page, a window one is marked completed.</summary>
+    private void MarkCompleted(long seq, ref Entry entry)
+    {
+        if (_parked.Remove(seq, out var parked))
+        {
+            var page = _pages[parked.Page];
+            page.Seqs.Remove(seq);
+            page.Bytes -= parked.Bytes;
+            page.Version++;
+            return;
+        }
+
+        entry.State = EntryState.Completed;
+        FindWindow(seq).CompletedCount++;
+    }
+
+    /// <summary>The in-flight pages changed since they were last stored, oldest first: written before the cursor.</summary>
+    public List<InFlightPageWrite> DirtyPages()
+    {
+        var writes = new List<InFlightPageWrite>();
+        foreach (var page in _pages.Values)
+        {
+            if (!page.Dirty)
+            {
+                continue;
+            }
+
+            InFlightPageState? state = null;
+            if (page.Seqs.Count > 0)
+            {
+                state = new InFlightPageState();
+                foreach (var seq in page.Seqs)
+                {
+                    var parked = _parked[seq];
+                    state.Entries.Add(new ParkedMessage { Message = parked.Message, Delivery = ToRecord(seq, parked.Entry) });
+                }
+            }
+
+            writes.Add(new InFlightPageWrite(page.Id, page.Version, state, page.ETag));
+        }
+
+        return writes;
+    }
+
+    /// <summary>
+    /// Records that a page from <see cref="DirtyPages"/> is stored (or deleted, with a null state) with
+    /// <paramref name="etag"/>; an empty page that did not change since is forgotten.
+    /// </summary>
+    public void PageWritten(InFlightPageWrite write, string? etag)
+    {
+        if (!_pages.TryGetValue(write.Id, out var page))
+        {
+            return;
+        }
+
+        page.ETag = etag;
+        page.WrittenVersion = Math.Max(page.WrittenVersion, write.Version);
+        if (write.State is null && page.Seqs.Count == 0 && !page.Dirty)
+        {
+            _pages.Remove(write.Id);
+            while (InFlightPagesFrom < InFlightPagesTo && !_pages.ContainsKey(InFlightPagesFrom))
+            {
+                InFlightPagesFrom++;
+            }
+        }
     }
 
     // ---------------------------------------------------------------- helpers
@@ -1128,6 +1393,11 @@ internal sealed class QueueCore
 
     private StoredMessage? OldestActiveMessage()
     {
+        foreach (var parked in _parked.Values)
+        {
+            return parked.Message;
+        }
+
         foreach (var window in _window)
         {
             for (var i = 0; i < window.Entries.Count; i++)
@@ -1142,17 +1412,23 @@ internal sealed class QueueCore
         return null;
     }
 
-    private WindowSegment? TryEntryRef(long seq)
+    /// <summary>The entry of a message in the window or parked, or a null reference when it is neither.</summary>
+    private ref Entry TryEntryRef(long seq)
     {
+        if (_parked.TryGetValue(seq, out var parked))
+        {
+            return ref parked.Entry;
+        }
+
         foreach (var window in _window)
         {
             if (seq >= window.FirstSeq && seq < window.NextSeq)
             {
-                return window;
+                return ref System.Runtime.InteropServices.CollectionsMarshal.AsSpan(window.Entries)[(int)(seq - window.FirstSeq)];
             }
         }
 
-        return null;
+        return ref System.Runtime.CompilerServices.Unsafe.NullRef<Entry>();
     }
 
     private WindowSegment FindWindow(long seq)
@@ -1170,6 +1446,12 @@ internal sealed class QueueCore
 
     private ref Entry EntryRef(long seq, out StoredMessage message)
     {
+        if ((_window.Count == 0 || seq < _window[0].FirstSeq) && _parked.TryGetValue(seq, out var parked))
+        {
+            message = parked.Message;
+            return ref parked.Entry;
+        }
+
         var window = FindWindow(seq);
         var index = (int)(seq - window.FirstSeq);
         message = window.Messages[index];
@@ -1209,6 +1491,9 @@ internal sealed record QueueCoreLimits(int SegmentMaxMessages, long SegmentMaxBy
     public long ChunkMaxBytes => Math.Max(1, SegmentMaxBytes * ChunkMaxMessages / SegmentMaxMessages);
 
     public TimeSpan DefaultAckDeadline { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Most messages in flight (locked, waiting out a redelivery delay, or being dead-lettered) per queue.</summary>
+    public int MaxInFlight { get; init; } = 100_000;
 
     public bool DedupEnabled => DedupWindow > TimeSpan.Zero;
 }

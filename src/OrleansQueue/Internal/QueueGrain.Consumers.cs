@@ -238,6 +238,7 @@ internal sealed partial class QueueGrain
 
                     var leases = core.Lease(credit, core.AckDeadline, now);
                     RecordLeases(leases);
+                    RecordInFlightLimit(core, credit, leases.Count);
                     if (leases.Count == 0)
                     {
                         break;

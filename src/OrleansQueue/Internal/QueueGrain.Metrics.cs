@@ -20,7 +20,16 @@ internal sealed partial class QueueGrain
     {
         if (_core is { } core)
         {
-            (_depth ??= QueueInstruments.TrackQueue(QueueName)).Set(core.ReadyCount, core.LeasedCount);
+            (_depth ??= QueueInstruments.TrackQueue(QueueName)).Set(core.ReadyCount, core.LeasedCount, core.InFlightCount);
+        }
+    }
+
+    /// <summary>Counts a receive or push round held back by the in-flight limit (it got fewer than it asked for).</summary>
+    private void RecordInFlightLimit(QueueCore core, int asked, int got)
+    {
+        if (got < asked && core.InFlightLimitReached && core.ReadyCount > 0)
+        {
+            QueueInstruments.InFlightLimitReached.Add(1, QueueInstruments.Queue(QueueName));
         }
     }
 

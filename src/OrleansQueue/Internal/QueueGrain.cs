@@ -69,6 +69,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
             _options.DuplicateDetectionWindow, _options.DuplicateDetectionMaxIds, _options.MaxDeliveryCount)
         {
             DefaultAckDeadline = _options.DefaultLeaseDuration,
+            MaxInFlight = _options.MaxMessagesInFlight,
             ChunkMaxMessages = Math.Min(_options.SegmentChunkMessages, _options.SegmentMaxMessages),
             SegmentStretch = SegmentStretch,
         };
@@ -157,7 +158,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
         // NextSeq - AckedBelow bounds the length from above in O(1); count exactly only near the limit.
         var staged = _stagedMessages;
-        if (core.NextSeq - core.AckedBelow + staged + pending.Count > _options.MaxQueueLength
+        if (core.ActiveUpperBound + staged + pending.Count > _options.MaxQueueLength
             && core.ActiveCount + staged + pending.Count > _options.MaxQueueLength)
         {
             var queued = core.ActiveCount + staged;
@@ -289,6 +290,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         ExpireLeases(core, now);
         var leases = core.Lease(maxMessages, leaseDuration ?? core.AckDeadline, now);
         RecordLeases(leases);
+        RecordInFlightLimit(core, maxMessages, leases.Count);
         if (leases.Count == 0)
         {
             return [];
@@ -507,8 +509,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
             return segment;
         }
 
-        // The active window, far enough to hold every message the cursor has delivery state for.
+        // The in-flight pages: the messages in flight that the window had moved past, with their delivery state.
         var core = new QueueCore(_limits, tail, meta);
+        await RestoreInFlightPagesAsync(core, meta, now);
+
+        // The active window, far enough to hold every message the cursor has delivery state for.
         var mustReach = QueueCore.HighestRecordedSeq(meta);
         while (core.LoadedThrough < tail.Id && (core.NextSegmentToLoad is not null || core.NextSeqLoaded() <= mustReach))
         {
@@ -575,11 +580,74 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         OnLoaded(core);
     }
 
-    /// <summary>Loads head segments into the window until it has <paramref name="wanted"/> ready messages or is full.</summary>
+    /// <summary>
+    /// Reads the in-flight pages the cursor names, and any written after it (by a write whose cursor write never
+    /// happened), SegmentReadAhead at a time.
+    /// </summary>
+    private async Task RestoreInFlightPagesAsync(QueueCore core, QueueMetaState meta, DateTimeOffset now)
+    {
+        var grainId = this.GetGrainId();
+        async Task<(long Id, GrainState<InFlightPageState> State)> ReadPageAsync(long id)
+        {
+            var state = new GrainState<InFlightPageState>();
+            await _storage.ReadStateAsync(StateNames.InFlightPage(id), grainId, state);
+            return (id, state);
+        }
+
+        var id = meta.InFlightPagesFrom;
+        var probing = false;
+        while (true)
+        {
+            var batch = new List<Task<(long Id, GrainState<InFlightPageState> State)>>();
+            for (var i = 0; i < SegmentReadAhead; i++)
+            {
+                batch.Add(ReadPageAsync(id++));
+            }
+
+            var stop = false;
+            foreach (var (pageId, state) in await Task.WhenAll(batch))
+            {
+                probing |= pageId >= meta.InFlightPagesTo;
+                if (state.RecordExists && state.State is not null)
+                {
+                    if (!stop)
+                    {
+                        core.RestorePage(pageId, state.State, state.ETag, now);
+                    }
+                }
+                else if (probing)
+                {
+                    stop = true; // past the cursor's pages: the first missing one ends them
+                }
+            }
+
+            if (stop)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Loads head segments into the window until it has <paramref name="wanted"/> ready messages or is full. A full
+    /// window with nothing ready while more messages wait in storage moves past its head: the head's in-flight
+    /// messages are parked (<see cref="QueueCore.TryParkHead"/>), so a held message never blocks the others.
+    /// </summary>
     private async Task FillWindowAsync(int wanted)
     {
-        while (_core is { } core && core.ReadyInWindow < wanted && core.NextSegmentToLoad is { } id)
+        while (_core is { } core && core.ReadyInWindow < wanted)
         {
+            if (core.NextSegmentToLoad is not { } id)
+            {
+                if (!core.TryParkHead(_time.GetUtcNow()))
+                {
+                    break;
+                }
+
+                LogParked(QueueName, core.HeadSegment - 1, core.ParkedCount);
+                continue;
+            }
+
             if (_windowLoad is { } running)
             {
                 await running;
@@ -679,7 +747,31 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     {
         var generation = _generation;
         var core = _core!;
+        var pages = core.DirtyPages();
         var meta = core.ToMeta();
+        // In-flight pages first, one at a time in id order: the cursor that moves its head past parked messages is
+        // written only once they are stored, and a probe at activation finds every page written after the cursor.
+        foreach (var page in pages)
+        {
+            var pageState = new GrainState<InFlightPageState>(page.State ?? new InFlightPageState(), page.ETag);
+            if (page.State is not null)
+            {
+                await WriteTimedAsync("inflight", StateNames.InFlightPage(page.Id), pageState);
+            }
+            else if (page.ETag is not null)
+            {
+                await _storage.ClearStateAsync(StateNames.InFlightPage(page.Id), this.GetGrainId(), pageState);
+                pageState.ETag = null;
+            }
+
+            if (generation != _generation)
+            {
+                return;
+            }
+
+            core.PageWritten(page, pageState.ETag);
+        }
+
         var state = new GrainState<QueueMetaState>(meta, _metaETag);
         await WriteTimedAsync("cursor", StateNames.Meta, state);
         if (generation == _generation)

@@ -50,6 +50,15 @@ public sealed class OrleansQueueOptions
     /// </summary>
     public long MaxQueueLength { get; set; } = 10_000_000;
 
+    /// <summary>
+    /// Most messages in flight per queue: locked (received or pushed and not yet settled), waiting out a redelivery
+    /// delay, or on their way to the dead-letter grain. At the limit, receives and pushes get nothing until some of
+    /// them are settled (the stats' <c>InFlightLimitReached</c> and the metric <c>orleansqueue.queue.in_flight</c>
+    /// show it); nothing is lost. In-flight messages the delivery window has moved past are kept in in-flight pages of
+    /// their own. Default 100,000 (SQS allows 120,000); 1 to 1,000,000.
+    /// </summary>
+    public int MaxMessagesInFlight { get; set; } = 100_000;
+
     /// <summary>Largest message body in bytes. Default 256 KiB; 1 byte to 256 KiB.</summary>
     public int MaxMessageBodyBytes { get; set; } = QueueLimits.DefaultMaxMessageBodyBytes;
 

@@ -37,6 +37,7 @@ internal sealed class OrleansQueueOptionsValidator(IOptions<OrleansQueueOptions>
         Range(nameof(o.SegmentMaxBytes), o.SegmentMaxBytes, smallest, SegmentBytesCeiling,
             $"at least one largest message ({smallest} bytes estimated for a {o.MaxMessageBodyBytes}-byte body) and at most one Azure Table entity");
         Range(nameof(o.ActiveSegments), o.ActiveSegments, 1, 1024);
+        Range(nameof(o.MaxMessagesInFlight), o.MaxMessagesInFlight, 1, 1_000_000);
         Range(nameof(o.MaxBatchCount), o.MaxBatchCount, 1, 10_000);
         Range(nameof(o.MaxBatchBodyBytes), o.MaxBatchBodyBytes, o.MaxMessageBodyBytes, 64L * 1024 * 1024);
         Range(nameof(o.GroupCommitMaxMessages), o.GroupCommitMaxMessages, 1, 10_000);

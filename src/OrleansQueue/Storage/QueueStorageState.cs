@@ -112,7 +112,10 @@ internal sealed class QueueMetaState
     [Id(1)] public long TailSegment { get; set; }
     /// <summary>First segment not yet deleted; segments from here to the head are kept for duplicate detection.</summary>
     [Id(2)] public long RetainedFrom { get; set; }
-    /// <summary>Every message with a lower sequence number is completed or purged.</summary>
+    /// <summary>
+    /// Every message with a lower sequence number is completed, purged, or parked in an in-flight page
+    /// (<see cref="InFlightPagesFrom"/>).
+    /// </summary>
     [Id(3)] public long AckedBelow { get; set; } = 1;
     /// <summary>Completed sequence numbers at or above <see cref="AckedBelow"/>, ascending.</summary>
     [Id(4)] public List<long> Completed { get; set; } = [];
@@ -123,6 +126,35 @@ internal sealed class QueueMetaState
     [Id(9)] public List<MoveRecord> PendingMoves { get; set; } = [];
     [Id(10)] public List<SubscriptionRecord> Subscriptions { get; set; } = [];
     [Id(11)] public QueueSettingsState? Settings { get; set; }
+    /// <summary>
+    /// The first in-flight page not yet deleted (<see cref="StateNames.InFlightPage"/>): pages from here up to
+    /// <see cref="InFlightPagesTo"/> hold the messages parked below the head (pages in between may be deleted).
+    /// </summary>
+    [Id(12)] public long InFlightPagesFrom { get; set; }
+    /// <summary>The id after the last in-flight page known when this record was written; newer ones are found by probing.</summary>
+    [Id(13)] public long InFlightPagesTo { get; set; }
+}
+
+/// <summary>
+/// A message in flight (locked, waiting out a redelivery delay, or on its way to the dead-letter grain) that the
+/// delivery window moved past: a copy of the message with its delivery state, so its segment can be deleted.
+/// </summary>
+[GenerateSerializer, Alias("oq.ParkedMessage")]
+internal sealed class ParkedMessage
+{
+    [Id(0)] public StoredMessage Message { get; set; } = new();
+    [Id(1)] public DeliveryRecord Delivery { get; set; } = new();
+}
+
+/// <summary>
+/// A bounded record of parked in-flight messages, <c>oq-inflight-{n}</c>. Only entries below the cursor's
+/// <see cref="QueueMetaState.AckedBelow"/> count: a page written before a cursor write that never happened may hold
+/// copies of messages that are still in the window, and those are ignored.
+/// </summary>
+[GenerateSerializer, Alias("oq.InFlightPage")]
+internal sealed class InFlightPageState
+{
+    [Id(0)] public List<ParkedMessage> Entries { get; set; } = [];
 }
 
 /// <summary>One entry of the dead-letter grain as stored.</summary>
@@ -178,4 +210,7 @@ internal static class StateNames
     public static string SegmentChunk(long id, int chunk) => chunk == 0 ? $"oq-seg-{id}" : $"oq-seg-{id}-c{chunk}";
 
     public static string DeadLetterSegment(long id) => $"oq-dl-seg-{id}";
+
+    /// <summary>Page <paramref name="id"/> of a queue's parked in-flight messages.</summary>
+    public static string InFlightPage(long id) => $"oq-inflight-{id}";
 }

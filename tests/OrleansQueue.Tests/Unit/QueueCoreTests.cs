@@ -4,7 +4,7 @@ using OrleansQueue.Storage;
 namespace OrleansQueue.Tests.Unit;
 
 /// <summary>The segment, lease and completion logic, without a cluster or storage.</summary>
-public sealed class QueueCoreTests
+public sealed partial class QueueCoreTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly QueueCoreLimits Limits = new(SegmentMaxMessages: 4, SegmentMaxBytes: 64 * 1024, ActiveSegments: 2,
@@ -45,12 +45,62 @@ public sealed class QueueCoreTests
             }
         }
 
-        /// <summary>What a new activation would build from the stored cursor (by default the current one) and segments.</summary>
-        public void Reload(DateTimeOffset now, QueueMetaState? storedCursor = null)
+        /// <summary>The in-flight pages as stored by <see cref="WriteCursor"/>.</summary>
+        public Dictionary<long, InFlightPageState> Pages { get; } = [];
+
+        /// <summary>What the grain's cursor write does: the changed in-flight pages first, then the cursor record.</summary>
+        public QueueMetaState WriteCursor(bool pagesOnly = false)
+        {
+            foreach (var write in Core.DirtyPages())
+            {
+                if (write.State is null)
+                {
+                    Pages.Remove(write.Id);
+                }
+                else
+                {
+                    Pages[write.Id] = write.State;
+                }
+
+                Core.PageWritten(write, write.State is null ? null : "etag");
+            }
+
+            var meta = Core.ToMeta();
+            if (!pagesOnly)
+            {
+                Core.CursorWritten(meta);
+            }
+
+            return meta;
+        }
+
+        /// <summary>What the grain's window fill does: load segments, and park the head when the full window has nothing ready.</summary>
+        public void FillForDelivery(DateTimeOffset now, int wanted)
+        {
+            while (Core.ReadyInWindow < wanted)
+            {
+                if (Core.NextSegmentToLoad is { } id)
+                {
+                    Core.AddWindowSegment(id, Stored[id].ToState(), now);
+                }
+                else if (!Core.TryParkHead(now))
+                {
+                    break;
+                }
+            }
+        }
+
+        /// <summary>What a new activation would build from the stored cursor (by default the current one), pages and segments.</summary>
+        public void Reload(DateTimeOffset now, QueueMetaState? storedCursor = null, QueueCoreLimits? limits = null)
         {
             var meta = storedCursor ?? Core.ToMeta();
             var tail = Stored.Values.Where(s => s.Id >= meta.TailSegment).MaxBy(s => s.Id) ?? Core.Tail;
-            Core = new QueueCore(Limits, tail, meta);
+            Core = new QueueCore(limits ?? Limits, tail, meta);
+            foreach (var (id, page) in Pages.Where(p => p.Key >= meta.InFlightPagesFrom).OrderBy(p => p.Key))
+            {
+                Core.RestorePage(id, page, "etag", now);
+            }
+
             var mustReach = QueueCore.HighestRecordedSeq(meta);
             while (Core.LoadedThrough < tail.Id && (Core.NextSegmentToLoad is not null || Core.NextSeqLoaded() <= mustReach))
             {

@@ -1,0 +1,183 @@
+using OrleansQueue.Internal;
+using OrleansQueue.Storage;
+
+namespace OrleansQueue.Tests.Unit;
+
+/// <summary>
+/// Held messages never block the others: the window parks a full head's in-flight messages in in-flight pages and
+/// moves on; the pages survive a reload, and pages written without their cursor are ignored.
+/// </summary>
+public sealed partial class QueueCoreTests
+{
+    /// <summary>Receives one message at a time and completes it, as a receive loop does, until nothing comes.</summary>
+    private static List<long> DrainOneByOne(Harness h, DateTimeOffset now)
+    {
+        var delivered = new List<long>();
+        while (true)
+        {
+            h.FillForDelivery(now, 1);
+            var leases = h.Core.Lease(1, TimeSpan.FromSeconds(30), now);
+            if (leases.Count == 0)
+            {
+                return delivered;
+            }
+
+            delivered.Add(leases[0].Message.Seq);
+            h.Core.Complete([leases[0].Token]);
+        }
+    }
+
+    [Fact]
+    public void Straggler_AHeldMessage_DoesNotStopTheOthers()
+    {
+        var h = new Harness();
+        h.Append(T0, Ids(1, 40));
+        h.FillForDelivery(T0, 1);
+        var straggler = h.Core.Lease(1, TimeSpan.FromHours(1), T0).Single();
+        Assert.Equal(1, straggler.Message.Seq);
+
+        var delivered = DrainOneByOne(h, T0);
+
+        Assert.Equal(Enumerable.Range(2, 39).Select(i => (long)i), delivered);
+        Assert.Equal(1, h.Core.ParkedCount);
+        var stats = h.Core.Stats(T0);
+        Assert.Equal((0L, 1L, 1L), (stats.ReadyCount, stats.LeasedCount, stats.ActiveCount));
+        Assert.Equal(TimeSpan.Zero, stats.OldestMessageAge);
+
+        // The parked message's page is written before the cursor; completing it empties and deletes the page.
+        h.WriteCursor();
+        Assert.Single(h.Pages);
+        Assert.Single(h.Core.Complete([straggler.Token]));
+        h.WriteCursor();
+        Assert.Empty(h.Pages);
+        Assert.Equal(0, h.Core.ActiveCount);
+        Assert.Equal(h.Core.InFlightPagesTo, h.Core.InFlightPagesFrom);
+    }
+
+    [Fact]
+    public void Straggler_ParkedLock_SurvivesAReload_AndAnExpiredOneIsDeliveredFirst()
+    {
+        var h = new Harness();
+        h.Append(T0, Ids(1, 40));
+        h.FillForDelivery(T0, 2);
+        var held = h.Core.Lease(2, TimeSpan.FromMinutes(10), T0);
+        Assert.Equal(38, DrainOneByOne(h, T0).Count);
+        h.WriteCursor();
+
+        h.Reload(T0.AddMinutes(1));
+        Assert.Equal(2, h.Core.ParkedCount);
+        Assert.Equal(2, h.Core.LeasedCount);
+        Assert.Equal(2, h.Core.ActiveCount);
+        Assert.True(h.Core.IsLeased(held[0].Token));
+        var until = h.Core.Renew(held[0].Token, TimeSpan.FromMinutes(30), T0.AddMinutes(1));
+        Assert.Equal(T0.AddMinutes(31), until);
+        h.Core.Complete([held[0].Token]);
+        h.WriteCursor();
+
+        // The other lock runs out: the message is ready again, ahead of anything newer.
+        h.Append(T0.AddMinutes(11), "late");
+        Assert.Equal(1, h.Core.ExpireLeases(T0.AddMinutes(11)));
+        h.FillForDelivery(T0.AddMinutes(11), 1);
+        var again = h.Core.Lease(1, TimeSpan.FromSeconds(30), T0.AddMinutes(11)).Single();
+        Assert.Equal((2L, 2), (again.Message.Seq, again.DeliveryCount));
+        h.WriteCursor();
+        h.Reload(T0.AddMinutes(11));
+        Assert.True(h.Core.IsLeased(again.Token));
+        Assert.Equal([2L, 41], h.Core.PeekWindow(0, 10).Select(m => m.SequenceNumber));
+    }
+
+    [Fact]
+    public void Straggler_PagesWrittenWithoutTheirCursor_AreIgnoredAndRemoved()
+    {
+        var h = new Harness();
+        h.Append(T0, Ids(1, 40));
+        h.FillForDelivery(T0, 1);
+        var straggler = h.Core.Lease(1, TimeSpan.FromHours(1), T0).Single();
+        var before = h.WriteCursor();
+        DrainOneByOne(h, T0);
+        h.WriteCursor(pagesOnly: true); // the page is stored, the cursor write never happens
+
+        h.Reload(T0, before);
+        Assert.Equal(0, h.Core.ParkedCount);
+        Assert.Equal(40, h.Core.ActiveCount); // the completions were never stored: delivered again, the straggler still locked
+        Assert.Equal(1, h.Core.LeasedCount);
+        Assert.True(h.Core.IsLeased(straggler.Token));
+        var cleanup = h.Core.DirtyPages();
+        Assert.Null(Assert.Single(cleanup).State);
+
+        Assert.Equal(39, DrainOneByOne(h, T0).Count);
+        Assert.Equal(1, h.Core.ParkedCount);
+        h.WriteCursor();
+        h.Reload(T0);
+        Assert.Equal((1, 1L), (h.Core.ParkedCount, h.Core.ActiveCount));
+    }
+
+    [Fact]
+    public void InFlightLimit_StopsDelivery_UntilSomethingSettles()
+    {
+        var h = new Harness(Limits with { MaxInFlight = 3 });
+        h.Append(T0, Ids(1, 8));
+        h.FillForDelivery(T0, 8);
+        var leases = h.Core.Lease(5, TimeSpan.FromSeconds(30), T0);
+        Assert.Equal(3, leases.Count);
+        Assert.Empty(h.Core.Lease(5, TimeSpan.FromSeconds(30), T0));
+        var stats = h.Core.Stats(T0);
+        Assert.True(stats.InFlightLimitReached);
+        Assert.Equal((5L, 3L), (stats.ReadyCount, stats.LeasedCount));
+
+        // A failed delivery waiting out its redelivery delay is in flight too, and not ready.
+        h.Core.Settings = new QueueSettingsState { RedeliveryMode = RedeliveryMode.Fixed, RedeliveryDelay = TimeSpan.FromMinutes(1), RedeliveryJitter = 0 };
+        h.Core.Abandon(leases[0].Token, T0);
+        stats = h.Core.Stats(T0);
+        Assert.Equal((5L, 2L, 1L, true), (stats.ReadyCount, stats.LeasedCount, stats.DelayedCount, stats.InFlightLimitReached));
+        Assert.Equal(8, stats.ActiveCount);
+
+        h.Core.Complete([leases[1].Token]);
+        Assert.Equal(4, Assert.Single(h.Core.Lease(5, TimeSpan.FromSeconds(30), T0)).Message.Seq);
+        Assert.Equal(0, h.Core.PlanAppend([new PendingMessage(OutgoingMessage.FromText("x", "x"), "x", 600)], T0, 5, TimeSpan.FromSeconds(30)).LeasedOnAppend);
+    }
+
+    [Fact]
+    public void Straggler_ManyScattered_AllDeliveredOnce_PagesBounded()
+    {
+        var h = new Harness();
+        h.Append(T0, Ids(1, 400));
+        var held = new List<Lease>();
+        var delivered = new HashSet<long>();
+        while (true)
+        {
+            h.FillForDelivery(T0, 1);
+            var lease = h.Core.Lease(1, TimeSpan.FromSeconds(30), T0).SingleOrDefault();
+            if (lease.Token == Guid.Empty)
+            {
+                break;
+            }
+
+            Assert.True(delivered.Add(lease.Message.Seq));
+            if (lease.Message.Seq % 10 == 3)
+            {
+                held.Add(lease); // every tenth message is held
+            }
+            else
+            {
+                h.Core.Complete([lease.Token]);
+            }
+
+            if (delivered.Count % 50 == 0)
+            {
+                h.WriteCursor();
+            }
+        }
+
+        Assert.Equal(400, delivered.Count);
+        h.WriteCursor();
+        Assert.InRange(h.Core.ParkedCount, 35, 40);
+        Assert.All(h.Pages.Values, p => Assert.InRange(p.Entries.Count, 1, Limits.SegmentMaxMessages));
+        h.Reload(T0);
+        Assert.Equal(40, h.Core.ActiveCount);
+        h.Core.Complete([.. held.Select(l => l.Token)]);
+        h.WriteCursor();
+        Assert.Empty(h.Pages);
+        Assert.Equal(0, h.Core.ActiveCount);
+    }
+}
