@@ -8,14 +8,18 @@ namespace OrleansQueue;
 /// With auto-complete, returning normally completes the message and throwing makes it a failed delivery (redelivered
 /// by the queue's policy, or dead-lettered). With manual settlement, settle later with
 /// <see cref="QueueDelivery.LockToken"/> through the queue: complete, abandon, dead-letter or renew the lock.
-/// While the call runs the queue keeps extending the lease; the call itself is bounded by the Orleans response timeout
-/// (30 s by default): a handler that takes longer should settle manually.
+/// The queue makes at most <see cref="ConsumerOptions.MaxConcurrentCalls"/> calls to a consumer at a time (default 1,
+/// so a plain non-reentrant grain never has calls waiting in its inbox) and keeps the rest of the consumer's prefetch
+/// locked for it. While a call runs the queue renews its lock, up to <see cref="ConsumerOptions.MaxAutoLockRenewalDuration"/>;
+/// the call is not bounded by Orleans' response timeout. A call still running after that is a failed delivery: its
+/// message goes to another consumer, and its late result is ignored.
 /// </remarks>
 [Alias("oq.IQueueConsumer")]
 public interface IQueueConsumer : IGrainObserver
 {
     /// <summary>Handles one delivery.</summary>
     [Alias("Handle")]
+    [ResponseTimeout(QueueLimits.PushResponseTimeout)]
     Task Handle(QueueDelivery delivery);
 }
 
@@ -35,6 +39,7 @@ public interface IQueueBatchConsumer : IGrainObserver
 {
     /// <summary>Handles the deliveries; returns the ones that failed (null or empty when all succeeded).</summary>
     [Alias("HandleBatch")]
+    [ResponseTimeout(QueueLimits.PushResponseTimeout)]
     Task<DeliveryFailure[]?> HandleBatch(QueueDelivery[] deliveries);
 }
 
@@ -97,7 +102,7 @@ public sealed record QueueDelivery
     /// <summary>Settles this delivery; a token from an earlier delivery is rejected.</summary>
     [Id(2)] public required Guid LockToken { get; init; }
 
-    /// <summary>When the lease ends unless renewed (the queue renews it while the handler call runs).</summary>
+    /// <summary>When the lock ends unless renewed (the queue renews it while the handler call runs).</summary>
     [Id(3)] public required DateTimeOffset LockedUntil { get; init; }
 
     /// <summary>Whether the queue settles the delivery from the handler's outcome.</summary>
@@ -108,7 +113,10 @@ public sealed record QueueDelivery
 [GenerateSerializer, Immutable, Alias("oq.ConsumerOptions")]
 public sealed record ConsumerOptions
 {
-    /// <summary>Most unsettled deliveries the consumer holds at once (its prefetch window). Default 10; 1 to 1,000.</summary>
+    /// <summary>
+    /// Most messages locked for the consumer at once (its prefetch): the ones its calls are handling and the ones the
+    /// queue holds ready to push to it next. Default 10; 1 to 1,000.
+    /// </summary>
     [Id(0)] public int Prefetch { get; init; } = 10;
 
     /// <summary>Settle from the handler's outcome (default), or leave settlement to the consumer.</summary>
@@ -120,10 +128,34 @@ public sealed record ConsumerOptions
     /// </summary>
     [Id(2)] public int MaxBatchSize { get; init; } = 1;
 
-    /// <summary>Throws <see cref="QueueException"/> unless the prefetch and the batch size are between 1 and 1,000.</summary>
+    /// <summary>
+    /// Most calls the queue makes to the consumer at once (Service Bus's name). Default 1: a plain non-reentrant grain
+    /// handles one call at a time, and calls waiting in its inbox would wait out their locks. Raise it only for
+    /// consumers that run calls concurrently (reentrant grains, stateless workers, client objects). 1 to 1,000.
+    /// </summary>
+    [Id(3)] public int MaxConcurrentCalls { get; init; } = 1;
+
+    /// <summary>
+    /// Longest a handler call may run (Service Bus's name): the queue renews the call's locks until then, and a call
+    /// still running after it is a failed delivery, its messages delivered again (to another consumer when there is
+    /// one) and its late result ignored; the consumer gets nothing new until that call returns. Default 30 minutes;
+    /// 1 second to 12 hours.
+    /// </summary>
+    [Id(4)] public TimeSpan MaxAutoLockRenewalDuration { get; init; } = DefaultMaxAutoLockRenewalDuration;
+
+    /// <summary>The default of <see cref="MaxAutoLockRenewalDuration"/>: 30 minutes.</summary>
+    public static readonly TimeSpan DefaultMaxAutoLockRenewalDuration = TimeSpan.FromMinutes(30);
+
+    /// <summary>Throws <see cref="QueueException"/> unless every option is in its range.</summary>
     public void Validate()
     {
         QueueLimits.ValidateCount(Prefetch, 1000, nameof(Prefetch));
         QueueLimits.ValidateCount(MaxBatchSize, 1000, nameof(MaxBatchSize));
+        QueueLimits.ValidateCount(MaxConcurrentCalls, 1000, nameof(MaxConcurrentCalls));
+        if (MaxAutoLockRenewalDuration < QueueLimits.MinLeaseDuration || MaxAutoLockRenewalDuration > QueueLimits.MaxLeaseDuration)
+        {
+            throw new QueueException(QueueErrorCode.InvalidArgument,
+                $"{nameof(MaxAutoLockRenewalDuration)} {MaxAutoLockRenewalDuration} is outside {QueueLimits.MinLeaseDuration} to {QueueLimits.MaxLeaseDuration}.");
+        }
     }
 }

@@ -35,6 +35,12 @@ public static class QueueLimits
     /// <summary>Longest wait of a long-polling receive (below the Orleans response timeout of 30 s).</summary>
     public static readonly TimeSpan MaxReceiveWait = TimeSpan.FromSeconds(20);
 
+    /// <summary>
+    /// The Orleans response timeout of push calls to consumers (one day): above the longest
+    /// <see cref="ConsumerOptions.MaxAutoLockRenewalDuration"/>, so the queue, not Orleans, decides when a handler ran too long.
+    /// </summary>
+    public const string PushResponseTimeout = "1.00:00:00";
+
     /// <summary>Throws <see cref="QueueException"/> unless <paramref name="name"/> is a valid queue name.</summary>
     /// <remarks>1 to 120 characters from <c>A-Z a-z 0-9 . _ -</c>, starting with a letter or digit.</remarks>
     public static void ValidateQueueName(string? name)

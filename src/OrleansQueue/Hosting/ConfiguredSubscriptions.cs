@@ -18,7 +18,13 @@ internal sealed partial class ConfiguredSubscriptions(IOptions<OrleansQueueOptio
         {
             await grains.GetGrain<IQueueGrain>(subscription.Queue).Subscribe(
                 GrainId.Parse(subscription.Consumer),
-                new ConsumerOptions { Prefetch = subscription.Prefetch, AutoComplete = subscription.AutoComplete }).WaitAsync(cancellationToken);
+                new ConsumerOptions
+                {
+                    Prefetch = subscription.Prefetch,
+                    AutoComplete = subscription.AutoComplete,
+                    MaxConcurrentCalls = subscription.MaxConcurrentCalls,
+                    MaxAutoLockRenewalDuration = subscription.MaxAutoLockRenewalDuration,
+                }).WaitAsync(cancellationToken);
             LogSubscribed(subscription.Consumer, subscription.Queue);
         }
     }

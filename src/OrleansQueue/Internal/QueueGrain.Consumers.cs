@@ -12,14 +12,36 @@ internal sealed partial class QueueGrain
     private static readonly TimeSpan ClientSubscriptionLifetime = TimeSpan.FromMinutes(2);
     private const int MaxSubscriptions = 1000;
 
+    /// <summary>One running call to a consumer: its locked messages and when it started.</summary>
+    private sealed class PushCall(Lease[] leases, DateTimeOffset startedAt)
+    {
+        public Lease[] Leases { get; } = leases;
+        public DateTimeOffset StartedAt { get; } = startedAt;
+
+        /// <summary>Ran past the subscription's MaxAutoLockRenewalDuration: its deliveries failed, its result is ignored.</summary>
+        public bool TimedOut { get; set; }
+    }
+
+    /// <summary>
+    /// A subscribed consumer: the messages locked for it (<see cref="Reserved"/>: in its running calls and in
+    /// <see cref="Buffer"/>, waiting for a call slot) and its running calls, at most MaxConcurrentCalls.
+    /// </summary>
     private sealed class ConsumerState(SubscriptionRecord record, IQueueConsumer reference, IQueueBatchConsumer batchReference)
     {
         public SubscriptionRecord Record { get; set; } = record;
         public IQueueConsumer Reference { get; } = reference;
         public IQueueBatchConsumer BatchReference { get; } = batchReference;
-        public int InFlight { get; set; }
-        public bool HasCredit => InFlight < Record.Prefetch;
+        public int Reserved { get; set; }
+        public Queue<Lease> Buffer { get; } = new();
+        public List<PushCall> Calls { get; } = [];
+
+        /// <summary>A call ran too long and has not returned: the consumer gets nothing new until it does.</summary>
+        public bool Stuck => Calls.Exists(c => c.TimedOut);
+        public bool HasCredit => !Stuck && Reserved < Record.Prefetch;
+        public int Credit => Stuck ? 0 : Math.Max(0, Record.Prefetch - Reserved);
         public int MaxBatchSize => Math.Max(1, Record.MaxBatchSize);
+        public int MaxConcurrentCalls => Math.Max(1, Record.MaxConcurrentCalls);
+        public TimeSpan MaxAutoLockRenewalDuration => Record.MaxAutoLockRenewalDuration ?? ConsumerOptions.DefaultMaxAutoLockRenewalDuration;
     }
 
     private readonly Dictionary<string, ConsumerState> _consumers = [];
@@ -152,6 +174,8 @@ internal sealed partial class QueueGrain
         record.Prefetch = options.Prefetch;
         record.MaxBatchSize = options.MaxBatchSize;
         record.AutoComplete = options.AutoComplete;
+        record.MaxConcurrentCalls = options.MaxConcurrentCalls;
+        record.MaxAutoLockRenewalDuration = options.MaxAutoLockRenewalDuration;
         record.ExpiresAt = grainId.IsClient() ? _time.GetUtcNow() + ClientSubscriptionLifetime : null;
         TrackConsumer(record);
         await _metaPump!.CommitAsync();
@@ -165,7 +189,7 @@ internal sealed partial class QueueGrain
         var key = consumer.ToString();
         if (core.Subscriptions.RemoveAll(s => s.Consumer == key) > 0)
         {
-            _consumers.Remove(key);
+            RemoveConsumer(core, key);
             await _metaPump!.CommitAsync();
         }
     }
@@ -187,9 +211,41 @@ internal sealed partial class QueueGrain
         foreach (var expired in core.Subscriptions.Where(s => s.ExpiresAt is { } at && at <= now).ToList())
         {
             core.Subscriptions.Remove(expired);
-            _consumers.Remove(expired.Consumer);
+            RemoveConsumer(core, expired.Consumer);
             LogSubscriptionLapsed(QueueName, expired.Consumer);
             CommitMetaInBackground();
+        }
+    }
+
+    /// <summary>Forgets a consumer; the messages locked for it and not yet pushed go out again at once.</summary>
+    private void RemoveConsumer(QueueCore core, string key)
+    {
+        if (_consumers.Remove(key, out var consumer))
+        {
+            ReleaseBuffered(core, consumer, _time.GetUtcNow());
+        }
+    }
+
+    /// <summary>Releases the messages locked for a consumer but not pushed to it: they are ready again at once.</summary>
+    private void ReleaseBuffered(QueueCore core, ConsumerState consumer, DateTimeOffset now)
+    {
+        var released = 0;
+        while (consumer.Buffer.TryDequeue(out var lease))
+        {
+            _pushes.Remove(lease.Token);
+            consumer.Reserved--;
+            if (core.IsLeased(lease.Token))
+            {
+                core.Abandon(lease.Token, now, immediate: true);
+                released++;
+            }
+        }
+
+        if (released > 0)
+        {
+            RecordAbandoned(released);
+            CommitMetaInBackground();
+            AfterRelease();
         }
     }
 
@@ -224,7 +280,7 @@ internal sealed partial class QueueGrain
                 {
                     var now = _time.GetUtcNow();
                     DropExpiredSubscriptions(core, now);
-                    var credit = _consumers.Values.Sum(c => Math.Max(0, c.Record.Prefetch - c.InFlight));
+                    var credit = _consumers.Values.Sum(c => c.Credit);
                     if (credit == 0)
                     {
                         break;
@@ -296,7 +352,7 @@ internal sealed partial class QueueGrain
             }
 
             _roundRobin = (_roundRobin + 1) % consumers.Count;
-            next.InFlight++;
+            next.Reserved++;
             chosen.Add(next);
         }
 
@@ -313,38 +369,74 @@ internal sealed partial class QueueGrain
 
         for (var i = used; i < consumers.Count; i++)
         {
-            consumers[i].InFlight--;
+            consumers[i].Reserved--;
         }
 
         consumers.RemoveRange(used, consumers.Count - used);
     }
 
-    /// <summary>Pushes each durable lease to the consumer whose credit it took, in batches where the consumer takes them.</summary>
+    /// <summary>
+    /// Hands each durable lease to the consumer whose credit it took: it joins the consumer's buffer, and calls start
+    /// while the consumer has a free call slot.
+    /// </summary>
     private void StartPushes(IReadOnlyList<Lease> leases, IReadOnlyList<ConsumerState> consumers, int generation)
     {
-        var assignments = new List<(ConsumerState Consumer, Lease Lease)>(leases.Count);
+        var touched = new List<ConsumerState>();
         for (var i = 0; i < leases.Count && i < consumers.Count; i++)
         {
             _pushes[leases[i].Token] = consumers[i];
-            assignments.Add((consumers[i], leases[i]));
+            consumers[i].Buffer.Enqueue(leases[i]);
+            if (!touched.Contains(consumers[i]))
+            {
+                touched.Add(consumers[i]);
+            }
         }
 
-        foreach (var group in assignments.GroupBy(a => a.Consumer))
+        foreach (var consumer in touched)
         {
-            var consumer = group.Key;
+            PumpConsumer(consumer, generation);
+        }
+    }
+
+    /// <summary>
+    /// Starts calls to the consumer from its buffer while it has fewer than MaxConcurrentCalls running, each with up
+    /// to MaxBatchSize deliveries. So a consumer never has calls waiting in its inbox (with the default of one), and
+    /// no call waits out Orleans' response timeout there: the queue renews the locks of what it holds.
+    /// </summary>
+    private void PumpConsumer(ConsumerState consumer, int generation)
+    {
+        while (generation == _generation && _core is { } core && !consumer.Stuck
+            && consumer.Calls.Count < consumer.MaxConcurrentCalls && consumer.Buffer.Count > 0)
+        {
+            var batch = new List<Lease>(Math.Min(consumer.MaxBatchSize, consumer.Buffer.Count));
+            while (batch.Count < consumer.MaxBatchSize && consumer.Buffer.TryDequeue(out var lease))
+            {
+                if (core.IsLeased(lease.Token))
+                {
+                    batch.Add(lease);
+                }
+                else
+                {
+                    _pushes.Remove(lease.Token); // settled or expired while it waited
+                    consumer.Reserved--;
+                }
+            }
+
+            if (batch.Count == 0)
+            {
+                continue;
+            }
+
+            var call = new PushCall([.. batch], _time.GetUtcNow());
+            consumer.Calls.Add(call);
+            ArmTimer(); // the call's MaxAutoLockRenewalDuration
             if (consumer.MaxBatchSize > 1)
             {
-                foreach (var batch in group.Select(a => a.Lease).Chunk(consumer.MaxBatchSize))
-                {
-                    _ = PushBatchAsync(consumer, batch, generation);
-                }
+                _ = PushBatchAsync(consumer, call, generation);
             }
             else
             {
-                foreach (var (_, lease) in group)
-                {
-                    _ = PushAsync(consumer, lease, generation);
-                }
+                _ = PushAsync(consumer, call, generation);
             }
         }
     }
@@ -354,14 +446,42 @@ internal sealed partial class QueueGrain
         QueueName = QueueName,
         Message = QueueCore.ToQueueMessage(lease.Message, lease.DeliveryCount),
         LockToken = lease.Token,
-        LockedUntil = lease.LockedUntil,
+        LockedUntil = _core?.LockedUntil(lease.Token) ?? lease.LockedUntil, // renewed while it waited in the buffer
         AutoComplete = consumer.Record.AutoComplete,
     };
 
+    /// <summary>
+    /// Ends a returned call: frees its slot and its messages' reservation. False when its result must be ignored: the
+    /// queue reloaded meanwhile, or the call ran past MaxAutoLockRenewalDuration and its deliveries already failed.
+    /// </summary>
+    private bool EndCall(ConsumerState consumer, PushCall call, int generation)
+    {
+        consumer.Calls.Remove(call);
+        if (generation != _generation || _core is null)
+        {
+            return false;
+        }
+
+        if (call.TimedOut)
+        {
+            LogLateResultIgnored(QueueName, call.Leases[0].Message.Seq, call.Leases.Length, _time.GetUtcNow() - call.StartedAt);
+            return false;
+        }
+
+        foreach (var lease in call.Leases)
+        {
+            _pushes.Remove(lease.Token);
+            consumer.Reserved--;
+        }
+
+        return true;
+    }
+
     /// <summary>Pushes several leases in one call; completes the successes with one cursor write.</summary>
-    private async Task PushBatchAsync(ConsumerState consumer, Lease[] leases, int generation)
+    private async Task PushBatchAsync(ConsumerState consumer, PushCall call, int generation)
     {
         Activity.Current = null; // a push belongs to its message's trace (linked), not to whichever call started it
+        var leases = call.Leases;
         var deliveries = Array.ConvertAll(leases, lease => ToDelivery(consumer, lease));
         var activities = StartDeliveries(leases, "push");
 
@@ -383,15 +503,10 @@ internal sealed partial class QueueGrain
         EndDeliveries(activities, i => failure?.GetType().FullName
             ?? (failed is not null && failed.TryGetValue(leases[i].Token, out var f) ? f.ExceptionType : null));
 
-        if (generation != _generation || _core is not { } core)
+        if (!EndCall(consumer, call, generation) || _core is not { } core)
         {
+            PumpConsumer(consumer, generation);
             return;
-        }
-
-        foreach (var lease in leases)
-        {
-            _pushes.Remove(lease.Token);
-            consumer.InFlight--;
         }
 
         try
@@ -418,6 +533,7 @@ internal sealed partial class QueueGrain
                 }
 
                 var succeeded = leases.Where(l => failed?.ContainsKey(l.Token) != true && core.IsLeased(l.Token)).Select(l => l.Token).ToArray();
+                PumpConsumer(consumer, generation); // the next call starts before this one's completions are stored
                 await CompletePushedAsync(core, succeeded); // one cursor write for the completions and the releases
 
                 if (released)
@@ -435,12 +551,14 @@ internal sealed partial class QueueGrain
             LogSettleFailed(ex, QueueName, leases[0].Message.Seq);
         }
 
+        PumpConsumer(consumer, generation);
         Dispatch();
     }
 
-    private async Task PushAsync(ConsumerState consumer, Lease lease, int generation)
+    private async Task PushAsync(ConsumerState consumer, PushCall call, int generation)
     {
         Activity.Current = null; // a push belongs to its message's trace (linked), not to whichever call started it
+        var lease = call.Leases[0];
         var delivery = ToDelivery(consumer, lease);
 
         Exception? failure = null;
@@ -457,13 +575,13 @@ internal sealed partial class QueueGrain
             }
         }
 
-        if (generation != _generation || _core is not { } core)
+        if (!EndCall(consumer, call, generation) || _core is not { } core)
         {
+            PumpConsumer(consumer, generation);
             return;
         }
 
-        _pushes.Remove(lease.Token);
-        consumer.InFlight--;
+        PumpConsumer(consumer, generation); // the next call starts before this one's settlement is stored
         try
         {
             await SettlePushAsync(core, consumer, lease, failure);
@@ -477,6 +595,7 @@ internal sealed partial class QueueGrain
             LogSettleFailed(ex, QueueName, lease.Message.Seq);
         }
 
+        PumpConsumer(consumer, generation);
         Dispatch();
     }
 
@@ -518,7 +637,7 @@ internal sealed partial class QueueGrain
             case ClientNotAvailableException:
                 // The client that held the observer is gone: drop its subscription, redeliver at once.
                 core.Subscriptions.RemoveAll(s => s.Consumer == consumer.Record.Consumer);
-                _consumers.Remove(consumer.Record.Consumer);
+                RemoveConsumer(core, consumer.Record.Consumer);
                 LogSubscriptionLapsed(QueueName, consumer.Record.Consumer);
                 break;
 
@@ -550,9 +669,54 @@ internal sealed partial class QueueGrain
         AfterRelease();
     }
 
-    /// <summary>Extends the leases of pushes whose handler calls are still running.</summary>
+    /// <summary>
+    /// Fails the calls that ran past their subscription's MaxAutoLockRenewalDuration: their messages are delivered
+    /// again (to another consumer: this one gets nothing new until the call returns, and the messages locked for it in
+    /// its buffer go out again too), and the call's result, whenever it comes, is ignored.
+    /// </summary>
+    private void FailHungPushes(QueueCore core, DateTimeOffset now)
+    {
+        foreach (var consumer in _consumers.Values)
+        {
+            foreach (var call in consumer.Calls)
+            {
+                if (call.TimedOut || now - call.StartedAt < consumer.MaxAutoLockRenewalDuration)
+                {
+                    continue;
+                }
+
+                call.TimedOut = true;
+                LogHandlerTimedOut(QueueName, consumer.Record.Consumer, call.Leases[0].Message.Seq, call.Leases.Length, consumer.MaxAutoLockRenewalDuration);
+                foreach (var lease in call.Leases)
+                {
+                    _pushes.Remove(lease.Token);
+                    consumer.Reserved--;
+                    if (core.IsLeased(lease.Token))
+                    {
+                        core.Abandon(lease.Token, now, HandlerTimedOutError,
+                            $"The handler call ran longer than the subscription's MaxAutoLockRenewalDuration ({consumer.MaxAutoLockRenewalDuration}).");
+                        RecordAbandoned(1);
+                    }
+                }
+
+                CommitMetaInBackground();
+                AfterRelease();
+            }
+
+            if (consumer.Stuck)
+            {
+                ReleaseBuffered(core, consumer, now);
+            }
+        }
+    }
+
+    /// <summary>The error type a delivery records when its handler call ran past MaxAutoLockRenewalDuration.</summary>
+    internal const string HandlerTimedOutError = "OrleansQueue.HandlerTimedOut";
+
+    /// <summary>Extends the leases of pushes whose handler calls are still running or wait for a call slot.</summary>
     private void RenewPushes(QueueCore core, DateTimeOffset now)
     {
+        FailHungPushes(core, now);
         var renewed = 0;
         foreach (var token in _pushes.Keys)
         {
@@ -578,6 +742,18 @@ internal sealed partial class QueueGrain
             {
                 var at = until - core.AckDeadline / 2;
                 if (due is null || at < due)
+                {
+                    due = at;
+                }
+            }
+        }
+
+        foreach (var consumer in _consumers.Values)
+        {
+            foreach (var call in consumer.Calls)
+            {
+                var at = call.StartedAt + consumer.MaxAutoLockRenewalDuration;
+                if (!call.TimedOut && (due is null || at < due))
                 {
                     due = at;
                 }
@@ -767,6 +943,12 @@ internal sealed partial class QueueGrain
 
     [LoggerMessage(14, LogLevel.Warning, "Queue {Queue}: the push of message {Seq} timed out; its lease stays until it expires")]
     private partial void LogPushTimedOut(string queue, long seq);
+
+    [LoggerMessage(19, LogLevel.Warning, "Queue {Queue}: a call to consumer {Consumer} with {Count} message(s) from sequence number {Seq} ran past MaxAutoLockRenewalDuration ({Max}); its deliveries failed and go out again, and the consumer gets nothing new until the call returns")]
+    private partial void LogHandlerTimedOut(string queue, string consumer, long seq, int count, TimeSpan max);
+
+    [LoggerMessage(22, LogLevel.Information, "Queue {Queue}: a call with {Count} message(s) from sequence number {Seq} returned after {Elapsed}, past its MaxAutoLockRenewalDuration; its result is ignored")]
+    private partial void LogLateResultIgnored(string queue, long seq, int count, TimeSpan elapsed);
 
     [LoggerMessage(15, LogLevel.Information, "Queue {Queue}: message {Seq} moved to the dead-letter grain as entry {EntryId} ({Reason})")]
     private partial void LogDeadLettered(string queue, long seq, long entryId, DeadLetterReason reason);

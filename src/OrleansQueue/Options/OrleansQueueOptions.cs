@@ -132,4 +132,10 @@ public sealed class ConsumerSubscriptionOptions
 
     /// <summary>Settle from the handler's outcome (default), or leave settlement to the consumer.</summary>
     public bool AutoComplete { get; set; } = true;
+
+    /// <summary>Most calls to the consumer at once. Default 1 (a plain grain handles one call at a time); 1 to 1,000.</summary>
+    public int MaxConcurrentCalls { get; set; } = 1;
+
+    /// <summary>Longest a handler call may run before its delivery counts as failed. Default 30 minutes; 1 second to 12 hours.</summary>
+    public TimeSpan MaxAutoLockRenewalDuration { get; set; } = ConsumerOptions.DefaultMaxAutoLockRenewalDuration;
 }

@@ -67,6 +67,9 @@ internal sealed class OrleansQueueOptionsValidator(IOptions<OrleansQueueOptions>
             }
 
             Range($"{name}.{nameof(subscription.Prefetch)}", subscription.Prefetch, 1, 1000);
+            Range($"{name}.{nameof(subscription.MaxConcurrentCalls)}", subscription.MaxConcurrentCalls, 1, 1000);
+            Range($"{name}.{nameof(subscription.MaxAutoLockRenewalDuration)}", subscription.MaxAutoLockRenewalDuration,
+                QueueLimits.MinLeaseDuration, QueueLimits.MaxLeaseDuration);
         }
     }
 

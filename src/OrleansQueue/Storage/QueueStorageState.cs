@@ -87,6 +87,10 @@ internal sealed class SubscriptionRecord
     [Id(3)] public DateTimeOffset? ExpiresAt { get; set; }
     /// <summary>Most deliveries per push call; 0 (records written before batches existed) means 1.</summary>
     [Id(4)] public int MaxBatchSize { get; set; }
+    /// <summary>Most push calls at once; 0 (records written before the option existed) means 1.</summary>
+    [Id(5)] public int MaxConcurrentCalls { get; set; }
+    /// <summary>Longest a push call may run; null (records written before the option existed) means the default.</summary>
+    [Id(6)] public TimeSpan? MaxAutoLockRenewalDuration { get; set; }
 }
 
 /// <summary>Per-queue settings; null members keep the silo's defaults.</summary>

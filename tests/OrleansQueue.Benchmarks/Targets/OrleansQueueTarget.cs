@@ -58,7 +58,12 @@ public sealed class OrleansQueueTarget(string system, string provider, string? a
     public Task SendAsync(string queue, byte[] body) => Cluster.GetQueue(queue).SendAsync(new OutgoingMessage(body));
 
     public async Task<IAsyncDisposable> ConsumeAsync(string queue, Action<ReadOnlyMemory<byte>> onMessage) =>
-        await Cluster.GetQueue(queue).SubscribeAsync(new Consumer(onMessage), new ConsumerOptions { Prefetch = settings.Prefetch, MaxBatchSize = settings.PushBatch });
+        await Cluster.GetQueue(queue).SubscribeAsync(new Consumer(onMessage), new ConsumerOptions
+        {
+            Prefetch = settings.Prefetch,
+            MaxBatchSize = settings.PushBatch,
+            MaxConcurrentCalls = Math.Max(1, settings.Prefetch / settings.PushBatch), // a client object runs calls concurrently
+        });
 
     /// <summary>Adds <paramref name="count"/> messages in batches of 1,000, eight batches in flight; returns how many were confirmed.</summary>
     public async Task<long> FillAsync(string queue, int count)

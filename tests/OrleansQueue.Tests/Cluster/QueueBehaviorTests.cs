@@ -220,6 +220,81 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Straggler_AHeldMessage_DoesNotStopTheOthers_AndItsLockSurvivesDeactivation()
+    {
+        var queue = C.Queue(NewQueueName());
+        await queue.SendAsync("straggler");
+        var straggler = Assert.Single(await queue.ReceiveAsync(1, TimeSpan.FromHours(1)));
+        await queue.SendBatchAsync(Enumerable.Range(1, 30).Select(i => Text($"m{i}")));
+
+        var delivered = new List<string>();
+        while ((await queue.ReceiveAsync(3)) is { Count: > 0 } batch)
+        {
+            delivered.AddRange(batch.Select(r => r.Message.BodyAsString()));
+            await queue.CompleteAsync(batch.Select(r => r.LockToken));
+        }
+
+        Assert.Equal(Enumerable.Range(1, 30).Select(i => $"m{i}"), delivered);
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal((0L, 1L, 1L, 30L), (stats.ReadyCount, stats.LeasedCount, stats.ActiveCount, stats.TotalCompleted));
+        var grainId = C.Grain(queue.Name).GetGrainId();
+        var page = new GrainState<InFlightPageState>();
+        await C.Storage().ReadStateAsync(StateNames.InFlightPage(0), grainId, page);
+        Assert.Equal("straggler", Encoding.UTF8.GetString(Assert.Single(page.State!.Entries).Message.Body));
+
+        await C.Cluster.DeactivateAsync(C.Grain(queue.Name));
+        stats = await queue.GetStatsAsync();
+        Assert.Equal((0L, 1L, 1L), (stats.ReadyCount, stats.LeasedCount, stats.ActiveCount));
+        Assert.Empty(await queue.ReceiveAsync(5));
+        await queue.CompleteAsync(straggler);
+        stats = await queue.GetStatsAsync();
+        Assert.Equal((0L, 31L), (stats.ActiveCount, stats.TotalCompleted));
+        page = new GrainState<InFlightPageState>();
+        await C.Storage().ReadStateAsync(StateNames.InFlightPage(0), grainId, page);
+        Assert.False(page.RecordExists && page.State?.Entries.Count > 0, "the emptied in-flight page is deleted");
+    }
+
+    [Fact]
+    public async Task StoredByThePreviousVersion_AHeldHeadMessage_IsReadAndNoLongerStallsTheQueue()
+    {
+        // The records the version before in-flight pages wrote for a queue whose first message is locked for an hour
+        // (segments of four: [1-4] [5-8] [9]) and whose messages 2 and 3 are completed: its cursor has no page range.
+        var name = NewQueueName();
+        var grainId = C.Grain(name).GetGrainId();
+        var storage = C.Storage();
+        var at = C.Time.GetUtcNow();
+        StoredMessage Stored(long seq) => new() { Id = $"id-{seq}", Seq = seq, Body = Encoding.UTF8.GetBytes($"m{seq}"), EnqueuedAt = at };
+        await storage.WriteStateAsync(StateNames.SegmentChunk(0, 0), grainId,
+            new GrainState<SegmentState>(new SegmentState { FirstSequence = 1, Messages = [Stored(1), Stored(2), Stored(3), Stored(4)] }));
+        await storage.WriteStateAsync(StateNames.SegmentChunk(1, 0), grainId,
+            new GrainState<SegmentState>(new SegmentState { FirstSequence = 5, Messages = [Stored(5), Stored(6), Stored(7), Stored(8)] }));
+        await storage.WriteStateAsync(StateNames.SegmentChunk(2, 0), grainId,
+            new GrainState<SegmentState>(new SegmentState { FirstSequence = 9, Messages = [Stored(9)] }));
+        var token = Guid.NewGuid();
+        await storage.WriteStateAsync(StateNames.Meta, grainId, new GrainState<QueueMetaState>(new QueueMetaState
+        {
+            HeadSegment = 0, TailSegment = 2, RetainedFrom = 0, AckedBelow = 1, Completed = [2, 3], TotalCompleted = 2,
+            Deliveries = [new DeliveryRecord { Seq = 1, Count = 1, Token = token, LockedUntil = at.AddHours(1), Attempts = [at.ToUnixTimeMilliseconds()] }],
+        }));
+
+        var queue = C.Queue(name);
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal((6L, 1L, 7L), (stats.ReadyCount, stats.LeasedCount, stats.ActiveCount));
+        var delivered = new List<long>();
+        while ((await queue.ReceiveAsync(1)) is { Count: > 0 } batch)
+        {
+            delivered.Add(batch[0].Message.SequenceNumber);
+            await queue.CompleteAsync(batch[0]);
+        }
+
+        Assert.Equal([4L, 5, 6, 7, 8, 9], delivered);
+        Assert.Equal(5, await queue.SendAsync("again", "id-5")); // duplicate detection read the old segments
+        await C.Cluster.DeactivateAsync(C.Grain(name));
+        await queue.CompleteAsync(token); // the lock written by the previous version still settles
+        Assert.Equal((0L, 9L), ((await queue.GetStatsAsync()).ActiveCount, (await queue.GetStatsAsync()).TotalCompleted));
+    }
+
+    [Fact]
     public async Task Deactivation_KeepsMessages_AndOpenLeasesStillSettle()
     {
         var queue = C.Queue(NewQueueName());

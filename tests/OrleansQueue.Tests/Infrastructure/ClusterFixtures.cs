@@ -18,10 +18,15 @@ public abstract class QueueClusterFixture : IAsyncLifetime
 
     protected abstract Task<StorageSetup> CreateStorageAsync();
 
+    /// <summary>Anything else the silos need (messaging options, say).</summary>
+    protected virtual void ConfigureSilo(ISiloBuilder silo)
+    {
+    }
+
     public async Task InitializeAsync()
     {
         Storage = await CreateStorageAsync();
-        Cluster = await QueueTestCluster.StartAsync(Storage, Configure);
+        Cluster = await QueueTestCluster.StartAsync(Storage, Configure, configureSilo: ConfigureSilo);
     }
 
     public virtual async Task DisposeAsync() => await Cluster.DisposeAsync();

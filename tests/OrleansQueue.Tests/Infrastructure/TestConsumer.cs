@@ -19,6 +19,15 @@ public sealed class TestConsumerGrain(ILocalSiloDetails silo) : Grain, ITestCons
     public Task<SiloAddress> WhereAmI() => Task.FromResult(silo.SiloAddress);
 }
 
+/// <summary>A consumer grain as users write it: not reentrant, one call at a time.</summary>
+[Alias("oq.tests.IPlainConsumerGrain")]
+public interface IPlainConsumerGrain : IQueueConsumer, IGrainWithStringKey;
+
+public sealed class PlainConsumerGrain : Grain, IPlainConsumerGrain
+{
+    public Task Handle(QueueDelivery delivery) => ConsumerScript.For(this.GetPrimaryKeyString()).HandleAsync(delivery, GrainFactory);
+}
+
 /// <summary>A batch consumer grain: records each batch's size, runs the script per delivery, reports the failures.</summary>
 [Alias("oq.tests.ITestBatchConsumerGrain")]
 public interface ITestBatchConsumerGrain : IQueueBatchConsumer, IGrainWithStringKey;
