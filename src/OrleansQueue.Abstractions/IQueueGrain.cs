@@ -49,10 +49,19 @@ public interface IQueueGrain : IGrainWithStringKey
 
     /// <summary>
     /// Like <see cref="Receive"/>, but when nothing is ready waits up to <paramref name="maxWait"/> (at most 20 s) for
-    /// a message, so a pulling client need not poll.
+    /// a message, so a pulling client need not poll. A cancelled call locks nothing: messages it locked before the
+    /// cancellation reached it are released, and <see cref="ReleaseReceive"/> with the same <paramref name="receiveId"/>
+    /// releases what a call that returned just as its caller cancelled had locked.
     /// </summary>
     [Alias("ReceiveWait")]
-    Task<ReceivedMessage[]> ReceiveWait(int maxMessages, TimeSpan? leaseDuration, TimeSpan maxWait);
+    Task<ReceivedMessage[]> ReceiveWait(int maxMessages, TimeSpan? leaseDuration, TimeSpan maxWait, Guid receiveId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Releases the messages that the receive with <paramref name="receiveId"/> (in the last two minutes) locked and
+    /// that are still locked, as if never delivered: they are ready again at once, their delivery counts as before.
+    /// </summary>
+    [Alias("ReleaseReceive")]
+    Task ReleaseReceive(Guid receiveId);
 
     /// <summary>Ends the lease and moves the message to the dead-letter grain, with <paramref name="description"/>.</summary>
     [Alias("DeadLetter")]

@@ -137,7 +137,7 @@ public sealed class QueueClient
             QueueLimits.ValidateLease(lease, QueueLimits.MaxLeaseDuration);
         }
 
-        return await Grain.Receive(maxMessages, leaseDuration).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await ReceiveCoreAsync(maxMessages, leaseDuration, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -153,7 +153,26 @@ public sealed class QueueClient
         }
 
         ValidateWait(maxWait);
-        return await Grain.ReceiveWait(maxMessages, leaseDuration, maxWait).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await ReceiveCoreAsync(maxMessages, leaseDuration, maxWait, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A receive that locks nothing when cancelled: the cancellation reaches the grain, which releases what it locked;
+    /// if the call returned just as it was cancelled, the grain is asked to release that receive's locks.
+    /// </summary>
+    private async Task<ReceivedMessage[]> ReceiveCoreAsync(int maxMessages, TimeSpan? leaseDuration, TimeSpan maxWait, CancellationToken cancellationToken)
+    {
+        var receiveId = RandomIds.NewGuid();
+        try
+        {
+            return await Grain.ReceiveWait(maxMessages, leaseDuration, maxWait, receiveId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            _ = Grain.ReleaseReceive(receiveId).ContinueWith(
+                static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            throw;
+        }
     }
 
     /// <summary>Completes the delivery with this lock token (from a <see cref="QueueDelivery"/>, say).</summary>

@@ -889,6 +889,32 @@ internal sealed class QueueCore
 
     public bool IsLeased(Guid token) => _leases.ContainsKey(token);
 
+    /// <summary>
+    /// Undoes a delivery nobody got (its receive was cancelled): the message is ready at once, with the delivery
+    /// count and attempts it had before. False when the token no longer locks anything.
+    /// </summary>
+    public bool Unlock(Guid token, DateTimeOffset now)
+    {
+        if (!_leases.Remove(token, out var seq))
+        {
+            return false;
+        }
+
+        Touch(seq);
+        ref var entry = ref EntryRef(seq, out _);
+        entry.State = EntryState.Ready;
+        entry.Token = Guid.Empty;
+        entry.DeliveryCount = Math.Max(0, entry.DeliveryCount - 1);
+        if (entry.Attempts is { Count: > 0 } attempts)
+        {
+            attempts.RemoveAt(attempts.Count - 1);
+        }
+
+        entry.NotBefore = default;
+        MakeReady(seq, default, now);
+        return true;
+    }
+
     /// <summary>The end of the lease, or null when the token is not leased.</summary>
     public DateTimeOffset? LockedUntil(Guid token) =>
         _leases.TryGetValue(token, out var seq) ? EntryRef(seq, out _).LockedUntil : null;

@@ -47,6 +47,7 @@ internal sealed partial class QueueGrain
     private readonly Dictionary<string, ConsumerState> _consumers = [];
     private readonly Dictionary<Guid, ConsumerState> _pushes = [];
     private readonly List<TaskCompletionSource> _waiters = [];
+    private readonly RecentReceives _recentReceives = new();
     private bool _dispatching;
     private bool _dispatchAgain;
     private bool _movesRunning;
@@ -114,7 +115,7 @@ internal sealed partial class QueueGrain
         StartMoves();
     }
 
-    public async Task<ReceivedMessage[]> ReceiveWait(int maxMessages, TimeSpan? leaseDuration, TimeSpan maxWait)
+    public async Task<ReceivedMessage[]> ReceiveWait(int maxMessages, TimeSpan? leaseDuration, TimeSpan maxWait, Guid receiveId, CancellationToken cancellationToken)
     {
         if (maxWait < TimeSpan.Zero || maxWait > QueueLimits.MaxReceiveWait)
         {
@@ -124,9 +125,23 @@ internal sealed partial class QueueGrain
         var deadline = _time.GetUtcNow() + maxWait;
         while (true)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var received = await Receive(maxMessages, leaseDuration);
+            if (received.Length > 0)
+            {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    // The caller is gone: what this call locked goes back at once, as if never delivered.
+                    await ReleaseLocksAsync(received.Select(r => r.LockToken));
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
+                _recentReceives.Remember(receiveId, received, _time.GetUtcNow());
+                return received;
+            }
+
             var left = deadline - _time.GetUtcNow();
-            if (received.Length > 0 || left <= TimeSpan.Zero)
+            if (left <= TimeSpan.Zero)
             {
                 return received;
             }
@@ -135,12 +150,38 @@ internal sealed partial class QueueGrain
             _waiters.Add(waiter);
             try
             {
-                await Task.WhenAny(waiter.Task, Task.Delay(left, _time));
+                await Task.WhenAny(waiter.Task, Task.Delay(left, _time, cancellationToken));
             }
             finally
             {
                 _waiters.Remove(waiter);
             }
+        }
+    }
+
+    public async Task ReleaseReceive(Guid receiveId)
+    {
+        if (_recentReceives.Take(receiveId, _time.GetUtcNow()) is { } tokens)
+        {
+            await ReleaseLocksAsync(tokens);
+        }
+    }
+
+    /// <summary>Undoes the deliveries of the messages still locked by these tokens: ready at once, counts as before.</summary>
+    private async Task ReleaseLocksAsync(IEnumerable<Guid> tokens)
+    {
+        var core = await GetCoreAsync();
+        var released = 0;
+        foreach (var token in tokens)
+        {
+            released += core.Unlock(token, _time.GetUtcNow()) ? 1 : 0;
+        }
+
+        if (released > 0)
+        {
+            LogReceiveReleased(QueueName, released);
+            await _metaPump!.CommitAsync();
+            AfterRelease();
         }
     }
 
@@ -943,6 +984,9 @@ internal sealed partial class QueueGrain
 
     [LoggerMessage(14, LogLevel.Warning, "Queue {Queue}: the push of message {Seq} timed out; its lease stays until it expires")]
     private partial void LogPushTimedOut(string queue, long seq);
+
+    [LoggerMessage(23, LogLevel.Debug, "Queue {Queue}: released {Count} message(s) locked by a cancelled receive")]
+    private partial void LogReceiveReleased(string queue, int count);
 
     [LoggerMessage(19, LogLevel.Warning, "Queue {Queue}: a call to consumer {Consumer} with {Count} message(s) from sequence number {Seq} ran past MaxAutoLockRenewalDuration ({Max}); its deliveries failed and go out again, and the consumer gets nothing new until the call returns")]
     private partial void LogHandlerTimedOut(string queue, string consumer, long seq, int count, TimeSpan max);

@@ -163,3 +163,46 @@ public sealed class SlowConsumerTests(ShortResponseTimeoutClusterFixture fixture
         }
     }
 }
+
+/// <summary>Long polls that their callers give up on lock nothing.</summary>
+public sealed class CancelledReceiveTests(MemoryClusterFixture fixture) : IClassFixture<MemoryClusterFixture>
+{
+    private QueueTestCluster C => fixture.Cluster;
+
+    [Fact]
+    public async Task ACancelledLongPoll_LocksNothing_TheNextMessageGoesToTheNextReceive()
+    {
+        var queue = C.Queue("poll-" + Guid.NewGuid().ToString("N")[..10]);
+        using var cancel = new CancellationTokenSource();
+        var polling = queue.ReceiveAsync(5, null, TimeSpan.FromSeconds(20), cancel.Token);
+        await Task.Delay(200); // the poll is waiting in the grain (nothing to wait on: it is an empty queue)
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => polling);
+
+        await queue.SendAsync("after the cancel", "m-1");
+        var received = Assert.Single(await queue.ReceiveAsync(5));
+        Assert.Equal(1, received.Message.DeliveryCount);
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal((0L, 1L), (stats.ReadyCount, stats.LeasedCount));
+    }
+
+    [Fact]
+    public async Task ReleaseReceive_UndoesTheLocksOfAReceiveWhoseCallerCancelledAsItReturned()
+    {
+        var queue = C.Queue("poll-" + Guid.NewGuid().ToString("N")[..10]);
+        await queue.SendBatchAsync([OutgoingMessage.FromText("a", "a"), OutgoingMessage.FromText("b", "b")]);
+        var grain = C.Grain(queue.Name);
+        var receiveId = Guid.NewGuid();
+        var lost = await grain.ReceiveWait(1, TimeSpan.FromMinutes(5), TimeSpan.Zero, receiveId, CancellationToken.None);
+
+        await grain.ReleaseReceive(receiveId);
+        await grain.ReleaseReceive(receiveId); // once only: nothing more happens
+
+        var again = await queue.ReceiveAsync(5);
+        Assert.Equal(["a", "b"], again.Select(r => r.Message.MessageId));
+        Assert.All(again, r => Assert.Equal(1, r.Message.DeliveryCount));
+        await Assert.ThrowsAsync<QueueException>(() => queue.CompleteAsync(lost[0].LockToken));
+        await queue.CompleteAsync(again.Select(r => r.LockToken));
+        Assert.Equal(0, (await queue.GetStatsAsync()).ActiveCount);
+    }
+}
