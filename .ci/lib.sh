@@ -26,6 +26,17 @@ wait_for_port() {
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# free_ports N: prints N distinct 127.0.0.1 ports (20000-52767) that nothing listens on, one a line.
+free_ports() {
+  local count=$1 port i chosen=" "
+  for ((i = 0; i < count * 100 && $(wc -w <<<"$chosen") < count; i++)); do
+    port=$((20000 + RANDOM))
+    if [[ "$chosen" != *" $port "* ]] && ! port_in_use "$port"; then chosen+="$port "; fi
+  done
+  [ "$(wc -w <<<"$chosen")" -eq "$count" ] || { echo "no $count free ports found" >&2; return 1; }
+  tr ' ' '\n' <<<"${chosen# }" | sed '/^$/d'
+}
+
 # stop_pid PID NAME: SIGTERM, wait up to 30 s, then SIGKILL.
 stop_pid() {
   local pid=$1 name=$2 i

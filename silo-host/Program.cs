@@ -8,10 +8,7 @@ using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Orleans.Configuration;
 using Orleans.Connections.Security;
-using Microsoft.Extensions.Options;
 using Orleans.Dashboard;
-using Orleans.Serialization;
-using Orleans.Storage;
 using OrleansQueue.Hosting;
 using OrleansQueue.Options;
 using OrleansQueue.SiloHost;
@@ -46,10 +43,10 @@ var storage = builder.Configuration.GetSection("Storage").Get<StorageSettings>()
 var queueSection = builder.Configuration.GetSection(OrleansQueueOptions.SectionName);
 var storageName = queueSection[nameof(OrleansQueueOptions.StorageName)] ?? OrleansQueueOptions.DefaultStorageName;
 var tls = builder.Configuration.GetSection("Tls").Get<TlsSettings>() ?? new TlsSettings();
-if (storage.Serializer.ToLowerInvariant() is not ("binary" or "json"))
-{
-    throw new InvalidOperationException($"Storage:Serializer is '{storage.Serializer}'; use Binary or Json.");
-}
+// Storage:Serializer chooses the queue storage's encoding (QueueStorageEncoding): Binary (the default) or Json.
+var encodingName = Enum.GetNames<QueueStorageEncoding>().FirstOrDefault(n => n.Equals(storage.Serializer, StringComparison.OrdinalIgnoreCase))
+    ?? throw new InvalidOperationException($"Storage:Serializer is '{storage.Serializer}'; use Binary or Json.");
+var encoding = Enum.Parse<QueueStorageEncoding>(encodingName);
 
 var telemetry = builder.Configuration.GetSection("Telemetry").Get<TelemetrySettings>() ?? new TelemetrySettings();
 var tracing = builder.Services.AddTelemetry(telemetry, cluster.ServiceId);
@@ -79,23 +76,19 @@ builder.UseOrleans(silo =>
     switch (storage.Provider.ToLowerInvariant())
     {
         case "azuretable":
-            silo.AddAzureTableGrainStorage(storageName, (OptionsBuilder<AzureTableStorageOptions> options) => options.Configure<IServiceProvider>((o, services) =>
+            silo.AddOrleansQueueAzureTableStorage(storageName, o =>
             {
                 o.TableServiceClient = storage.Tables();
                 o.TableName = storage.TableName;
-                o.DeleteStateOnClear = true;
-                o.GrainStorageSerializer = StorageSerializer(storage, services) ?? o.GrainStorageSerializer;
-            }));
+            }, encoding);
             UseAzureTableReminders(silo, storage);
             break;
         case "azureblob":
-            silo.AddAzureBlobGrainStorage(storageName, (OptionsBuilder<AzureBlobStorageOptions> options) => options.Configure<IServiceProvider>((o, services) =>
+            silo.AddOrleansQueueAzureBlobStorage(storageName, o =>
             {
                 o.BlobServiceClient = storage.Blobs();
                 o.ContainerName = storage.ContainerName;
-                o.DeleteStateOnClear = true;
-                o.GrainStorageSerializer = StorageSerializer(storage, services) ?? o.GrainStorageSerializer;
-            }));
+            }, encoding);
             UseAzureTableReminders(silo, storage);
             break;
         case "memory":
@@ -155,12 +148,6 @@ else
     using var host = generic.Build();
     await host.RunAsync();
 }
-
-// Binary (the Orleans serializer): compact records, the default of this host. Json: Orleans' own default for the provider.
-static IGrainStorageSerializer? StorageSerializer(StorageSettings storage, IServiceProvider services) =>
-    storage.Serializer.Equals("binary", StringComparison.OrdinalIgnoreCase)
-        ? new OrleansGrainStorageSerializer(services.GetRequiredService<Serializer>())
-        : null;
 
 // Reminders wake queues with pending work after a silo crash; they live in the same storage account.
 static void UseAzureTableReminders(ISiloBuilder silo, StorageSettings storage) =>

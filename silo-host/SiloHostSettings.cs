@@ -25,9 +25,10 @@ internal sealed class StorageSettings
     public string Provider { get; set; } = "AzureTable";
 
     /// <summary>
-    /// How queue records are encoded: <c>Binary</c> (the Orleans serializer; the default: smaller records, cheaper to
-    /// encode; W1 on Azurite went from 14,600 to 22,500 msgs/s) or <c>Json</c> (the provider's default). Data written one
-    /// way is not read the other.
+    /// How queue records are encoded (the <c>encoding</c> of <c>AddOrleansQueueAzureTableStorage</c> /
+    /// <c>AddOrleansQueueAzureBlobStorage</c>): <c>Binary</c> (the Orleans serializer; the default: smaller records,
+    /// cheaper to encode; W1 on Azurite went from 14,600 to 22,500 msgs/s) or <c>Json</c> (the provider's default). Data
+    /// written one way is not read the other.
     /// </summary>
     public string Serializer { get; set; } = "Binary";
 

@@ -6,26 +6,29 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OrleansQueue;
 using OrleansQueue.Hosting;
+using OrleansQueue.Options;
 using WorkQueue;
 
 // Several consumer grains share one queue; one message always fails and ends in the dead-letter grain.
-// This program is an application silo: it joins the silo host's cluster (127.0.0.1:11111) to host its worker
-// grains, with the same storage (Azurite), then sends jobs and watches them being handled.
+// This program is an application silo: it joins the silo host's cluster (primary silo 127.0.0.1:11111) to host its
+// worker grains, with the same storage (Azurite) registered the same way, then sends jobs and watches them being handled.
 var builder = Host.CreateApplicationBuilder(args);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 var connectionString = builder.Configuration["Storage:ConnectionString"]
     ?? "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;";
+// The same encoding as the silo host (its Storage:Serializer, Binary by default): both silos read and write the same records.
+var encoding = builder.Configuration.GetValue("Storage:Serializer", QueueStorageEncoding.Binary);
 var siloPort = builder.Configuration.GetValue("Silo:Port", 11112);
 var gatewayPort = builder.Configuration.GetValue("Silo:GatewayPort", 30001);
+var primarySiloPort = builder.Configuration.GetValue("Silo:PrimarySiloPort", 11111);
 builder.UseOrleans(silo =>
 {
-    silo.UseLocalhostClustering(siloPort, gatewayPort, new IPEndPoint(IPAddress.Loopback, 11111), "orleans-queue", "orleans-queue-dev");
-    silo.AddAzureTableGrainStorage("queues", o =>
+    silo.UseLocalhostClustering(siloPort, gatewayPort, new IPEndPoint(IPAddress.Loopback, primarySiloPort), "orleans-queue", "orleans-queue-dev");
+    silo.AddOrleansQueueAzureTableStorage(o =>
     {
         o.TableServiceClient = new TableServiceClient(connectionString);
         o.TableName = "OrleansQueue";
-        o.DeleteStateOnClear = true;
-    });
+    }, encoding);
     silo.UseAzureTableReminderService(o =>
     {
         o.TableServiceClient = new TableServiceClient(connectionString);

@@ -41,6 +41,7 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
     private const int MoveIdsKept = 100_000;
 
     private readonly IGrainStorage _storage;
+    private readonly string _storageName;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Dictionary<Guid, long> _moveIds = [];
@@ -59,7 +60,8 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
         IServiceProvider services,
         ILogger<DeadLetterGrain> logger)
     {
-        _storage = services.GetRequiredKeyedService<IGrainStorage>(options.Value.StorageName);
+        _storageName = options.Value.StorageName;
+        _storage = services.GetRequiredKeyedService<IGrainStorage>(_storageName);
         _time = time;
         _logger = logger;
     }
@@ -69,7 +71,7 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var meta = new GrainState<DeadLetterMeta>();
-        await _storage.ReadStateAsync(StateNames.DeadLetterMeta, this.GetGrainId(), meta);
+        await StorageReadErrors.ReadStateAsync(_storage, _storageName, StateNames.DeadLetterMeta, this.GetGrainId(), meta);
         _meta = meta.RecordExists && meta.State is not null ? meta.State : new DeadLetterMeta();
         _metaETag = meta.ETag;
 
@@ -408,7 +410,7 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
     private async Task<(DeadLetterSegment? Segment, string? ETag)> ReadSegmentAsync(long id)
     {
         var state = new GrainState<DeadLetterSegment>();
-        await _storage.ReadStateAsync(StateNames.DeadLetterSegment(id), this.GetGrainId(), state);
+        await StorageReadErrors.ReadStateAsync(_storage, _storageName, StateNames.DeadLetterSegment(id), this.GetGrainId(), state);
         return state.RecordExists && state.State is not null ? (state.State, state.ETag) : (null, null);
     }
 

@@ -11,8 +11,9 @@ public sealed class OrleansQueueOptions
 
     /// <summary>
     /// Name of the Orleans grain storage provider (Azure Table, Azure Blob, memory, ...) that holds queue data.
-    /// Default <c>queues</c>. With Azure Table or Blob storage, set the provider's <c>DeleteStateOnClear</c> to
-    /// <see langword="true"/> so that completed segments are deleted rather than blanked.
+    /// Default <c>queues</c>. With Azure Table or Blob storage, register it with <c>AddOrleansQueueAzureTableStorage</c> or
+    /// <c>AddOrleansQueueAzureBlobStorage</c> (OrleansQueue.AzureStorage): they set <c>DeleteStateOnClear</c>, so that
+    /// completed segments are deleted rather than blanked, and one encoding for every silo that shares the storage.
     /// </summary>
     public string StorageName { get; set; } = DefaultStorageName;
 

@@ -18,7 +18,7 @@ internal sealed class OrleansQueueOptionsValidator(IOptions<OrleansQueueOptions>
         if (services.GetKeyedService<IGrainStorage>(o.StorageName) is null)
         {
             throw Fail(nameof(o.StorageName),
-                $"no grain storage provider named '{o.StorageName}' is registered; add one (for example AddAzureTableGrainStorage(\"{o.StorageName}\", ...)) or set {nameof(o.StorageName)}");
+                $"no grain storage provider named '{o.StorageName}' is registered; add one (for example AddOrleansQueueAzureTableStorage(\"{o.StorageName}\", ...) from OrleansQueue.AzureStorage) or set {nameof(o.StorageName)}");
         }
     }
 

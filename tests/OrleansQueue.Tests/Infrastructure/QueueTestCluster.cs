@@ -23,6 +23,9 @@ public sealed record StorageSetup(StorageKind Kind, string? ConnectionString = n
     /// <summary>Table or container name: unique per setup so test classes do not see each other's queues.</summary>
     public string Location { get; init; } = "oq" + Guid.NewGuid().ToString("N")[..12];
 
+    /// <summary>How Azure Table and Blob records are encoded; Binary, as the silo host stores them by default.</summary>
+    public QueueStorageEncoding Encoding { get; init; } = QueueStorageEncoding.Binary;
+
     /// <summary>Faults to inject into writes (memory storage only), or null for none.</summary>
     public FaultInjector? Faults { get; init; }
 
@@ -40,20 +43,18 @@ public sealed record StorageSetup(StorageKind Kind, string? ConnectionString = n
                 });
                 break;
             case StorageKind.AzureTable:
-                silo.AddAzureTableGrainStorage(Name, o =>
+                silo.AddOrleansQueueAzureTableStorage(Name, o =>
                 {
                     o.TableServiceClient = new TableServiceClient(ConnectionString);
                     o.TableName = Location;
-                    o.DeleteStateOnClear = true;
-                });
+                }, Encoding);
                 break;
             case StorageKind.AzureBlob:
-                silo.AddAzureBlobGrainStorage(Name, o =>
+                silo.AddOrleansQueueAzureBlobStorage(Name, o =>
                 {
                     o.BlobServiceClient = new BlobServiceClient(ConnectionString);
                     o.ContainerName = Location;
-                    o.DeleteStateOnClear = true;
-                });
+                }, Encoding);
                 break;
         }
     }

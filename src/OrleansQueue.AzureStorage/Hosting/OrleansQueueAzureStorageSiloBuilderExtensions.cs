@@ -1,0 +1,117 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Serialization;
+using Orleans.Storage;
+using OrleansQueue.Options;
+
+namespace OrleansQueue.Hosting;
+
+/// <summary>
+/// Registers the grain storage provider that holds OrleansQueue's queue and dead-letter records on Azure Table or Azure
+/// Blob storage, with the settings queues need: <c>DeleteStateOnClear</c> (completed segments are deleted, not left as
+/// blank records) and one encoding (<see cref="QueueStorageEncoding"/>) for every silo that shares the storage.
+/// </summary>
+public static class OrleansQueueAzureStorageSiloBuilderExtensions
+{
+    /// <summary>
+    /// Registers queue storage on Azure Table storage under <see cref="OrleansQueueOptions.DefaultStorageName"/>
+    /// (<c>queues</c>). See <see cref="AddOrleansQueueAzureTableStorage(ISiloBuilder, string, Action{AzureTableStorageOptions}, QueueStorageEncoding)"/>.
+    /// </summary>
+    public static ISiloBuilder AddOrleansQueueAzureTableStorage(
+        this ISiloBuilder builder,
+        Action<AzureTableStorageOptions> configure,
+        QueueStorageEncoding encoding = QueueStorageEncoding.Binary) =>
+        builder.AddOrleansQueueAzureTableStorage(OrleansQueueOptions.DefaultStorageName, configure, encoding);
+
+    /// <summary>
+    /// Registers queue storage on Azure Table storage under <paramref name="name"/> (set
+    /// <see cref="OrleansQueueOptions.StorageName"/> to the same name when it is not <c>queues</c>).
+    /// </summary>
+    /// <param name="builder">The silo builder.</param>
+    /// <param name="name">The grain storage provider's name.</param>
+    /// <param name="configure">
+    /// Where the records go: the table service client, the table name, and so on. <c>DeleteStateOnClear</c> and the
+    /// serializer are set after it runs, from the queue's needs and <paramref name="encoding"/>.
+    /// </param>
+    /// <param name="encoding">
+    /// How records are encoded; default <see cref="QueueStorageEncoding.Binary"/>. Records written with one encoding are
+    /// not read with the other: keep it the same on every silo and across upgrades.
+    /// </param>
+    public static ISiloBuilder AddOrleansQueueAzureTableStorage(
+        this ISiloBuilder builder,
+        string name,
+        Action<AzureTableStorageOptions> configure,
+        QueueStorageEncoding encoding = QueueStorageEncoding.Binary)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(configure);
+        CheckEncoding(encoding);
+        return builder.AddAzureTableGrainStorage(name, (OptionsBuilder<AzureTableStorageOptions> options) =>
+            options.Configure<IServiceProvider>((o, services) =>
+            {
+                configure(o);
+                o.DeleteStateOnClear = true;
+                o.GrainStorageSerializer = CreateSerializer(encoding, services);
+            }));
+    }
+
+    /// <summary>
+    /// Registers queue storage on Azure Blob storage under <see cref="OrleansQueueOptions.DefaultStorageName"/>
+    /// (<c>queues</c>). See <see cref="AddOrleansQueueAzureBlobStorage(ISiloBuilder, string, Action{AzureBlobStorageOptions}, QueueStorageEncoding)"/>.
+    /// </summary>
+    public static ISiloBuilder AddOrleansQueueAzureBlobStorage(
+        this ISiloBuilder builder,
+        Action<AzureBlobStorageOptions> configure,
+        QueueStorageEncoding encoding = QueueStorageEncoding.Binary) =>
+        builder.AddOrleansQueueAzureBlobStorage(OrleansQueueOptions.DefaultStorageName, configure, encoding);
+
+    /// <summary>
+    /// Registers queue storage on Azure Blob storage under <paramref name="name"/> (set
+    /// <see cref="OrleansQueueOptions.StorageName"/> to the same name when it is not <c>queues</c>).
+    /// </summary>
+    /// <param name="builder">The silo builder.</param>
+    /// <param name="name">The grain storage provider's name.</param>
+    /// <param name="configure">
+    /// Where the records go: the blob service client, the container name, and so on. <c>DeleteStateOnClear</c> and the
+    /// serializer are set after it runs, from the queue's needs and <paramref name="encoding"/>.
+    /// </param>
+    /// <param name="encoding">
+    /// How records are encoded; default <see cref="QueueStorageEncoding.Binary"/>. Records written with one encoding are
+    /// not read with the other: keep it the same on every silo and across upgrades.
+    /// </param>
+    public static ISiloBuilder AddOrleansQueueAzureBlobStorage(
+        this ISiloBuilder builder,
+        string name,
+        Action<AzureBlobStorageOptions> configure,
+        QueueStorageEncoding encoding = QueueStorageEncoding.Binary)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(configure);
+        CheckEncoding(encoding);
+        return builder.AddAzureBlobGrainStorage(name, (OptionsBuilder<AzureBlobStorageOptions> options) =>
+            options.Configure<IServiceProvider>((o, services) =>
+            {
+                configure(o);
+                o.DeleteStateOnClear = true;
+                o.GrainStorageSerializer = CreateSerializer(encoding, services);
+            }));
+    }
+
+    private static void CheckEncoding(QueueStorageEncoding encoding)
+    {
+        if (!Enum.IsDefined(encoding))
+        {
+            throw new ArgumentOutOfRangeException(nameof(encoding), encoding, $"use {nameof(QueueStorageEncoding)}.{nameof(QueueStorageEncoding.Binary)} or {nameof(QueueStorageEncoding.Json)}");
+        }
+    }
+
+    // Set explicitly for both encodings, so a default serializer registered for the whole silo cannot change how queue
+    // records are written.
+    private static IGrainStorageSerializer CreateSerializer(QueueStorageEncoding encoding, IServiceProvider services) =>
+        encoding == QueueStorageEncoding.Json
+            ? new JsonGrainStorageSerializer(services.GetRequiredService<OrleansJsonSerializer>())
+            : new OrleansGrainStorageSerializer(services.GetRequiredService<Serializer>());
+}
