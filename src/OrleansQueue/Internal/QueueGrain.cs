@@ -451,7 +451,12 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
             {
                 await _loading;
             }
-            catch (Exception ex) when (ex is not QueueException)
+            catch (QueueException)
+            {
+                _loading = null; // the next call reads again
+                throw;
+            }
+            catch (Exception ex)
             {
                 _loading = null;
                 throw new QueueException(QueueErrorCode.StorageFailed,
@@ -464,9 +469,8 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
     private async Task LoadAsync()
     {
-        var grainId = this.GetGrainId();
         var metaState = new GrainState<QueueMetaState>();
-        await _storage.ReadStateAsync(StateNames.Meta, grainId, metaState);
+        await ReadRecordAsync(StateNames.Meta, metaState);
         var meta = metaState.RecordExists && metaState.State is not null ? metaState.State : new QueueMetaState();
         var now = _time.GetUtcNow();
         var read = new Dictionary<long, SegmentSnapshot>();
@@ -586,11 +590,10 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     /// </summary>
     private async Task RestoreInFlightPagesAsync(QueueCore core, QueueMetaState meta, DateTimeOffset now)
     {
-        var grainId = this.GetGrainId();
         async Task<(long Id, GrainState<InFlightPageState> State)> ReadPageAsync(long id)
         {
             var state = new GrainState<InFlightPageState>();
-            await _storage.ReadStateAsync(StateNames.InFlightPage(id), grainId, state);
+            await ReadRecordAsync(StateNames.InFlightPage(id), state);
             return (id, state);
         }
 
@@ -687,6 +690,10 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
     private async Task<SegmentSnapshot?> ReadSegmentAsync(long id) => ToSnapshot(id, await ReadChunksAsync(id));
 
+    /// <summary>Reads one of the queue's records; a record written in another encoding fails with an error naming the setting.</summary>
+    private Task ReadRecordAsync<T>(string stateName, IGrainState<T> state) =>
+        StorageReadErrors.ReadStateAsync(_storage, _options.StorageName, stateName, this.GetGrainId(), state);
+
     /// <summary>The chunk records of segment <paramref name="id"/>, in order; none when the segment does not exist.</summary>
     private async Task<List<GrainState<SegmentState>>> ReadChunksAsync(long id)
     {
@@ -694,7 +701,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         for (var chunk = 0; chunk <= _options.SegmentMaxMessages; chunk++)
         {
             var state = new GrainState<SegmentState>();
-            await _storage.ReadStateAsync(StateNames.SegmentChunk(id, chunk), this.GetGrainId(), state);
+            await ReadRecordAsync(StateNames.SegmentChunk(id, chunk), state);
             if (!state.RecordExists || state.State is null)
             {
                 break;
