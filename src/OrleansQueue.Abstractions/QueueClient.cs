@@ -299,7 +299,7 @@ public sealed class QueueClient
 
     private static bool IsOutcomeUnknown(Exception ex) =>
         ex is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException
-            or QueueException { Code: QueueErrorCode.StorageFailed };
+            or QueueException { Code: QueueErrorCode.StorageFailed or QueueErrorCode.ServerBusy };
 }
 
 /// <summary>Gets <see cref="QueueClient"/> handles from an <see cref="IGrainFactory"/> (an <c>IClusterClient</c> or a grain's factory).</summary>

@@ -38,6 +38,12 @@ public enum QueueErrorCode
 
     /// <summary>The queue holds its maximum number of messages (<c>MaxQueueLength</c>); nothing of the call was stored.</summary>
     QueueFull = 11,
+
+    /// <summary>
+    /// The queue has as many bytes of sends waiting for their storage write as the silo allows (<c>MaxStagedBytes</c>):
+    /// storage is slower than the senders. Nothing of the call was stored; retrying after a moment is safe.
+    /// </summary>
+    ServerBusy = 12,
 }
 
 /// <summary>A queue operation was refused; <see cref="Code"/> says why. Nothing was stored and nothing else changed.</summary>

@@ -8,7 +8,9 @@ namespace OrleansQueue;
 /// Kafka producer batches: a send goes out at once when fewer than <see cref="MaxCallsInFlight"/> calls are running;
 /// otherwise it waits for the next call, which takes everything waiting (up to the batch limits). No send waits for a
 /// timer. Each send still gets its own result: its sequence number once the batch is durably stored, or the call's
-/// failure (then the sender retries with the same id, as without coalescing).
+/// failure (then the sender retries with the same id, as without coalescing). Coalescers idle for
+/// <see cref="IdleAfter"/> leave the client's table once it holds more than <see cref="SweepAbove"/>, so a client that
+/// sends to many queues keeps coalescers only for those it sent to lately.
 /// </summary>
 internal sealed class SendCoalescer
 {
@@ -22,6 +24,13 @@ internal sealed class SendCoalescer
     private readonly long _maxBatchBytes;
     private readonly Queue<(OutgoingMessage Message, TaskCompletionSource<long> Done)> _waiting = new();
     private int _calls;
+    private long _idleSince = Environment.TickCount64;
+
+    /// <summary>A coalescer with no send for this long may leave its client's table (a cache heuristic, on the real clock).</summary>
+    internal static TimeSpan IdleAfter { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Idle coalescers are swept only from tables larger than this.</summary>
+    internal static int SweepAbove { get; set; } = 100;
 
     internal SendCoalescer(IQueueGrain grain, QueueClientOptions options)
     {
@@ -34,9 +43,41 @@ internal sealed class SendCoalescer
     /// The coalescer of this client (grain factory) for the handle's queue, shared by every handle on it; the first
     /// handle's grain reference and options make it.
     /// </summary>
-    public static SendCoalescer For(IGrainFactory factory, QueueClient handle, QueueClientOptions options) =>
-        Shared.GetValue(factory, _ => new ConcurrentDictionary<string, SendCoalescer>(StringComparer.Ordinal))
-            .GetOrAdd(handle.Name, static (_, state) => new SendCoalescer(state.handle.Grain, state.options), (handle, options));
+    public static SendCoalescer For(IGrainFactory factory, QueueClient handle, QueueClientOptions options)
+    {
+        var table = Shared.GetValue(factory, _ => new ConcurrentDictionary<string, SendCoalescer>(StringComparer.Ordinal));
+        if (table.Count > SweepAbove)
+        {
+            Sweep(table);
+        }
+
+        return table.GetOrAdd(handle.Name, static (name, state) => new SendCoalescer(state.handle.Grain, state.options),
+            (handle, options));
+    }
+
+    /// <summary>Removes the coalescers idle for <see cref="IdleAfter"/>. One that a send takes meanwhile still works.</summary>
+    private static void Sweep(ConcurrentDictionary<string, SendCoalescer> table)
+    {
+        var now = Environment.TickCount64;
+        foreach (var (name, coalescer) in table)
+        {
+            if (coalescer.IsIdleSince(now - (long)IdleAfter.TotalMilliseconds))
+            {
+                table.TryRemove(new KeyValuePair<string, SendCoalescer>(name, coalescer));
+            }
+        }
+    }
+
+    private bool IsIdleSince(long tick)
+    {
+        lock (_waiting)
+        {
+            return _calls == 0 && _waiting.Count == 0 && Volatile.Read(ref _idleSince) <= tick;
+        }
+    }
+
+    /// <summary>How many queues of this client have a coalescer now (for tests).</summary>
+    internal static int CountFor(IGrainFactory factory) => Shared.TryGetValue(factory, out var table) ? table.Count : 0;
 
     /// <summary>Sends one validated message with an id; completes with its sequence number once it is stored.</summary>
     public Task<long> SendAsync(OutgoingMessage message)
@@ -80,6 +121,7 @@ internal sealed class SendCoalescer
                 if (batch.Count == 0)
                 {
                     _calls--;
+                    Volatile.Write(ref _idleSince, Environment.TickCount64);
                     return;
                 }
             }

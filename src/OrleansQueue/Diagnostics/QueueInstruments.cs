@@ -57,6 +57,9 @@ public static class QueueInstruments
     internal static readonly Counter<long> InFlightLimitReached = Meter.CreateCounter<long>("orleansqueue.queue.in_flight_limit_reached", "{delivery}",
         "Receives and push rounds that got fewer messages than were ready because the queue held MaxMessagesInFlight messages in flight.");
 
+    internal static readonly Counter<long> Errors = Meter.CreateCounter<long>("orleansqueue.errors", "{error}",
+        "Failures a queue handled in the background (logged, and retried or redelivered), tagged operation: settle, dispatch, move, reminder, cleanup, deactivation.");
+
     internal static readonly ObservableGauge<long> DeadLetterDepthGauge = Meter.CreateObservableGauge(
         "orleansqueue.deadletter.depth", () => DeadLetterDepths.Keys.SelectMany(d => d.BySourceQueue.Select(kv => new Measurement<long>(kv.Value, Queue(kv.Key)))),
         "{message}", "Entries in the dead-letter grain, by source queue (reported by the silo hosting the dead-letter grain).");

@@ -70,11 +70,12 @@ internal sealed class QueueCore
     /// <summary>Delivery attempts remembered per message (for the dead-letter entry).</summary>
     internal const int MaxAttemptsKept = 10;
 
-    /// <summary>Longest exception message kept per message.</summary>
+    /// <summary>Longest exception type name and message kept per message.</summary>
     internal const int MaxErrorLength = 256;
 
-    /// <summary>Above this estimated size of the cursor record, attempt histories are dropped from it.</summary>
-    private const int CursorBudgetBytes = 600 * 1024;
+    /// <summary>Longest dead-letter description kept (a consumer's reason is cut to this).</summary>
+    internal const int MaxDescriptionLength = 512;
+
 
     /// <summary>
     /// The most a parked message's delivery record can take in a page, whatever happens to it later: the fixed
@@ -797,6 +798,11 @@ internal sealed class QueueCore
     {
         entry.State = EntryState.Moving;
         entry.Token = Guid.Empty;
+        if (description is { Length: > MaxDescriptionLength })
+        {
+            description = description[..MaxDescriptionLength];
+        }
+
         var move = new MoveRecord { Seq = seq, MoveId = RandomIds.NewGuid(), Reason = reason, Description = description, At = now };
         _moves[seq] = move;
         return move;
@@ -1192,14 +1198,13 @@ internal sealed class QueueCore
                 }
                 else if (entry.DeliveryCount > 0 && !IsFirstLeaseAsStored(entry, window.Messages[i]))
                 {
-                    var record = ToRecord(seq, entry);
-                    estimatedBytes += 200 + 16 * (record.Attempts?.Count ?? 0) + 2 * ((record.ErrorType?.Length ?? 0) + (record.ErrorMessage?.Length ?? 0));
-                    meta.Deliveries.Add(record);
+                    estimatedBytes += RecordBytes(entry, withHistories: true);
+                    meta.Deliveries.Add(ToRecord(seq, entry));
                 }
             }
         }
 
-        if (estimatedBytes > CursorBudgetBytes)
+        if (estimatedBytes > _limits.CursorBudgetBytes)
         {
             // Bounded whatever happens: keep counts, leases and delays; drop the histories.
             foreach (var record in meta.Deliveries)
@@ -1245,6 +1250,66 @@ internal sealed class QueueCore
             return false;
         }
 
+        ParkHeadSegment();
+        return true;
+    }
+
+    /// <summary>
+    /// Keeps the cursor record under its budget whatever is in flight: while the delivery state it would hold is
+    /// estimated above <see cref="QueueCoreLimits.CursorBudgetBytes"/>, the window's head segment is parked (its messages not
+    /// completed, with their delivery state, move to in-flight pages, which are bounded records of their own).
+    /// Returns how many segments it parked.
+    /// </summary>
+    public int ParkWhileCursorOverBudget()
+    {
+        var parked = 0;
+        while (_window.Count > 1 && _window[0].Id < Tail.Id && EstimateCursorBytes(withHistories: false) > _limits.CursorBudgetBytes)
+        {
+            ParkHeadSegment();
+            parked++;
+        }
+
+        return parked;
+    }
+
+    /// <summary>
+    /// The cursor record's estimated size: its fixed fields, subscriptions, pending moves, the completed sequence
+    /// numbers and the delivery records of the window (with or without attempt histories and error messages).
+    /// </summary>
+    public long EstimateCursorBytes(bool withHistories)
+    {
+        long bytes = 1024 + 300L * Subscriptions.Count;
+        foreach (var move in _moves.Values)
+        {
+            bytes += 200 + 2L * (move.Description?.Length ?? 0);
+        }
+
+        foreach (var window in _window)
+        {
+            for (var i = 0; i < window.Entries.Count; i++)
+            {
+                var entry = window.Entries[i];
+                if (entry.State == EntryState.Completed)
+                {
+                    bytes += window.FirstSeq + i >= AckedBelow ? 12 : 0;
+                }
+                else if (entry.DeliveryCount > 0 && !IsFirstLeaseAsStored(entry, window.Messages[i]))
+                {
+                    bytes += RecordBytes(entry, withHistories);
+                }
+            }
+        }
+
+        return bytes;
+    }
+
+    private static long RecordBytes(in Entry entry, bool withHistories) =>
+        200 + 2L * (entry.ErrorType?.Length ?? 0)
+        + (withHistories ? 16L * (entry.Attempts?.Count ?? 0) + 2L * (entry.ErrorMessage?.Length ?? 0) : 0);
+
+    /// <summary>Parks the head segment's messages that are not completed and drops it from the window.</summary>
+    private void ParkHeadSegment()
+    {
         var head = _window[0];
         for (var i = 0; i < head.Entries.Count; i++)
         {
@@ -1259,7 +1324,6 @@ internal sealed class QueueCore
         HeadSegment = head.Id + 1;
         _retained.Add(ToRetained(head));
         AdvanceHead();
-        return true;
     }
 
     private static long ParkedBytes(StoredMessage message) => SegmentSizing.EstimateBytes(message) + ParkedRecordMaxBytes;
@@ -1517,6 +1581,12 @@ internal sealed record QueueCoreLimits(int SegmentMaxMessages, long SegmentMaxBy
     public long ChunkMaxBytes => Math.Max(1, SegmentMaxBytes * ChunkMaxMessages / SegmentMaxMessages);
 
     public TimeSpan DefaultAckDeadline { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The cursor record's size budget: above it, attempt histories are left out of it, and window heads are parked
+    /// (<see cref="QueueCore.ParkWhileCursorOverBudget"/>). 600 KiB: well within one Azure Table entity (15 × 64 KiB).
+    /// </summary>
+    public long CursorBudgetBytes { get; init; } = 600 * 1024;
 
     /// <summary>Most messages in flight (locked, waiting out a redelivery delay, or being dead-lettered) per queue.</summary>
     public int MaxInFlight { get; init; } = 100_000;

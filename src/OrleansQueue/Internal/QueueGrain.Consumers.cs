@@ -52,7 +52,7 @@ internal sealed partial class QueueGrain
     private bool _dispatchAgain;
     private bool _movesRunning;
     private bool _reminderRegistered;
-    private bool _reminderUnavailable;
+    private DateTimeOffset _reminderRetryAt;
     private int _roundRobin;
 
     // ------------------------------------------------------------------ settings
@@ -357,6 +357,7 @@ internal sealed partial class QueueGrain
         catch (Exception ex)
         {
             LogDispatchFailed(ex, QueueName);
+            RecordError("dispatch");
         }
         finally
         {
@@ -583,13 +584,15 @@ internal sealed partial class QueueGrain
                 }
             }
         }
-        catch (QueueException)
+        catch (QueueException e) when (e.Code == QueueErrorCode.MessageLockLost)
         {
-            // A lease was lost meanwhile (expired, or settled by the consumer): nothing to do.
+            // A lock was lost meanwhile (expired, or settled by the consumer): nothing to do.
         }
         catch (Exception ex)
         {
+            // A failed cursor write reloads the queue: the messages are delivered again once their locks end.
             LogSettleFailed(ex, QueueName, leases[0].Message.Seq);
+            RecordError("settle");
         }
 
         PumpConsumer(consumer, generation);
@@ -627,13 +630,15 @@ internal sealed partial class QueueGrain
         {
             await SettlePushAsync(core, consumer, lease, failure);
         }
-        catch (QueueException)
+        catch (QueueException e) when (e.Code == QueueErrorCode.MessageLockLost)
         {
-            // The lease was lost meanwhile (expired, or settled by the consumer): nothing to do.
+            // The lock was lost meanwhile (expired, or settled by the consumer): nothing to do.
         }
         catch (Exception ex)
         {
+            // A failed cursor write reloads the queue: the message is delivered again once its lock ends.
             LogSettleFailed(ex, QueueName, lease.Message.Seq);
+            RecordError("settle");
         }
 
         PumpConsumer(consumer, generation);
@@ -854,6 +859,7 @@ internal sealed partial class QueueGrain
         {
             // Stored moves are retried by the timer (and after reactivation); nothing is lost meanwhile.
             LogMoveFailed(ex, QueueName);
+            RecordError("move");
         }
         finally
         {
@@ -930,7 +936,7 @@ internal sealed partial class QueueGrain
     /// <summary>A reminder wakes the queue after a silo crash so pushes, expiries and moves resume without callers.</summary>
     private async Task EnsureReminderAsync(QueueCore core)
     {
-        if (_reminderRegistered || _reminderUnavailable)
+        if (_reminderRegistered || _time.GetUtcNow() < _reminderRetryAt)
         {
             return;
         }
@@ -942,8 +948,9 @@ internal sealed partial class QueueGrain
         }
         catch (Exception ex)
         {
-            _reminderUnavailable = true;
+            _reminderRetryAt = _time.GetUtcNow() + MaintenancePeriod; // the timer tries again
             LogReminderUnavailable(ex, QueueName);
+            RecordError("reminder");
         }
     }
 
@@ -1000,6 +1007,6 @@ internal sealed partial class QueueGrain
     [LoggerMessage(16, LogLevel.Warning, "Queue {Queue}: moving messages to the dead-letter grain failed; the move is stored and is retried")]
     private partial void LogMoveFailed(Exception exception, string queue);
 
-    [LoggerMessage(17, LogLevel.Warning, "Queue {Queue}: no reminder service, so no backstop wakes this queue after a silo crash; configure one (UseInMemoryReminderService, UseAzureTableReminderService)")]
+    [LoggerMessage(17, LogLevel.Warning, "Queue {Queue}: registering the reminder that wakes this queue after a silo crash failed (is a reminder service configured: UseInMemoryReminderService, UseAzureTableReminderService?); tried again in a minute")]
     private partial void LogReminderUnavailable(Exception exception, string queue);
 }

@@ -33,4 +33,7 @@ internal sealed partial class QueueGrain
 
     [LoggerMessage(18, LogLevel.Debug, "Queue {Queue}: the delivery window moved past segment {Segment}, whose messages in flight are parked ({Parked} parked in all)")]
     private partial void LogParked(string queue, long segment, int parked);
+
+    [LoggerMessage(24, LogLevel.Information, "Queue {Queue}: the cursor record reached its size budget; {Segments} head segment(s) parked ({Parked} messages parked in all)")]
+    private partial void LogParkedForCursor(string queue, int segments, int parked);
 }

@@ -24,6 +24,10 @@ internal sealed partial class QueueGrain
         }
     }
 
+    /// <summary>Counts a failure handled in the background (it is logged where it happens).</summary>
+    private void RecordError(string operation) =>
+        QueueInstruments.Errors.Add(1, QueueInstruments.Queue(QueueName), new KeyValuePair<string, object?>("operation", operation));
+
     /// <summary>Counts a receive or push round held back by the in-flight limit (it got fewer than it asked for).</summary>
     private void RecordInFlightLimit(QueueCore core, int asked, int got)
     {

@@ -20,9 +20,12 @@ namespace OrleansQueue.Internal;
 [Reentrant]
 internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarget, IRemindable
 {
-    private sealed class EnqueueRequest(List<PendingMessage> messages, long stagedAt)
+    private sealed class EnqueueRequest(List<PendingMessage> messages, long stagedAt, long bytes)
     {
         public List<PendingMessage> Messages { get; } = messages;
+
+        /// <summary>The estimated stored size of the messages, counted against MaxStagedBytes while they wait.</summary>
+        public long Bytes { get; } = bytes;
 
         /// <summary>When the request joined the pending enqueues (<see cref="TimeProvider.GetTimestamp"/>), for the commit-wait metric.</summary>
         public long StagedAt { get; } = stagedAt;
@@ -54,6 +57,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     private int _generation;
     private bool _enqueueFlushRunning;
     private int _stagedMessages;
+    private long _stagedBytes;
     private bool _cleanupRunning;
     private Task? _windowLoad;
     private IGrainTimer? _timer;
@@ -100,6 +104,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
             catch (Exception ex)
             {
                 LogDeactivationCommitFailed(ex, QueueName); // harmless: those messages are delivered again
+                RecordError("deactivation");
             }
         }
     }
@@ -166,9 +171,22 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                 $"Queue '{QueueName}' holds {queued} of at most {_options.MaxQueueLength} messages; the {pending.Count} new message(s) do not fit. Nothing was stored.");
         }
 
-        var request = new EnqueueRequest(pending, _time.GetTimestamp());
+        long bytes = 0;
+        foreach (var message in pending)
+        {
+            bytes += message.EstimatedBytes;
+        }
+
+        if (_stagedBytes > 0 && _stagedBytes + bytes > _options.MaxStagedBytes)
+        {
+            throw new QueueException(QueueErrorCode.ServerBusy,
+                $"Queue '{QueueName}' has {_stagedBytes} bytes of sends waiting for storage (at most {_options.MaxStagedBytes}); nothing was stored. Retry in a moment.");
+        }
+
+        var request = new EnqueueRequest(pending, _time.GetTimestamp(), bytes);
         _pendingEnqueues.Add(request);
         _stagedMessages += pending.Count;
+        _stagedBytes += bytes;
         if (!_enqueueFlushRunning)
         {
             _ = RunEnqueueFlushesAsync(_generation);
@@ -237,6 +255,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                 RecordCommit(requests, plan.NewMessages.Count, writeStart);
                 _pendingEnqueues.RemoveRange(0, take);
                 _stagedMessages -= batch.Count;
+                foreach (var request in requests)
+                {
+                    _stagedBytes -= request.Bytes;
+                }
+
                 var offset = 0;
                 foreach (var request in requests)
                 {
@@ -754,6 +777,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     {
         var generation = _generation;
         var core = _core!;
+        if (core.ParkWhileCursorOverBudget() is > 0 and var parked)
+        {
+            LogParkedForCursor(QueueName, parked, core.ParkedCount);
+        }
+
         var pages = core.DirtyPages();
         var meta = core.ToMeta();
         // In-flight pages first, one at a time in id order: the cursor that moves its head past parked messages is
@@ -818,6 +846,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         var pending = _pendingEnqueues.ToArray();
         _pendingEnqueues.Clear();
         _stagedMessages = 0;
+        _stagedBytes = 0;
         foreach (var request in pending)
         {
             request.Completion.TrySetException(error);
@@ -884,6 +913,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
             StartMoves();
             core.TrimDedup(now);
             StartCleanup();
+            if (!_reminderRegistered && (core.Subscriptions.Count > 0 || core.LeasedCount > 0 || core.PendingMoves.Count > 0))
+            {
+                _ = EnsureReminderAsync(core); // an earlier registration failed: try again
+            }
+
             ArmTimer();
         }
 
@@ -951,6 +985,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         {
             // Harmless: nothing was recorded, and the next pass reads the segment again.
             LogCleanupFailed(ex, QueueName);
+            RecordError("cleanup");
         }
         finally
         {

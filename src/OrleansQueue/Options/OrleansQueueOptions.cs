@@ -60,6 +60,14 @@ public sealed class OrleansQueueOptions
     /// </summary>
     public int MaxMessagesInFlight { get; set; } = 100_000;
 
+    /// <summary>
+    /// Most bytes of message bodies per queue waiting for their storage write (sends staged for the next group commit).
+    /// A send that would go past it is refused with <see cref="QueueErrorCode.ServerBusy"/> and stores nothing (the
+    /// client retries it), so senders faster than storage cannot fill the silo's memory. Default 64 MiB; at least
+    /// <see cref="MaxBatchBodyBytes"/>, at most 1 GiB.
+    /// </summary>
+    public long MaxStagedBytes { get; set; } = 64L * 1024 * 1024;
+
     /// <summary>Largest message body in bytes. Default 256 KiB; 1 byte to 256 KiB.</summary>
     public int MaxMessageBodyBytes { get; set; } = QueueLimits.DefaultMaxMessageBodyBytes;
 

@@ -23,6 +23,13 @@ internal sealed class OrleansQueueOptionsValidator(IOptions<OrleansQueueOptions>
     }
 
     /// <summary>Checks the values alone, without the service provider.</summary>
+    /// <summary>
+    /// Most messages in the delivery window (ActiveSegments × SegmentMaxMessages): its completions and delivery state
+    /// live in the cursor record, which must stay one small storage record (a queue also parks window heads when that
+    /// state nears the record's budget).
+    /// </summary>
+    internal const long MaxWindowMessages = 16_384;
+
     internal static void Validate(OrleansQueueOptions o)
     {
         if (string.IsNullOrWhiteSpace(o.StorageName))
@@ -37,10 +44,13 @@ internal sealed class OrleansQueueOptionsValidator(IOptions<OrleansQueueOptions>
         Range(nameof(o.SegmentMaxBytes), o.SegmentMaxBytes, smallest, SegmentBytesCeiling,
             $"at least one largest message ({smallest} bytes estimated for a {o.MaxMessageBodyBytes}-byte body) and at most one Azure Table entity");
         Range(nameof(o.ActiveSegments), o.ActiveSegments, 1, 1024);
+        Range($"{nameof(o.ActiveSegments)} × {nameof(o.SegmentMaxMessages)}", (long)o.ActiveSegments * o.SegmentMaxMessages, 1, MaxWindowMessages,
+            "the delivery window's messages, whose completions and delivery state the cursor record holds");
         Range(nameof(o.MaxMessagesInFlight), o.MaxMessagesInFlight, 1, 1_000_000);
         Range(nameof(o.MaxBatchCount), o.MaxBatchCount, 1, 10_000);
         Range(nameof(o.MaxBatchBodyBytes), o.MaxBatchBodyBytes, o.MaxMessageBodyBytes, 64L * 1024 * 1024);
         Range(nameof(o.GroupCommitMaxMessages), o.GroupCommitMaxMessages, 1, 10_000);
+        Range(nameof(o.MaxStagedBytes), o.MaxStagedBytes, o.MaxBatchBodyBytes, 1024L * 1024 * 1024);
         Range(nameof(o.CursorWriteDelay), o.CursorWriteDelay, TimeSpan.Zero, TimeSpan.FromSeconds(5));
         Range(nameof(o.MaxLeaseDuration), o.MaxLeaseDuration, QueueLimits.MinLeaseDuration, QueueLimits.MaxLeaseDuration);
         Range(nameof(o.DefaultLeaseDuration), o.DefaultLeaseDuration, QueueLimits.MinLeaseDuration, o.MaxLeaseDuration);

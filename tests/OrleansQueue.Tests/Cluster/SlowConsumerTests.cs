@@ -206,3 +206,82 @@ public sealed class CancelledReceiveTests(MemoryClusterFixture fixture) : IClass
         Assert.Equal(0, (await queue.GetStatsAsync()).ActiveCount);
     }
 }
+
+/// <summary>A memory-storage cluster whose queues take at most 1 MiB of staged sends.</summary>
+public sealed class SmallStagingClusterFixture : QueueClusterFixture
+{
+    protected override void Configure(OrleansQueue.Options.OrleansQueueOptions options)
+    {
+        options.MaxBatchBodyBytes = 1024 * 1024;
+        options.MaxStagedBytes = 1024 * 1024;
+    }
+
+    protected override Task<StorageSetup> CreateStorageAsync() => Task.FromResult(new StorageSetup(StorageKind.Memory));
+}
+
+/// <summary>Memory the senders and the client can take is bounded.</summary>
+public sealed class BoundsTests(SmallStagingClusterFixture fixture) : IClassFixture<SmallStagingClusterFixture>
+{
+    private QueueTestCluster C => fixture.Cluster;
+
+    [Fact]
+    public async Task SendsFasterThanStorage_AreRefusedAsServerBusyBeyondMaxStagedBytes_AndTheClientRetriesThem()
+    {
+        var queue = C.Queue("busy-" + Guid.NewGuid().ToString("N")[..10]);
+        await queue.SendAsync("first");
+        var storage = (CountingGrainStorage)C.Storage();
+        storage.WriteLatency = TimeSpan.FromMilliseconds(300);
+        try
+        {
+            var grain = C.Grain(queue.Name);
+            var body = new byte[200 * 1024];
+            var calls = Enumerable.Range(0, 12).Select(i => grain.Enqueue([new OutgoingMessage(body) { MessageId = $"big-{i}" }])).ToList();
+            var outcomes = await Task.WhenAll(calls.Select(async c =>
+            {
+                try
+                {
+                    await c;
+                    return (QueueErrorCode?)null;
+                }
+                catch (QueueException e)
+                {
+                    return e.Code;
+                }
+            }));
+            Assert.Contains(QueueErrorCode.ServerBusy, outcomes);
+            Assert.All(outcomes, o => Assert.True(o is null or QueueErrorCode.ServerBusy));
+            var stored = outcomes.Count(o => o is null);
+
+            // The client retries a busy refusal with the same ids: every message ends stored once.
+            var client = C.Client.GetQueue(queue.Name, new QueueClientOptions
+            {
+                SendAttempts = 20, RetryDelay = TimeSpan.FromMilliseconds(100), CoalesceSends = false,
+            });
+            await Task.WhenAll(Enumerable.Range(0, 12).Select(i => client.SendAsync(new OutgoingMessage(body) { MessageId = $"big-{i}" })));
+            Assert.Equal(13L, (await queue.GetStatsAsync()).TotalEnqueued);
+            Assert.InRange(stored, 1, 11);
+        }
+        finally
+        {
+            storage.WriteLatency = TimeSpan.Zero;
+        }
+    }
+
+    [Fact]
+    public async Task TheClientsSendCoalescers_ForgetQueuesThatWentIdle()
+    {
+        await Task.WhenAll(Enumerable.Range(0, 150).Select(i => C.Client.GetQueue($"idle-{i}").SendAsync("hello")));
+        Assert.InRange(SendCoalescer.CountFor(C.Client), 150, 1000); // all recent: none is swept
+        var idleAfter = SendCoalescer.IdleAfter;
+        SendCoalescer.IdleAfter = TimeSpan.Zero;
+        try
+        {
+            await C.Client.GetQueue("idle-next").SendAsync("hello"); // a send sweeps the idle ones
+            Assert.InRange(SendCoalescer.CountFor(C.Client), 1, SendCoalescer.SweepAbove);
+        }
+        finally
+        {
+            SendCoalescer.IdleAfter = idleAfter;
+        }
+    }
+}

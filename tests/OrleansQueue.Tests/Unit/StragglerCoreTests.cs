@@ -181,3 +181,65 @@ public sealed partial class QueueCoreTests
         Assert.Equal(0, h.Core.ActiveCount);
     }
 }
+
+/// <summary>The cursor record stays within its budget whatever the consumers do.</summary>
+public sealed partial class QueueCoreTests
+{
+    [Fact]
+    public void CursorBudget_FailedDeliveriesWithLongErrors_ParkWindowHeads_AndTheCursorStaysUnderBudget()
+    {
+        var limits = Limits with { SegmentMaxMessages = 8, ActiveSegments = 4, CursorBudgetBytes = 8 * 1024 };
+        var h = new Harness(limits);
+        h.Append(T0, Ids(1, 40));
+        var error = new string('x', 10_000);
+        var type = new string('T', 10_000);
+        for (var round = 0; round < 3; round++)
+        {
+            h.FillForDelivery(T0, 32);
+            foreach (var lease in h.Core.Lease(32, TimeSpan.FromSeconds(30), T0))
+            {
+                h.Core.Abandon(lease.Token, T0, type, error);
+            }
+
+            h.Core.ParkWhileCursorOverBudget();
+            Assert.InRange(h.Core.EstimateCursorBytes(withHistories: false), 0, limits.CursorBudgetBytes);
+            h.WriteCursor();
+        }
+
+        Assert.True(h.Core.ParkedCount > 0);
+        Assert.Equal(40, h.Core.ActiveCount);
+        h.Reload(T0, limits: limits);
+        Assert.Equal(40, h.Core.ActiveCount);
+        var all = new List<Lease>();
+        while (true)
+        {
+            h.FillForDelivery(T0, 10);
+            var got = h.Core.Lease(10, TimeSpan.FromSeconds(30), T0);
+            if (got.Count == 0)
+            {
+                break;
+            }
+
+            all.AddRange(got);
+        }
+
+        Assert.Equal(Enumerable.Range(1, 40).Select(i => (long)i), all.Select(l => l.Message.Seq).Order());
+        Assert.Equal(32, all.Count(l => l.DeliveryCount == 4)); // three failed deliveries and this one
+        Assert.Equal(8, all.Count(l => l.DeliveryCount == 1));
+    }
+
+    [Fact]
+    public void DeadLetterDescriptions_AndErrorStrings_AreCut_SoNoInputGrowsTheCursor()
+    {
+        var h = new Harness();
+        h.Append(T0, Ids(1, 2));
+        h.FillForDelivery(T0, 2);
+        var leases = h.Core.Lease(2, TimeSpan.FromSeconds(30), T0);
+        var move = h.Core.DeadLetter(leases[0].Token, DeadLetterReason.RejectedByConsumer, new string('d', 100_000), T0,
+            new string('t', 100_000), new string('m', 100_000));
+        Assert.Equal(QueueCore.MaxDescriptionLength, move.Description!.Length);
+        var entry = h.Core.ToDeadLetterEntry(move, "q");
+        Assert.Equal((QueueCore.MaxErrorLength, QueueCore.MaxErrorLength), (entry.LastExceptionType!.Length, entry.LastExceptionMessage!.Length));
+        Assert.InRange(h.Core.EstimateCursorBytes(withHistories: true), 0, 4 * 1024);
+    }
+}
