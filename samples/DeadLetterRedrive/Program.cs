@@ -9,7 +9,7 @@ using OrleansQueue;
 var builder = Host.CreateApplicationBuilder(args);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 var gatewayPort = builder.Configuration.GetValue("Gateway:Port", 30000);
-builder.UseOrleansClient(client => client.UseLocalhostClustering(gatewayPort, "orleans-queue", "orleans-queue-dev"));
+builder.UseOrleansClient(client => client.UseLocalhostClustering(gatewayPort, "orleans-queue", "orleans-queue-dev").AddOrleansQueueClient());
 using var host = builder.Build();
 await host.StartAsync();
 var client = host.Services.GetRequiredService<IClusterClient>();

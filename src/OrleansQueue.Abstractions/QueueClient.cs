@@ -1,4 +1,5 @@
 using Orleans.Runtime;
+using Orleans.Runtime.Messaging;
 
 namespace OrleansQueue;
 
@@ -40,6 +41,10 @@ public sealed class QueueClient
     private IQueueGrain? _grain;
     private readonly IGrainFactory _grainFactory;
     private readonly QueueClientOptions _options;
+    private readonly QueueConnectionMonitor? _connection;
+
+    /// <summary>The client's connection monitor (null inside a silo, or without AddOrleansQueueClient).</summary>
+    internal QueueConnectionMonitor? Connection => _connection;
 
     internal QueueClient(IGrainFactory grainFactory, string name, QueueClientOptions options)
     {
@@ -48,6 +53,7 @@ public sealed class QueueClient
         Name = name;
         _options = options;
         _grainFactory = grainFactory;
+        _connection = QueueConnectionMonitor.Of(grainFactory);
     }
 
     /// <summary>
@@ -106,26 +112,73 @@ public sealed class QueueClient
 
     /// <summary>Runs a send, retrying it (with the same message ids) while its outcome is unknown.</summary>
     private Task<T> WithRetriesAsync<T>(Func<Task<T>> send, CancellationToken cancellationToken) =>
-        RetryWhileUnknownAsync(send, _options.SendAttempts, _options.RetryDelay, cancellationToken);
+        RetryWhileUnknownAsync(send, _options.SendAttempts, _options.RetryDelay, cancellationToken, _connection);
+
+    /// <summary>How long calls cut off by a lost gateway connection are made again (every <see cref="FailoverDelay"/>).</summary>
+    internal static readonly TimeSpan FailoverWindow = TimeSpan.FromSeconds(60);
+
+    internal static readonly TimeSpan FailoverDelay = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>A call that is not retried on an unknown outcome, but fails over when its gateway connection is lost.</summary>
+    private Task CallAsync(Func<Task> call, CancellationToken cancellationToken) =>
+        CallAsync(async () =>
+        {
+            await call().ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
+
+    /// <inheritdoc cref="CallAsync(Func{Task}, CancellationToken)"/>
+    private Task<T> CallAsync<T>(Func<Task<T>> call, CancellationToken cancellationToken) =>
+        RetryWhileUnknownAsync(call, attempts: 1, TimeSpan.Zero, cancellationToken, _connection);
+
+    /// <summary>Right after a gateway connection recovered, a send not answered in this time is made again (it is idempotent).</summary>
+    internal static readonly TimeSpan SendPatience = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// Runs an idempotent call up to <paramref name="attempts"/> times while its outcome is unknown, waiting
-    /// <paramref name="delay"/> before the first retry and twice as long before each next one.
+    /// <paramref name="delay"/> before the first retry and twice as long before each next one. With a
+    /// <paramref name="connection"/>, a call cut off by a lost gateway connection, or failing while no gateway is
+    /// connected, is made again every <see cref="FailoverDelay"/> for up to <see cref="FailoverWindow"/>, without
+    /// counting as an attempt.
     /// </summary>
-    internal static async Task<T> RetryWhileUnknownAsync<T>(Func<Task<T>> call, int attempts, TimeSpan delay, CancellationToken cancellationToken)
+    internal static async Task<T> RetryWhileUnknownAsync<T>(Func<Task<T>> call, int attempts, TimeSpan delay, CancellationToken cancellationToken,
+        QueueConnectionMonitor? connection = null)
     {
-        for (var attempt = 1; ; attempt++)
+        var failingOverSince = (long?)null;
+        for (var attempt = 1; ; )
         {
+            using var cut = connection?.ForCall(SendPatience);
+            var lost = cut?.Token ?? CancellationToken.None;
             try
             {
-                return await call().WaitAsync(cancellationToken).ConfigureAwait(false);
+                return await WaitUnlessLostAsync(call(), lost, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && connection is not null
+                && (lost.IsCancellationRequested || ex is OperationCanceledException or ConnectionFailedException
+                    || (connection.Disconnected && IsOutcomeUnknown(ex)))
+                && Environment.TickCount64 - (failingOverSince ??= Environment.TickCount64) < FailoverWindow.TotalMilliseconds)
+            {
+                await Task.Delay(FailoverDelay, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (attempt < attempts && IsOutcomeUnknown(ex) && !cancellationToken.IsCancellationRequested)
             {
+                attempt++;
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 delay *= 2;
             }
         }
+    }
+
+    /// <summary>Waits for the call, or throws <see cref="OperationCanceledException"/> once <paramref name="lost"/> or the caller's token is cancelled.</summary>
+    private static async Task<T> WaitUnlessLostAsync<T>(Task<T> call, CancellationToken lost, CancellationToken cancellationToken)
+    {
+        if (!lost.CanBeCanceled)
+        {
+            return await call.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        using var both = CancellationTokenSource.CreateLinkedTokenSource(lost, cancellationToken);
+        return await call.WaitAsync(both.Token).ConfigureAwait(false);
     }
 
     /// <summary>Leases up to <paramref name="maxMessages"/> ready messages; an empty list when none is ready.</summary>
@@ -162,29 +215,49 @@ public sealed class QueueClient
     /// </summary>
     private async Task<ReceivedMessage[]> ReceiveCoreAsync(int maxMessages, TimeSpan? leaseDuration, TimeSpan maxWait, CancellationToken cancellationToken)
     {
-        var receiveId = RandomIds.NewGuid();
-        try
+        long? failingOverSince = null;
+        while (true)
         {
-            return await Grain.ReceiveWait(maxMessages, leaseDuration, maxWait, receiveId, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            _ = Grain.ReleaseReceive(receiveId).ContinueWith(
-                static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-            throw;
+            var receiveId = RandomIds.NewGuid();
+            // Right after a recovery, a receive not answered within its wait and two seconds never will be.
+            using var cut = _connection?.ForCall(maxWait + SendPatience);
+            var lost = cut?.Token ?? CancellationToken.None;
+            try
+            {
+                return await WaitUnlessLostAsync(Grain.ReceiveWait(maxMessages, leaseDuration, maxWait, receiveId, cancellationToken), lost, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                ReleaseInBackground(receiveId);
+                throw;
+            }
+            catch (Exception ex) when (_connection is not null
+                && (lost.IsCancellationRequested || ex is ConnectionFailedException || (_connection.Disconnected && IsOutcomeUnknown(ex)))
+                && Environment.TickCount64 - (failingOverSince ??= Environment.TickCount64) < FailoverWindow.TotalMilliseconds)
+            {
+                // Cut off by a lost gateway connection: made again, never on a timer while the grain is alive. What
+                // the cut-off receive locked, if anything, is released once the grain can be reached, or runs out.
+                ReleaseInBackground(receiveId);
+                await Task.Delay(FailoverDelay, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
+
+    private void ReleaseInBackground(Guid receiveId) =>
+        _ = Grain.ReleaseReceive(receiveId).ContinueWith(
+            static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
 
     /// <summary>Completes the delivery with this lock token (from a <see cref="QueueDelivery"/>, say).</summary>
     public Task CompleteAsync(Guid lockToken, CancellationToken cancellationToken = default) => CompleteAsync([lockToken], cancellationToken);
 
     /// <summary>Abandons the delivery with this lock token: it is delivered again per the queue's redelivery policy.</summary>
     public Task AbandonAsync(Guid lockToken, CancellationToken cancellationToken = default) =>
-        Grain.Abandon(lockToken).WaitAsync(cancellationToken);
+        CallAsync(() => Grain.Abandon(lockToken), cancellationToken);
 
     /// <summary>Moves the leased message to the dead-letter grain, with a description of why.</summary>
     public Task DeadLetterAsync(Guid lockToken, string? description = null, CancellationToken cancellationToken = default) =>
-        Grain.DeadLetter(lockToken, description).WaitAsync(cancellationToken);
+        CallAsync(() => Grain.DeadLetter(lockToken, description), cancellationToken);
 
     /// <summary>Moves the leased message to the dead-letter grain, with a description of why.</summary>
     public Task DeadLetterAsync(ReceivedMessage message, string? description = null, CancellationToken cancellationToken = default) =>
@@ -192,10 +265,10 @@ public sealed class QueueClient
 
     /// <summary>Changes the queue's settings: ack deadline, maximum deliveries, redelivery policy, fail-fast exceptions.</summary>
     public Task ConfigureAsync(QueueSettings settings, CancellationToken cancellationToken = default) =>
-        Grain.Configure(settings ?? throw new ArgumentNullException(nameof(settings))).WaitAsync(cancellationToken);
+        CallAsync(() => Grain.Configure(settings ?? throw new ArgumentNullException(nameof(settings))), cancellationToken);
 
     /// <summary>Returns the queue's effective settings.</summary>
-    public Task<QueueSettings> GetSettingsAsync(CancellationToken cancellationToken = default) => Grain.GetSettings().WaitAsync(cancellationToken);
+    public Task<QueueSettings> GetSettingsAsync(CancellationToken cancellationToken = default) => CallAsync(() => Grain.GetSettings(), cancellationToken);
 
     /// <summary>
     /// Subscribes a consumer for pushed messages. A grain reference (a grain implementing <see cref="IQueueConsumer"/>)
@@ -216,7 +289,7 @@ public sealed class QueueClient
                     $"MaxBatchSize {options.MaxBatchSize} needs a grain that implements {nameof(IQueueBatchConsumer)}: subscribe it through that interface.");
             }
 
-            await Grain.Subscribe(consumer.GetGrainId(), options).WaitAsync(cancellationToken).ConfigureAwait(false);
+            await CallAsync(() => Grain.Subscribe(consumer.GetGrainId(), options), cancellationToken).ConfigureAwait(false);
             return new QueueSubscription(Grain, consumer.GetGrainId(), null, null);
         }
 
@@ -226,7 +299,7 @@ public sealed class QueueClient
         }
 
         var reference = _grainFactory.CreateObjectReference<IQueueConsumer>(consumer);
-        await Grain.Subscribe(reference.GetGrainId(), options).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await CallAsync(() => Grain.Subscribe(reference.GetGrainId(), options), cancellationToken).ConfigureAwait(false);
         // The subscription holds the object strongly: Orleans keeps only a weak reference to observer objects.
         return new QueueSubscription(Grain, reference.GetGrainId(), options, () => _grainFactory.DeleteObjectReference<IQueueConsumer>(reference), consumer);
     }
@@ -241,7 +314,7 @@ public sealed class QueueClient
 
         options ??= new ConsumerOptions();
         options.Validate();
-        await Grain.Subscribe(consumer.GetGrainId(), options).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await CallAsync(() => Grain.Subscribe(consumer.GetGrainId(), options), cancellationToken).ConfigureAwait(false);
         return new QueueSubscription(Grain, consumer.GetGrainId(), null, null);
     }
 
@@ -255,12 +328,12 @@ public sealed class QueueClient
         ArgumentNullException.ThrowIfNull(lockTokens);
         var tokens = lockTokens.ToArray();
         QueueLimits.ValidateCount(tokens.Length, _options.MaxBatchCount, "The number of lock tokens");
-        return Grain.Complete(tokens).WaitAsync(cancellationToken);
+        return CallAsync(() => Grain.Complete(tokens), cancellationToken);
     }
 
     /// <summary>Releases the message's lease so it is delivered again at once.</summary>
     public Task AbandonAsync(ReceivedMessage message, CancellationToken cancellationToken = default) =>
-        Grain.Abandon(RequireMessage(message).LockToken).WaitAsync(cancellationToken);
+        CallAsync(() => Grain.Abandon(RequireMessage(message).LockToken), cancellationToken);
 
     /// <summary>Extends the message's lease from now; returns the new end of the lease.</summary>
     public Task<DateTimeOffset> RenewLockAsync(ReceivedMessage message, TimeSpan? leaseDuration = null, CancellationToken cancellationToken = default)
@@ -270,21 +343,21 @@ public sealed class QueueClient
             QueueLimits.ValidateLease(lease, QueueLimits.MaxLeaseDuration);
         }
 
-        return Grain.RenewLock(RequireMessage(message).LockToken, leaseDuration).WaitAsync(cancellationToken);
+        return CallAsync(() => Grain.RenewLock(RequireMessage(message).LockToken, leaseDuration), cancellationToken);
     }
 
     /// <summary>Browses up to <paramref name="maxMessages"/> messages not yet completed, without leasing them.</summary>
     public async Task<IReadOnlyList<QueueMessage>> PeekAsync(int maxMessages = 10, long fromSequenceNumber = 1, CancellationToken cancellationToken = default)
     {
         QueueLimits.ValidateCount(maxMessages, _options.MaxBatchCount, nameof(maxMessages));
-        return await Grain.Peek(maxMessages, fromSequenceNumber).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await CallAsync(() => Grain.Peek(maxMessages, fromSequenceNumber), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Removes every message in the queue; returns how many were removed.</summary>
-    public Task<long> PurgeAsync(CancellationToken cancellationToken = default) => Grain.Purge().WaitAsync(cancellationToken);
+    public Task<long> PurgeAsync(CancellationToken cancellationToken = default) => CallAsync(() => Grain.Purge(), cancellationToken);
 
     /// <summary>Returns the queue's counters.</summary>
-    public Task<QueueStats> GetStatsAsync(CancellationToken cancellationToken = default) => Grain.GetStats().WaitAsync(cancellationToken);
+    public Task<QueueStats> GetStatsAsync(CancellationToken cancellationToken = default) => CallAsync(() => Grain.GetStats(), cancellationToken);
 
     private static void ValidateWait(TimeSpan maxWait)
     {
@@ -335,8 +408,14 @@ public sealed class QueueSubscription : IAsyncDisposable
         _renewals = renewOptions is null ? Task.CompletedTask : RenewAsync(renewOptions, _stop.Token);
     }
 
-    /// <summary>Renewals that failed so far (the queue's silo was down, say); the next renewal tries again.</summary>
+    /// <summary>
+    /// Renewals that failed so far (the queue's silo was down, say). A failed renewal is tried again after 1, 2, 4 ...
+    /// seconds, well before the subscription would lapse (2 minutes).
+    /// </summary>
     public int FailedRenewals { get; private set; }
+
+    /// <summary>The last renewal failure, or null once a renewal succeeds again.</summary>
+    public Exception? LastRenewalError { get; private set; }
 
     private async Task RenewAsync(ConsumerOptions options, CancellationToken stop)
     {
@@ -345,13 +424,21 @@ public sealed class QueueSubscription : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
             {
-                try
+                for (var retry = TimeSpan.FromSeconds(1); ; retry = TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, RenewalPeriod.Ticks)))
                 {
-                    await _queue.Subscribe(_consumer, options).WaitAsync(stop).ConfigureAwait(false);
-                }
-                catch (Exception) when (!stop.IsCancellationRequested)
-                {
-                    FailedRenewals++;
+                    try
+                    {
+                        await _queue.Subscribe(_consumer, options).WaitAsync(stop).ConfigureAwait(false);
+                        LastRenewalError = null;
+                        break;
+                    }
+                    catch (Exception e) when (!stop.IsCancellationRequested)
+                    {
+                        FailedRenewals++;
+                        LastRenewalError = e;
+                    }
+
+                    await Task.Delay(retry, stop).ConfigureAwait(false);
                 }
             }
         }

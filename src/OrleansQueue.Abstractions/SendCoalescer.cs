@@ -20,6 +20,7 @@ internal sealed class SendCoalescer
     private static readonly ConditionalWeakTable<IGrainFactory, ConcurrentDictionary<string, SendCoalescer>> Shared = new();
 
     private readonly IQueueGrain _grain;
+    private readonly QueueConnectionMonitor? _connection;
     private readonly int _maxBatchCount;
     private readonly long _maxBatchBytes;
     private readonly Queue<(OutgoingMessage Message, TaskCompletionSource<long> Done)> _waiting = new();
@@ -32,9 +33,10 @@ internal sealed class SendCoalescer
     /// <summary>Idle coalescers are swept only from tables larger than this.</summary>
     internal static int SweepAbove { get; set; } = 100;
 
-    internal SendCoalescer(IQueueGrain grain, QueueClientOptions options)
+    internal SendCoalescer(IQueueGrain grain, QueueClientOptions options, QueueConnectionMonitor? connection = null)
     {
         _grain = grain;
+        _connection = connection;
         _maxBatchCount = options.MaxBatchCount;
         _maxBatchBytes = options.MaxBatchBodyBytes;
     }
@@ -51,7 +53,7 @@ internal sealed class SendCoalescer
             Sweep(table);
         }
 
-        return table.GetOrAdd(handle.Name, static (name, state) => new SendCoalescer(state.handle.Grain, state.options),
+        return table.GetOrAdd(handle.Name, static (name, state) => new SendCoalescer(state.handle.Grain, state.options, state.handle.Connection),
             (handle, options));
     }
 
@@ -134,7 +136,10 @@ internal sealed class SendCoalescer
                     messages[i] = batch[i].Message;
                 }
 
-                var sequences = await _grain.Enqueue(messages).ConfigureAwait(false);
+                // A call cut off by a lost gateway connection frees its slot at once; its senders retry.
+                var sequences = _connection is { } connection
+                    ? await _grain.Enqueue(messages).WaitAsync(connection.Lost).ConfigureAwait(false)
+                    : await _grain.Enqueue(messages).ConfigureAwait(false);
                 for (var i = 0; i < batch.Count; i++)
                 {
                     batch[i].Done.TrySetResult(sequences[i]);

@@ -42,6 +42,7 @@ public sealed class OrleansQueueTarget(string system, string provider, string? a
             {
                 c.UseStaticClustering(new IPEndPoint(IPAddress.Loopback, gatewayPort));
                 c.Configure<ClusterOptions>(o => (o.ServiceId, o.ClusterId) = ("orleans-queue", $"oq-bench-{provider.ToLowerInvariant()}"));
+                c.AddOrleansQueueClient();
             })
             .Build();
         await _client.StartAsync();
