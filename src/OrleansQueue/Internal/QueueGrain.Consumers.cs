@@ -129,14 +129,14 @@ internal sealed partial class QueueGrain
             var received = await Receive(maxMessages, leaseDuration);
             if (received.Length > 0)
             {
-                if (cancellationToken.IsCancellationRequested)
+                if (cancellationToken.IsCancellationRequested || !_recentReceives.Remember(receiveId, received, _time.GetUtcNow()))
                 {
-                    // The caller is gone: what this call locked goes back at once, as if never delivered.
+                    // The caller is gone (its cancellation or its release came first): what this call locked goes
+                    // back at once, as if never delivered.
                     await ReleaseLocksAsync(received.Select(r => r.LockToken));
-                    cancellationToken.ThrowIfCancellationRequested();
+                    throw new OperationCanceledException("The receive was cancelled by its caller; what it locked was released.", cancellationToken);
                 }
 
-                _recentReceives.Remember(receiveId, received, _time.GetUtcNow());
                 return received;
             }
 

@@ -72,7 +72,7 @@ public sealed class MultiSiloTests(ITestOutputHelper output) : AzuriteTest
 
         var queue = C.Client.GetQueue(queueGrain.GetPrimaryKeyString());
         await queue.SendBatchAsync(Enumerable.Range(0, 5).Select(i => OutgoingMessage.FromText($"m{i}", $"k-{i}")));
-        await queue.SubscribeAsync(consumer);
+        await queue.SubscribeAsync(consumer, new ConsumerOptions { MaxConcurrentCalls = 5 }); // a reentrant consumer: five calls at once
         await Wait.UntilAsync(() => Task.FromResult(script.Deliveries.Count), n => n == 5, "5 pushes in flight");
 
         script.Behavior = (_, _) => Task.CompletedTask; // the consumer, reactivated on a live silo, succeeds
