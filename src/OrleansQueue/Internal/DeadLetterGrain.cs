@@ -44,7 +44,8 @@ internal interface IQueueRedriveTarget : IGrainWithStringKey
 /// segment records in id order; a delete rewrites its segment (holes are fine) and empty head segments are deleted.
 /// Counts are kept in the cursor record (<c>oq-dl-meta</c>): written ahead of deletes (pending deletes are applied
 /// again after a crash) and behind adds (entries past <c>CountedThrough</c> are counted when found at load), so they
-/// stay exact. Adds write the cursor only when they start a segment, so a batch of moves costs one segment write.
+/// stay exact. Adds write the cursor only once they are several segments past its tail hint, so a batch of moves
+/// costs the segment writes it fills.
 /// Any failed storage call drops the in-memory state: the next call reads everything again.
 /// </summary>
 internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLetterStore
@@ -53,6 +54,9 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
     private const int MaxEntriesPerCall = 1000;
     private const int MaxMovesPerAdd = 10_000;
     private const int ReadAhead = 8;
+
+    /// <summary>Segments an add may start past the cursor's tail hint before it writes the cursor: what a load probes at most.</summary>
+    private const int TailHintLag = 8;
 
     private readonly OrleansQueueOptions _options;
     private readonly IGrainStorage _storage;
@@ -206,10 +210,9 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
             return ids;
         }
 
-        int started;
         try
         {
-            started = await _log.AppendAsync(added);
+            await _log.AppendAsync(added);
         }
         catch (Exception ex)
         {
@@ -223,7 +226,7 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
         }
 
         _meta.CountedThrough = _log.NextId - 1;
-        if (started > 0)
+        if (_log.TailSegment - _log.StoredTailHint >= TailHintLag)
         {
             // Keeps the tail hint close, so a load probes few segments; the counts of adds since are found past it.
             await WriteMetaOrDropAsync("storing the dead-letter cursor");

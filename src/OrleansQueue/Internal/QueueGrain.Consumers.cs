@@ -864,10 +864,10 @@ internal sealed partial class QueueGrain
                 for (var i = 0; i < moves.Count; i++)
                 {
                     core.CompleteMove(moves[i].Seq);
-                    RecordDeadLettered();
                     LogDeadLettered(QueueName, moves[i].Seq, entryIds[i], moves[i].Reason);
                 }
 
+                RecordDeadLettered(moves.Count); // once a batch: publishing the depth counts the window
                 OnMessagesReady(); // the head may have moved: the window can take more messages
             }
 

@@ -41,6 +41,12 @@ internal sealed class SegmentedLog<TSegment, TEntry>(
     /// <summary>First ids of segments remembered for <see cref="SegmentOfAsync"/>; they never change while a segment exists.</summary>
     private const int FirstIdsKept = 4096;
 
+    /// <summary>
+    /// Most segment writes an append has in flight at once. One that fails may leave a gap before others that landed,
+    /// shorter than this: <see cref="OpenAsync"/> looks that far past a missing segment and fills such gaps.
+    /// </summary>
+    internal const int MaxParallelWrites = 8;
+
     private readonly Dictionary<long, long> _firstIds = [];
     private TSegment _tail = new() { FirstId = 1 };
     private string? _tailETag;
@@ -77,7 +83,27 @@ internal sealed class SegmentedLog<TSegment, TEntry>(
             var (segment, etag) = await store.ReadAsync<TSegment>(recordName(id));
             if (segment is null)
             {
-                break;
+                // The end, unless an append that failed left a gap before segments that landed: fill it with empty
+                // segments, so that the segments follow each other again.
+                var next = await NextAfterGapAsync(id);
+                if (next is null)
+                {
+                    break;
+                }
+
+                var first = found.Count > 0 ? After(_tail) : Math.Max(nextIdAtLeast, 1);
+                for (; id < next; id++)
+                {
+                    var filler = new TSegment { FirstId = first, LastAssignedId = first - 1 };
+                    (_tail, _tailETag, TailSegment) = (filler, await store.WriteAsync(recordName(id), filler, null), id);
+                    RememberFirstId(id, first);
+                }
+
+                (segment, etag) = await store.ReadAsync<TSegment>(recordName(id));
+                if (segment is null)
+                {
+                    break; // cannot happen: nothing else writes this log
+                }
             }
 
             found.Add(segment);
@@ -100,8 +126,9 @@ internal sealed class SegmentedLog<TSegment, TEntry>(
 
     /// <summary>
     /// Stores <paramref name="entries"/> (ids ascending, from <see cref="NextId"/> on) at the end of the log: fills
-    /// the tail segment, then starts new ones, one write per segment touched, in order. Returns how many segments it
-    /// started. When a write fails, the segments written before it stay stored.
+    /// the tail segment, then starts new ones, one write per segment touched, up to <see cref="MaxParallelWrites"/> at
+    /// once (the next ones once those landed). Returns how many segments it started. When a write fails, others of
+    /// its round may have landed, and those before it stay stored: the owner opens the log again.
     /// </summary>
     public async Task<int> AppendAsync(IReadOnlyList<TEntry> entries)
     {
@@ -144,12 +171,16 @@ internal sealed class SegmentedLog<TSegment, TEntry>(
 
         plan.Add((id, segment, etag, bytes));
         var started = (int)(id - TailSegment);
-        foreach (var step in plan)
+        foreach (var round in plan.Chunk(MaxParallelWrites))
         {
-            var written = await store.WriteAsync(recordName(step.Id), step.Segment, step.ETag);
-            (_tail, _tailETag, _tailBytes, TailSegment) = (step.Segment, written, step.Bytes, step.Id);
-            NextId = step.Segment.LastAssignedId + 1;
-            RememberFirstId(step.Id, step.Segment.FirstId);
+            var written = await Task.WhenAll(round.Select(step => store.WriteAsync(recordName(step.Id), step.Segment, step.ETag)));
+            var last = round[^1];
+            (_tail, _tailETag, _tailBytes, TailSegment) = (last.Segment, written[^1], last.Bytes, last.Id);
+            NextId = last.Segment.LastAssignedId + 1;
+            foreach (var step in round)
+            {
+                RememberFirstId(step.Id, step.Segment.FirstId);
+            }
         }
 
         return started;
@@ -353,6 +384,15 @@ internal sealed class SegmentedLog<TSegment, TEntry>(
         }
 
         return lo;
+    }
+
+    /// <summary>The first segment within <see cref="MaxParallelWrites"/> after the missing <paramref name="missing"/> that exists, if any.</summary>
+    private async Task<long?> NextAfterGapAsync(long missing)
+    {
+        var ids = Enumerable.Range(1, MaxParallelWrites - 1).Select(i => missing + i).ToList();
+        var reads = await Task.WhenAll(ids.Select(id => store.ReadAsync<TSegment>(recordName(id))));
+        var found = Array.FindIndex(reads, r => r.Record is not null);
+        return found < 0 ? null : ids[found];
     }
 
     /// <summary>The id after the highest one <paramref name="segment"/> ever held.</summary>

@@ -185,16 +185,23 @@ public sealed class SegmentedLogTests
     }
 
     [Fact]
-    public async Task AFailedWrite_LeavesTheSegmentsWrittenBeforeIt_WhichAReopenFinds()
+    public async Task AFailedWrite_LeavesTheSegmentsThatLanded_AndAReopenFillsTheGapBeforeThem()
     {
         var store = new MemoryRecordStore();
         var log = await OpenAsync(store);
-        store.FailWriteNumber = 2;
+        store.FailWriteNumber = 2; // segment 1 of 0, 1, 2, written at once
         await Assert.ThrowsAsync<IOException>(() => log.AppendAsync(Entries(1, 10)));
+        Assert.Null(store.Get<DeadLetterSegment>("oq-dl-seg-1"));
 
         var reopened = await OpenAsync(store);
-        Assert.Equal([1L, 2L, 3L, 4L], await ScanAllAsync(reopened));
-        Assert.Equal(5, reopened.NextId);
+        Assert.Equal([1L, 2L, 3L, 4L, 9L, 10L], await ScanAllAsync(reopened)); // 5-8 were never stored
+        Assert.Equal((2L, 11L), (reopened.TailSegment, reopened.NextId));
+        Assert.Empty(store.Get<DeadLetterSegment>("oq-dl-seg-1")!.Entries); // filled, so the segments follow each other
+        Assert.Equal(1, await reopened.SegmentOfAsync(5));
+        Assert.Equal(2, await reopened.SegmentOfAsync(9));
+
+        // Only a gap shorter than one round of writes is looked past: an empty log stays empty.
+        Assert.Equal(0, (await OpenAsync(new MemoryRecordStore())).TailSegment);
 
         // A removal whose write failed changes nothing; applied again after a reopen, it completes.
         reopened.CursorStored(reopened.TailSegment);
@@ -202,9 +209,9 @@ public sealed class SegmentedLogTests
         var selection = await reopened.FindAsync([2, 3]);
         await Assert.ThrowsAsync<IOException>(() => reopened.RemoveAsync(selection));
         var again = await OpenAsync(store);
-        Assert.Equal([1L, 2L, 3L, 4L], await ScanAllAsync(again));
+        Assert.Equal([1L, 2L, 3L, 4L, 9L, 10L], await ScanAllAsync(again));
         await again.RemoveAsync(await again.FindAsync([2, 3]));
-        Assert.Equal([1L, 4L], await ScanAllAsync(again));
+        Assert.Equal([1L, 4L, 9L, 10L], await ScanAllAsync(again));
     }
 
     /// <summary>Records by name, stored as JSON copies (so later changes to an object do not reach "storage"), with ETags.</summary>
@@ -235,7 +242,7 @@ public sealed class SegmentedLogTests
         {
             if (++Writes == FailWriteNumber)
             {
-                throw new IOException("Injected write failure.");
+                return Task.FromException<string?>(new IOException("Injected write failure.")); // as an async store fails
             }
 
             CheckETag(name, etag);
