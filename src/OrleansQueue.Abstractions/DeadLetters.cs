@@ -84,6 +84,24 @@ public sealed record DeadLetterStats
     [Id(2)] public IReadOnlyDictionary<string, long> CountBySourceQueue { get; init; } = new Dictionary<string, long>();
 }
 
+/// <summary>
+/// The entries a paged purge or redrive still has to look at: ids from <see cref="FromEntryId"/> up to (not including)
+/// <see cref="UntilEntryId"/>. Start with <c>new DeadLetterRange()</c>; each call returns the range to pass next.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("oq.DeadLetterRange")]
+public sealed record DeadLetterRange
+{
+    /// <summary>The first entry id still to look at.</summary>
+    [Id(0)] public long FromEntryId { get; init; }
+
+    /// <summary>
+    /// The end of the range, fixed by the first call (null there) at the id the next new entry was to get then: a
+    /// purge or redrive covers the entries that existed when it started, not those dead-lettered while it runs (a
+    /// redriven message that fails again, say).
+    /// </summary>
+    [Id(1)] public long? UntilEntryId { get; init; }
+}
+
 /// <summary>The outcome of one redrive call.</summary>
 [GenerateSerializer, Immutable, Alias("oq.RedriveResult")]
 public sealed record RedriveResult
@@ -91,8 +109,22 @@ public sealed record RedriveResult
     /// <summary>Entries sent back and removed from the dead-letter grain.</summary>
     [Id(0)] public int Redriven { get; init; }
 
-    /// <summary>Whether matching entries remain after this call (call again to go on).</summary>
+    /// <summary>Whether matching entries may remain after this call (call again to go on).</summary>
     [Id(1)] public bool More { get; init; }
+
+    /// <summary>For a paged redrive: the range to pass to the next call; null when every entry of it has been looked at.</summary>
+    [Id(2)] public DeadLetterRange? Next { get; init; }
+}
+
+/// <summary>The outcome of one page of a purge.</summary>
+[GenerateSerializer, Immutable, Alias("oq.PurgeResult")]
+public sealed record PurgeResult
+{
+    /// <summary>Entries deleted by this call.</summary>
+    [Id(0)] public int Purged { get; init; }
+
+    /// <summary>The range to pass to the next call; null when every entry of it has been looked at.</summary>
+    [Id(1)] public DeadLetterRange? Next { get; init; }
 }
 
 /// <summary>
@@ -114,16 +146,32 @@ public interface IDeadLetterGrain : IGrainWithIntegerKey
     /// <summary>
     /// Sends up to <paramref name="maxMessages"/> matching entries back to their source queue (or to
     /// <paramref name="targetQueue"/>), keeping each message id, with a fresh delivery count; removes them here once
-    /// the target confirms.
+    /// the target confirms. Looks from the first entry on, as far as it takes to find a match (kept for older clients;
+    /// the paged overload does bounded work per call).
     /// </summary>
     [Alias("Redrive")]
     Task<RedriveResult> Redrive(DeadLetterFilter filter, string? targetQueue, int maxMessages);
+
+    /// <summary>
+    /// One page of a redrive: like <see cref="Redrive(DeadLetterFilter, string?, int)"/> over the entries of
+    /// <paramref name="range"/>, reading a bounded number of segments; returns the range to go on with
+    /// (<see cref="RedriveResult.Next"/>). Messages go to the target queue in batches within its batch limits.
+    /// </summary>
+    [Alias("RedriveRange")]
+    Task<RedriveResult> Redrive(DeadLetterFilter filter, string? targetQueue, int maxMessages, DeadLetterRange range);
 
     /// <summary>Deletes the entries with these ids; returns how many existed.</summary>
     [Alias("Delete")]
     Task<int> Delete(long[] entryIds);
 
-    /// <summary>Deletes every entry matching <paramref name="filter"/>; returns how many.</summary>
+    /// <summary>Deletes every entry matching <paramref name="filter"/> in one call; returns how many (kept for older clients).</summary>
     [Alias("Purge")]
     Task<long> Purge(DeadLetterFilter filter);
+
+    /// <summary>
+    /// One page of a purge: deletes the matching entries of <paramref name="range"/> that a bounded number of segments
+    /// hold (at most 1,000); returns how many and the range to go on with (<see cref="PurgeResult.Next"/>).
+    /// </summary>
+    [Alias("PurgeRange")]
+    Task<PurgeResult> Purge(DeadLetterFilter filter, DeadLetterRange range);
 }

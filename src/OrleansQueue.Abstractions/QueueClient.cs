@@ -507,7 +507,9 @@ public sealed class DeadLetterClient
 
     /// <summary>
     /// Sends matching entries back to their source queue (or <paramref name="targetQueue"/>), keeping message ids,
-    /// at most <paramref name="messagesPerSecond"/>; returns how many were sent back.
+    /// at most <paramref name="messagesPerSecond"/>; returns how many were sent back. It covers every matching entry
+    /// that exists when it starts (however many entries come before it), a page per call; entries dead-lettered
+    /// meanwhile (a redriven message that fails again) are left for the next redrive.
     /// </summary>
     public async Task<long> RedriveAsync(DeadLetterFilter? filter = null, string? targetQueue = null, int messagesPerSecond = 100, CancellationToken cancellationToken = default)
     {
@@ -519,16 +521,18 @@ public sealed class DeadLetterClient
         QueueLimits.ValidateCount(messagesPerSecond, 100_000, nameof(messagesPerSecond));
         long total = 0;
         var batch = Math.Min(messagesPerSecond, 100);
+        var range = new DeadLetterRange();
         while (true)
         {
             var started = DateTime.UtcNow;
-            var result = await _grain.Redrive(filter ?? DeadLetterFilter.All, targetQueue, batch).WaitAsync(cancellationToken).ConfigureAwait(false);
+            var result = await _grain.Redrive(filter ?? DeadLetterFilter.All, targetQueue, batch, range).WaitAsync(cancellationToken).ConfigureAwait(false);
             total += result.Redriven;
-            if (!result.More || result.Redriven == 0)
+            if (result.Next is not { } next)
             {
                 return total;
             }
 
+            range = next;
             var pace = TimeSpan.FromSeconds((double)result.Redriven / messagesPerSecond) - (DateTime.UtcNow - started);
             if (pace > TimeSpan.Zero)
             {
@@ -541,7 +545,20 @@ public sealed class DeadLetterClient
     public Task<int> DeleteAsync(IEnumerable<long> entryIds, CancellationToken cancellationToken = default) =>
         _grain.Delete(entryIds.ToArray()).WaitAsync(cancellationToken);
 
-    /// <summary>Deletes every entry matching <paramref name="filter"/>.</summary>
-    public Task<long> PurgeAsync(DeadLetterFilter? filter = null, CancellationToken cancellationToken = default) =>
-        _grain.Purge(filter ?? DeadLetterFilter.All).WaitAsync(cancellationToken);
+    /// <summary>
+    /// Deletes every entry matching <paramref name="filter"/> that exists when it starts, a page per call (however many
+    /// entries come before a match); returns how many.
+    /// </summary>
+    public async Task<long> PurgeAsync(DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
+    {
+        long total = 0;
+        for (DeadLetterRange? range = new(); range is not null;)
+        {
+            var result = await _grain.Purge(filter ?? DeadLetterFilter.All, range).WaitAsync(cancellationToken).ConfigureAwait(false);
+            total += result.Purged;
+            range = result.Next;
+        }
+
+        return total;
+    }
 }

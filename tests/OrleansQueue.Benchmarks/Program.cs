@@ -7,7 +7,7 @@ using OrleansQueue.Tests.Infrastructure;
 // over Azure Queue storage (Azurite). Run it through .ci/bench, which starts RabbitMQ and stops it afterwards:
 //   bash .ci/bench            full run (minutes; alone on the machine)
 //   bash .ci/bench --smoke    1,000 messages per workload: checks the harness works, measures nothing
-// Options: --systems oq-table,oq-memory,rabbit-quorum,rabbit-classic,streams  --workloads w1,w2,w3,w4  --messages N  --backlog N
+// Options: --systems oq-table,oq-memory,rabbit-quorum,rabbit-classic,streams  --workloads w1,w2,w3,w4,w6  --messages N  --backlog N
 //          --json path  --markdown path. RabbitMQ's port comes from RABBITMQ_PORT, its Erlang VM process id from RABBITMQ_PID.
 if (args is [OrleansFloor.SiloCommand, var floorSiloPort, var floorGatewayPort, var floorStorage, var floorTable])
 {
@@ -109,6 +109,12 @@ foreach (var system in systems)
             {
                 results.Add(Print(row));
             }
+        }
+
+        if (target is OrleansQueueTarget storm && Runs("w6"))
+        {
+            // After W4, so that the W4 row's silo peak memory is W4's own.
+            results.Add(Print(await workloads.W6Async(storm)));
         }
     }
 }

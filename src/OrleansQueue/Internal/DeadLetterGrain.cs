@@ -1,7 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Orleans.Runtime;
 using Orleans.Storage;
 using OrleansQueue.Diagnostics;
 using OrleansQueue.Options;
@@ -16,7 +15,20 @@ internal interface IDeadLetterStore : IGrainWithIntegerKey
     /// <summary>Stores the entry once per <paramref name="moveId"/>; a repeated move returns the first entry's id.</summary>
     [Alias("Add")]
     Task<long> Add(Guid moveId, DeadLetterEntry entry);
+
+    /// <summary>
+    /// Stores the entries of many moves in as few segment writes as they fit in, each once per move id (a repeated
+    /// move gets its first entry's id); returns the entry ids, in the order of <paramref name="moves"/>.
+    /// </summary>
+    [Alias("AddBatch")]
+    Task<long[]> AddBatch(DeadLetterMove[] moves);
 }
+
+/// <summary>One message on its way to the dead-letter grain: the entry, and the id that makes its move idempotent.</summary>
+[GenerateSerializer, Immutable, Alias("oq.DeadLetterMove")]
+internal sealed record DeadLetterMove(
+    [property: Id(0)] Guid MoveId,
+    [property: Id(1)] DeadLetterEntry Entry);
 
 /// <summary>What the dead-letter grain calls on queue grains.</summary>
 [Alias("oq.IQueueRedriveTarget")]
@@ -28,30 +40,36 @@ internal interface IQueueRedriveTarget : IGrainWithStringKey
 }
 
 /// <summary>
-/// The cluster-wide dead-letter grain. Entries live in bounded segment records in id order; a delete rewrites its
-/// segment (holes are fine) and empty head segments are deleted. Counts are kept in the cursor record, written ahead of
-/// deletes (pending deletes are re-applied after a crash) and behind adds (entries past <c>CountedThrough</c> are
-/// counted when found at activation), so they stay exact.
+/// The cluster-wide dead-letter grain. Entries live in a <see cref="SegmentedLog{TSegment, TEntry}"/> of bounded
+/// segment records in id order; a delete rewrites its segment (holes are fine) and empty head segments are deleted.
+/// Counts are kept in the cursor record (<c>oq-dl-meta</c>): written ahead of deletes (pending deletes are applied
+/// again after a crash) and behind adds (entries past <c>CountedThrough</c> are counted when found at load), so they
+/// stay exact. Adds write the cursor only once they are several segments past its tail hint, so a batch of moves
+/// costs the segment writes it fills.
+/// Any failed storage call drops the in-memory state: the next call reads everything again.
 /// </summary>
 internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLetterStore
 {
-    private const int SegmentMaxEntries = 64;
-    private const long SegmentMaxBytes = 600 * 1024;
-    private const int MaxSegmentsPerScan = 256;
     private const int MoveIdsKept = 100_000;
+    private const int MaxEntriesPerCall = 1000;
+    private const int MaxMovesPerAdd = 10_000;
+    private const int ReadAhead = 8;
 
+    /// <summary>Segments an add may start past the cursor's tail hint before it writes the cursor: what a load probes at most.</summary>
+    private const int TailHintLag = 8;
+
+    private readonly OrleansQueueOptions _options;
     private readonly IGrainStorage _storage;
-    private readonly string _storageName;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Dictionary<Guid, long> _moveIds = [];
     private readonly Queue<Guid> _moveIdOrder = new();
 
+    private ILogRecordStore _store = null!;
+    private SegmentedLog<DeadLetterSegment, StoredDeadLetter> _log = null!;
     private DeadLetterMeta _meta = new();
     private string? _metaETag;
-    private DeadLetterSegment _tail = new() { FirstEntryId = 1 };
-    private string? _tailETag;
-    private long _tailBytes;
+    private bool _loaded;
     private QueueInstruments.DeadLetterDepth? _depth;
 
     public DeadLetterGrain(
@@ -60,73 +78,19 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
         IServiceProvider services,
         ILogger<DeadLetterGrain> logger)
     {
-        _storageName = options.Value.StorageName;
-        _storage = services.GetRequiredKeyedService<IGrainStorage>(_storageName);
+        _options = options.Value;
+        _storage = services.GetRequiredKeyedService<IGrainStorage>(_options.StorageName);
         _time = time;
         _logger = logger;
     }
 
-    private long NextEntryId => _tail.Entries.Count > 0 ? _tail.Entries[^1].EntryId + 1 : _tail.FirstEntryId;
+    private DeadLetterOptions Limits => _options.DeadLetters;
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var meta = new GrainState<DeadLetterMeta>();
-        await StorageReadErrors.ReadStateAsync(_storage, _storageName, StateNames.DeadLetterMeta, this.GetGrainId(), meta);
-        _meta = meta.RecordExists && meta.State is not null ? meta.State : new DeadLetterMeta();
-        _metaETag = meta.ETag;
-
-        // The tail: the hint, then any newer segments. Entries past CountedThrough were added after the last count.
-        var newestFirst = new List<(long Id, DeadLetterSegment Segment, string? ETag)>();
-        for (var id = _meta.TailSegment; ; id++)
-        {
-            var (segment, etag) = await ReadSegmentAsync(id);
-            if (segment is null)
-            {
-                break;
-            }
-
-            (_tail, _tailETag, _meta.TailSegment) = (segment, etag, id);
-            newestFirst.Insert(0, (id, segment, etag));
-        }
-
-        _tailBytes = _tail.Entries.Sum(EstimateBytes);
-        var counted = false;
-        foreach (var (_, segment, _) in newestFirst)
-        {
-            foreach (var entry in segment.Entries.Where(e => e.EntryId > _meta.CountedThrough))
-            {
-                Count(entry, +1);
-                counted = true;
-            }
-        }
-
-        _meta.CountedThrough = Math.Max(_meta.CountedThrough, NextEntryId - 1);
-
-        // Move ids for idempotent adds, newest segments first, up to the cap.
-        for (var id = _meta.TailSegment; id >= _meta.HeadSegment && _moveIds.Count < MoveIdsKept; id--)
-        {
-            var segment = id == _meta.TailSegment ? _tail : (await ReadSegmentAsync(id)).Segment;
-            foreach (var entry in segment?.Entries ?? [])
-            {
-                _moveIds.TryAdd(entry.MoveId, entry.EntryId);
-                _moveIdOrder.Enqueue(entry.MoveId);
-            }
-        }
-
-        if (_meta.PendingDeletes.Count > 0)
-        {
-            await ApplyDeletesAsync(_meta.PendingDeletes);
-            _meta.PendingDeletes = [];
-            counted = true;
-        }
-
-        if (counted)
-        {
-            await WriteMetaAsync();
-        }
-
+        _store = new GrainRecordStore(_storage, _options.StorageName, this.GetGrainId());
         _depth = QueueInstruments.TrackDeadLetters();
-        _depth.Set(_meta.CountBySourceQueue);
+        return Task.CompletedTask;
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -135,300 +99,400 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
         return Task.CompletedTask;
     }
 
+    // ------------------------------------------------------------------ load
+
+    private async Task EnsureLoadedAsync()
+    {
+        if (_loaded)
+        {
+            return;
+        }
+
+        try
+        {
+            await LoadAsync();
+        }
+        catch (Exception ex)
+        {
+            throw StorageFailed(ex, "reading the dead-letter grain");
+        }
+
+        _loaded = true;
+    }
+
+    private async Task LoadAsync()
+    {
+        (var meta, _metaETag) = await _store.ReadAsync<DeadLetterMeta>(StateNames.DeadLetterMeta);
+        _meta = meta ?? new DeadLetterMeta();
+        _log = new SegmentedLog<DeadLetterSegment, StoredDeadLetter>(_store, StateNames.DeadLetterSegment,
+            new SegmentLimits(Limits.SegmentMaxEntries, Limits.SegmentMaxBytes), EstimateBytes);
+
+        // The tail: the hint, then any newer segments. Entries past CountedThrough were added after the last count.
+        var newest = await _log.OpenAsync(_meta.HeadSegment, _meta.TailSegment, Math.Max(_meta.NextEntryId, _meta.CountedThrough + 1));
+        var changed = false;
+        foreach (var entry in newest.SelectMany(s => s.Entries).Where(e => e.EntryId > _meta.CountedThrough))
+        {
+            Count(entry, +1);
+            changed = true;
+        }
+
+        _meta.CountedThrough = _log.NextId - 1;
+
+        // Move ids for idempotent adds: the newest entries, up to the cap, remembered oldest first.
+        _moveIds.Clear();
+        _moveIdOrder.Clear();
+        var recent = new List<DeadLetterSegment>();
+        var kept = 0;
+        await _log.ReadBackwardAsync(ReadAhead, segment =>
+        {
+            recent.Add(segment);
+            kept += segment.Entries.Count;
+            return kept >= MoveIdsKept;
+        });
+        for (var i = recent.Count - 1; i >= 0; i--)
+        {
+            foreach (var entry in recent[i].Entries)
+            {
+                RememberMove(entry.MoveId, entry.EntryId);
+            }
+        }
+
+        if (_meta.PendingDeletes.Count > 0)
+        {
+            // Counted already (written ahead); removing entries that are gone changes nothing.
+            await _log.RemoveAsync(await _log.FindAsync(_meta.PendingDeletes));
+            _meta.PendingDeletes = [];
+            changed = true;
+        }
+
+        if (changed || _meta.NextEntryId != _log.NextId)
+        {
+            await WriteMetaAsync();
+        }
+
+        _depth?.Set(_meta.CountBySourceQueue);
+    }
+
     // ------------------------------------------------------------------ add
 
     public async Task<long> Add(Guid moveId, DeadLetterEntry entry)
     {
-        if (_moveIds.TryGetValue(moveId, out var existing))
+        ArgumentNullException.ThrowIfNull(entry);
+        return (await AddBatch([new DeadLetterMove(moveId, entry)]))[0];
+    }
+
+    public async Task<long[]> AddBatch(DeadLetterMove[] moves)
+    {
+        ArgumentNullException.ThrowIfNull(moves);
+        QueueLimits.ValidateCount(moves.Length, MaxMovesPerAdd, "The number of moves");
+        await EnsureLoadedAsync();
+        var ids = new long[moves.Length];
+        var added = new List<StoredDeadLetter>();
+        Dictionary<Guid, long>? inThisBatch = null;
+        var next = _log.NextId;
+        for (var i = 0; i < moves.Length; i++)
         {
-            return existing;
+            var move = moves[i] ?? throw new ArgumentException("A move is null.", nameof(moves));
+            if (_moveIds.TryGetValue(move.MoveId, out var existing) || inThisBatch?.TryGetValue(move.MoveId, out existing) == true)
+            {
+                ids[i] = existing;
+                continue;
+            }
+
+            var stored = ToStored(move.Entry, next++, move.MoveId);
+            added.Add(stored);
+            (inThisBatch ??= [])[move.MoveId] = stored.EntryId;
+            ids[i] = stored.EntryId;
         }
 
-        var stored = ToStored(entry, NextEntryId, moveId);
-        var bytes = EstimateBytes(stored);
-        if (_tail.Entries.Count >= SegmentMaxEntries || (_tail.Entries.Count > 0 && _tailBytes + bytes > SegmentMaxBytes))
+        if (added.Count == 0)
         {
-            (_tail, _tailETag, _tailBytes) = (new DeadLetterSegment { FirstEntryId = stored.EntryId }, null, 0);
-            _meta.TailSegment++;
+            return ids;
         }
 
-        var next = new DeadLetterSegment { FirstEntryId = _tail.FirstEntryId, Entries = [.. _tail.Entries, stored] };
-        var state = new GrainState<DeadLetterSegment>(next, _tailETag);
         try
         {
-            await _storage.WriteStateAsync(StateNames.DeadLetterSegment(_meta.TailSegment), this.GetGrainId(), state);
+            await _log.AppendAsync(added);
         }
-        catch
+        catch (Exception ex)
         {
-            DeactivateOnIdle(); // re-read everything on the next call
-            throw;
+            throw StorageFailed(ex, "storing dead-letter entries"); // entries written before the failure are found at the reload
         }
 
-        (_tail, _tailETag, _tailBytes) = (next, state.ETag, _tailBytes + bytes);
-        RememberMove(moveId, stored.EntryId);
-        Count(stored, +1);
-        _meta.CountedThrough = stored.EntryId;
-        await WriteMetaAsync();
-        LogAdded(stored.EntryId, entry.SourceQueue, entry.Message.MessageId, entry.Reason);
-        return stored.EntryId;
+        foreach (var entry in added)
+        {
+            RememberMove(entry.MoveId, entry.EntryId);
+            Count(entry, +1);
+        }
+
+        _meta.CountedThrough = _log.NextId - 1;
+        if (_log.TailSegment - _log.StoredTailHint >= TailHintLag)
+        {
+            // Keeps the tail hint close, so a load probes few segments; the counts of adds since are found past it.
+            await WriteMetaOrDropAsync("storing the dead-letter cursor");
+        }
+
+        _depth?.Set(_meta.CountBySourceQueue);
+        LogAdded(added.Count, added[0].EntryId, added[^1].EntryId);
+        return ids;
     }
 
     // ------------------------------------------------------------------ browse, stats
 
     public async Task<DeadLetterPage> Browse(DeadLetterFilter filter, int pageSize, long fromEntryId)
     {
-        QueueLimits.ValidateCount(pageSize, 1000, nameof(pageSize));
+        QueueLimits.ValidateCount(pageSize, MaxEntriesPerCall, nameof(pageSize));
         ArgumentNullException.ThrowIfNull(filter);
-        var (matches, continuation) = await ScanAsync(filter, pageSize, fromEntryId);
+        await EnsureLoadedAsync();
+        var (matches, continuation) = await ScanAsync(filter, pageSize, fromEntryId, long.MaxValue);
         return new DeadLetterPage { Entries = matches.Select(m => ToEntry(m)).ToArray(), ContinuationEntryId = continuation };
     }
 
-    public Task<DeadLetterStats> GetStats() => Task.FromResult(new DeadLetterStats
+    public async Task<DeadLetterStats> GetStats()
     {
-        Count = _meta.CountByReason.Values.Sum(),
-        CountByReason = new Dictionary<DeadLetterReason, long>(_meta.CountByReason),
-        CountBySourceQueue = new Dictionary<string, long>(_meta.CountBySourceQueue),
-    });
+        await EnsureLoadedAsync();
+        return new DeadLetterStats
+        {
+            Count = _meta.CountByReason.Values.Sum(),
+            CountByReason = new Dictionary<DeadLetterReason, long>(_meta.CountByReason),
+            CountBySourceQueue = new Dictionary<string, long>(_meta.CountBySourceQueue),
+        };
+    }
 
     // ------------------------------------------------------------------ redrive, delete, purge
 
     public async Task<RedriveResult> Redrive(DeadLetterFilter filter, string? targetQueue, int maxMessages)
     {
+        // An older client starts from the first entry each time and stops at a call that redrives nothing: go on
+        // until something matches, so it reaches matches however far back they are.
+        var range = new DeadLetterRange();
+        while (true)
+        {
+            var result = await Redrive(filter, targetQueue, maxMessages, range);
+            if (result.Redriven > 0 || result.Next is null)
+            {
+                return result;
+            }
+
+            range = result.Next;
+        }
+    }
+
+    public async Task<RedriveResult> Redrive(DeadLetterFilter filter, string? targetQueue, int maxMessages, DeadLetterRange range)
+    {
         ArgumentNullException.ThrowIfNull(filter);
-        QueueLimits.ValidateCount(maxMessages, 1000, nameof(maxMessages));
+        ArgumentNullException.ThrowIfNull(range);
+        QueueLimits.ValidateCount(maxMessages, MaxEntriesPerCall, nameof(maxMessages));
         if (targetQueue is not null)
         {
             QueueLimits.ValidateQueueName(targetQueue);
         }
 
-        var (matches, continuation) = await ScanAsync(filter, maxMessages, 0);
+        await EnsureLoadedAsync();
+        var until = range.UntilEntryId ?? _log.NextId;
+        var (matches, continuation) = await ScanAsync(filter, maxMessages, range.FromEntryId, until);
+        var redriven = 0;
         foreach (var group in matches.GroupBy(m => targetQueue ?? m.SourceQueue))
         {
-            var entries = group.ToArray();
-            var messages = entries.Select(e => new OutgoingMessage(e.Message.Body)
+            var target = GrainFactory.GetGrain<IQueueRedriveTarget>(group.Key);
+            foreach (var batch in RedriveBatches(group))
             {
-                MessageId = e.Message.Id,
-                ContentType = e.Message.ContentType,
-                Headers = e.Message.Headers,
-            }).ToArray();
+                var messages = batch.Select(e => new OutgoingMessage(e.Message.Body)
+                {
+                    MessageId = e.Message.Id,
+                    ContentType = e.Message.ContentType,
+                    Headers = e.Message.Headers,
+                }).ToArray();
 
-            // Deduplicated by the move, not the message id: a redrive repeated after a crash stores one copy, and a
-            // message redriven soon after it was first sent is not mistaken for a duplicate of itself.
-            var keys = entries.Select(e => $"redrive:{e.MoveId:N}").ToArray();
-            await GrainFactory.GetGrain<IQueueRedriveTarget>(group.Key).EnqueueRedriven(messages, keys);
-            await DeleteAsync(entries.Select(e => e.EntryId).ToList());
-            LogRedriven(entries.Length, group.Key);
+                // Deduplicated by the move, not the message id: a redrive repeated after a crash stores one copy, and a
+                // message redriven soon after it was first sent is not mistaken for a duplicate of itself.
+                var keys = batch.Select(e => $"redrive:{e.MoveId:N}").ToArray();
+                await target.EnqueueRedriven(messages, keys);
+                redriven += await DeleteAsync(batch.Select(e => e.EntryId).ToList());
+                LogRedriven(batch.Count, group.Key);
+            }
         }
 
-        return new RedriveResult { Redriven = matches.Count, More = continuation is not null };
+        return new RedriveResult
+        {
+            Redriven = redriven,
+            More = continuation is not null,
+            Next = continuation is { } from ? new DeadLetterRange { FromEntryId = from, UntilEntryId = until } : null,
+        };
     }
 
     public async Task<int> Delete(long[] entryIds)
     {
         ArgumentNullException.ThrowIfNull(entryIds);
-        QueueLimits.ValidateCount(entryIds.Length, 1000, "The number of entry ids");
-        return await DeleteAsync(entryIds.Distinct().ToList());
+        QueueLimits.ValidateCount(entryIds.Length, MaxEntriesPerCall, "The number of entry ids");
+        await EnsureLoadedAsync();
+        return await DeleteAsync(entryIds);
     }
 
     public async Task<long> Purge(DeadLetterFilter filter)
     {
-        ArgumentNullException.ThrowIfNull(filter);
         long purged = 0;
-        while (true)
+        for (DeadLetterRange? range = new(); range is not null;)
         {
-            var (matches, continuation) = await ScanAsync(filter, 1000, 0);
-            purged += await DeleteAsync(matches.Select(m => m.EntryId).ToList());
-            if (continuation is null || matches.Count == 0)
-            {
-                return purged;
-            }
+            var page = await Purge(filter, range);
+            purged += page.Purged;
+            range = page.Next;
         }
+
+        return purged;
     }
 
-    private async Task<int> DeleteAsync(List<long> entryIds)
+    public async Task<PurgeResult> Purge(DeadLetterFilter filter, DeadLetterRange range)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentNullException.ThrowIfNull(range);
+        await EnsureLoadedAsync();
+        var until = range.UntilEntryId ?? _log.NextId;
+        var (matches, continuation) = await ScanAsync(filter, MaxEntriesPerCall, range.FromEntryId, until);
+        var purged = await DeleteAsync(matches.Select(m => m.EntryId).ToList());
+        return new PurgeResult
+        {
+            Purged = purged,
+            Next = continuation is { } from ? new DeadLetterRange { FromEntryId = from, UntilEntryId = until } : null,
+        };
+    }
+
+    /// <summary>
+    /// Deletes the entries with these ids that exist; returns how many. Write-ahead: the counts and the pending list
+    /// go to the cursor first, then the segments, then the list is cleared. A failure anywhere drops the in-memory
+    /// state, and the next call's load applies the pending list again, so counts and entries never disagree.
+    /// </summary>
+    private async Task<int> DeleteAsync(IReadOnlyCollection<long> entryIds)
     {
         if (entryIds.Count == 0)
         {
             return 0;
         }
 
-        // Find them first, so only entries that exist are counted down.
-        var existing = new List<StoredDeadLetter>();
-        foreach (var id in entryIds.Order())
+        try
         {
-            if (await FindAsync(id) is { } found)
+            var found = await _log.FindAsync(entryIds);
+            if (found.Entries.Count == 0)
             {
-                existing.Add(found);
+                return 0;
             }
-        }
 
-        if (existing.Count == 0)
+            foreach (var entry in found.Entries)
+            {
+                Count(entry, -1);
+            }
+
+            _meta.PendingDeletes = found.Entries.Select(e => e.EntryId).ToList();
+            await WriteMetaAsync();
+            await _log.RemoveAsync(found);
+            _meta.PendingDeletes = [];
+            await WriteMetaAsync();
+            _depth?.Set(_meta.CountBySourceQueue);
+            return found.Entries.Count;
+        }
+        catch (Exception ex)
         {
-            return 0;
+            throw StorageFailed(ex, "deleting dead-letter entries");
         }
-
-        // Write-ahead: counts and the pending list first, then the segments, then clear the list.
-        foreach (var entry in existing)
-        {
-            Count(entry, -1);
-        }
-
-        _meta.PendingDeletes = existing.Select(e => e.EntryId).ToList();
-        await WriteMetaAsync();
-        await ApplyDeletesAsync(_meta.PendingDeletes);
-        _meta.PendingDeletes = [];
-        await WriteMetaAsync();
-        return existing.Count;
     }
 
-    /// <summary>Removes the entries from their segments (idempotent) and deletes empty segments at the head.</summary>
-    private async Task ApplyDeletesAsync(IReadOnlyCollection<long> entryIds)
+    /// <summary>The entries of one target queue in batches its enqueue accepts: within MaxBatchCount and MaxBatchBodyBytes.</summary>
+    private IEnumerable<List<StoredDeadLetter>> RedriveBatches(IEnumerable<StoredDeadLetter> entries)
     {
-        var ids = entryIds.ToHashSet();
-        foreach (var segmentId in await SegmentsOfAsync(ids))
+        var batch = new List<StoredDeadLetter>();
+        long bytes = 0;
+        foreach (var entry in entries)
         {
-            var (segment, etag) = segmentId == _meta.TailSegment ? (_tail, _tailETag) : await ReadSegmentAsync(segmentId);
-            if (segment is null || !segment.Entries.Any(e => ids.Contains(e.EntryId)))
+            var size = entry.Message.Body.Length;
+            if (batch.Count > 0 && (batch.Count >= _options.MaxBatchCount || bytes + size > _options.MaxBatchBodyBytes))
             {
-                continue;
+                yield return batch;
+                (batch, bytes) = ([], 0);
             }
 
-            var kept = new DeadLetterSegment { FirstEntryId = segment.FirstEntryId, Entries = segment.Entries.Where(e => !ids.Contains(e.EntryId)).ToList() };
-            var state = new GrainState<DeadLetterSegment>(kept, etag);
-            if (kept.Entries.Count == 0 && segmentId == _meta.HeadSegment && segmentId != _meta.TailSegment)
-            {
-                await _storage.ClearStateAsync(StateNames.DeadLetterSegment(segmentId), this.GetGrainId(), state);
-                _meta.HeadSegment++;
-            }
-            else
-            {
-                await _storage.WriteStateAsync(StateNames.DeadLetterSegment(segmentId), this.GetGrainId(), state);
-            }
-
-            if (segmentId == _meta.TailSegment)
-            {
-                (_tail, _tailETag, _tailBytes) = (kept, state.ETag, kept.Entries.Sum(EstimateBytes));
-            }
+            batch.Add(entry);
+            bytes += size;
         }
 
-        // Empty segments that became the head after the head moved.
-        while (_meta.HeadSegment < _meta.TailSegment)
+        if (batch.Count > 0)
         {
-            var (head, etag) = await ReadSegmentAsync(_meta.HeadSegment);
-            if (head is not null && head.Entries.Count > 0)
-            {
-                break;
-            }
-
-            if (head is not null)
-            {
-                await _storage.ClearStateAsync(StateNames.DeadLetterSegment(_meta.HeadSegment), this.GetGrainId(), new GrainState<DeadLetterSegment>(head, etag));
-            }
-
-            _meta.HeadSegment++;
+            yield return batch;
         }
     }
 
     // ------------------------------------------------------------------ scanning
 
-    /// <summary>Entries matching the filter from <paramref name="fromEntryId"/> on, and where to go on (null at the end).</summary>
-    private async Task<(List<StoredDeadLetter> Matches, long? Continuation)> ScanAsync(DeadLetterFilter filter, int max, long fromEntryId)
+    /// <summary>
+    /// Up to <paramref name="max"/> entries matching the filter with ids from <paramref name="fromEntryId"/> up to
+    /// <paramref name="untilEntryId"/>, reading at most MaxSegmentsPerCall segments, and where to go on (null at the end).
+    /// </summary>
+    private async Task<(List<StoredDeadLetter> Matches, long? Continuation)> ScanAsync(DeadLetterFilter filter, int max, long fromEntryId, long untilEntryId)
     {
         var matches = new List<StoredDeadLetter>();
-        var segmentId = await SegmentOfAsync(fromEntryId);
-        for (var scanned = 0; segmentId <= _meta.TailSegment; segmentId++, scanned++)
+        var pastEnd = false;
+        long? continuation;
+        try
         {
-            if (scanned == MaxSegmentsPerScan)
+            continuation = await _log.ScanAsync(fromEntryId, Limits.MaxSegmentsPerCall, entry =>
             {
-                return (matches, (await SegmentFirstIdAsync(segmentId)) ?? NextEntryId);
-            }
-
-            var segment = segmentId == _meta.TailSegment ? _tail : (await ReadSegmentAsync(segmentId)).Segment;
-            foreach (var entry in segment?.Entries ?? [])
-            {
-                if (entry.EntryId < fromEntryId || !filter.Matches(ToEntry(entry, withBody: false)))
+                if (entry.EntryId >= untilEntryId)
                 {
-                    continue;
+                    pastEnd = true;
+                    return false;
+                }
+
+                if (!filter.Matches(ToEntry(entry, withBody: false)))
+                {
+                    return true;
                 }
 
                 if (matches.Count == max)
                 {
-                    return (matches, entry.EntryId);
+                    return false;
                 }
 
                 matches.Add(entry);
-            }
+                return true;
+            });
         }
-
-        return (matches, null);
-    }
-
-    private async Task<StoredDeadLetter?> FindAsync(long entryId)
-    {
-        var segmentId = await SegmentOfAsync(entryId);
-        var segment = segmentId == _meta.TailSegment ? _tail : (await ReadSegmentAsync(segmentId)).Segment;
-        return segment?.Entries.Find(e => e.EntryId == entryId);
-    }
-
-    private async Task<List<long>> SegmentsOfAsync(HashSet<long> entryIds)
-    {
-        var segments = new SortedSet<long>();
-        foreach (var id in entryIds)
+        catch (Exception ex)
         {
-            segments.Add(await SegmentOfAsync(id));
+            throw StorageFailed(ex, "reading dead-letter entries");
         }
 
-        return [.. segments];
+        return (matches, pastEnd || continuation >= untilEntryId ? null : continuation);
     }
-
-    /// <summary>The segment that holds (or would hold) <paramref name="entryId"/>: binary search on first ids.</summary>
-    private async Task<long> SegmentOfAsync(long entryId)
-    {
-        var (lo, hi) = (_meta.HeadSegment, _meta.TailSegment);
-        while (lo < hi)
-        {
-            var mid = lo + (hi - lo + 1) / 2;
-            var first = await SegmentFirstIdAsync(mid);
-            if (first is null || first <= entryId)
-            {
-                lo = mid;
-            }
-            else
-            {
-                hi = mid - 1;
-            }
-        }
-
-        return lo;
-    }
-
-    private async Task<long?> SegmentFirstIdAsync(long segmentId) =>
-        segmentId == _meta.TailSegment ? _tail.FirstEntryId : (await ReadSegmentAsync(segmentId)).Segment?.FirstEntryId;
 
     // ------------------------------------------------------------------ storage and conversions
 
-    private async Task<(DeadLetterSegment? Segment, string? ETag)> ReadSegmentAsync(long id)
-    {
-        var state = new GrainState<DeadLetterSegment>();
-        await StorageReadErrors.ReadStateAsync(_storage, _storageName, StateNames.DeadLetterSegment(id), this.GetGrainId(), state);
-        return state.RecordExists && state.State is not null ? (state.State, state.ETag) : (null, null);
-    }
-
     private async Task WriteMetaAsync()
     {
-        var state = new GrainState<DeadLetterMeta>(_meta, _metaETag);
+        _meta.HeadSegment = _log.HeadSegment;
+        _meta.TailSegment = _log.TailSegment;
+        _meta.NextEntryId = _log.NextId;
+        _metaETag = await _store.WriteAsync(StateNames.DeadLetterMeta, _meta, _metaETag);
+        _log.CursorStored(_meta.TailSegment);
+    }
+
+    private async Task WriteMetaOrDropAsync(string what)
+    {
         try
         {
-            await _storage.WriteStateAsync(StateNames.DeadLetterMeta, this.GetGrainId(), state);
+            await WriteMetaAsync();
         }
-        catch
+        catch (Exception ex)
         {
-            DeactivateOnIdle();
-            throw;
+            throw StorageFailed(ex, what);
         }
+    }
 
-        _metaETag = state.ETag;
-        _depth?.Set(_meta.CountBySourceQueue); // counts change only together with a meta write
+    /// <summary>Drops the in-memory state (the next call reads everything again) and says what failed.</summary>
+    private QueueException StorageFailed(Exception exception, string what)
+    {
+        _loaded = false;
+        LogStorageFailed(exception, what);
+        return exception as QueueException ?? new QueueException(QueueErrorCode.StorageFailed,
+            $"The dead-letter grain failed {what} ({exception.GetType().Name}: {exception.Message}); nothing is lost, retry.");
     }
 
     private void Count(StoredDeadLetter entry, int delta)
@@ -452,7 +516,11 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
 
     private void RememberMove(Guid moveId, long entryId)
     {
-        _moveIds[moveId] = entryId;
+        if (!_moveIds.TryAdd(moveId, entryId))
+        {
+            return;
+        }
+
         _moveIdOrder.Enqueue(moveId);
         while (_moveIdOrder.Count > MoveIdsKept)
         {
@@ -501,9 +569,12 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
 
     private static string? Truncate(string? value, int max) => value is { Length: > 0 } && value.Length > max ? value[..max] : value;
 
-    [LoggerMessage(20, LogLevel.Information, "Dead-letter entry {EntryId}: message {MessageId} from queue {Queue} ({Reason})")]
-    private partial void LogAdded(long entryId, string queue, string messageId, DeadLetterReason reason);
+    [LoggerMessage(20, LogLevel.Information, "Dead-letter entries {First} to {Last}: {Count} message(s) stored")]
+    private partial void LogAdded(int count, long first, long last);
 
     [LoggerMessage(21, LogLevel.Information, "Redrove {Count} dead-letter entries to queue {Queue}")]
     private partial void LogRedriven(int count, string queue);
+
+    [LoggerMessage(40, LogLevel.Warning, "The dead-letter grain failed {What}; it reads its state from storage again on the next call")]
+    private partial void LogStorageFailed(Exception exception, string what);
 }

@@ -812,9 +812,10 @@ internal sealed partial class QueueGrain
     // ------------------------------------------------------------------ moves to the dead-letter grain
 
     /// <summary>
-    /// Finishes stored moves: the cursor record names the move before the dead-letter grain sees it; the dead-letter
-    /// grain stores one entry per move id; then the message is completed here. After any crash the move is redone,
-    /// so each message ends in exactly one of the queue and the dead-letter grain.
+    /// Finishes stored moves, in batches: the cursor record names a move before the dead-letter grain sees it; the
+    /// dead-letter grain stores one entry per move id (a batch in as few segment writes as it fits in); then the
+    /// messages are completed here. After any crash the moves are redone, so each message ends in exactly one of the
+    /// queue and the dead-letter grain.
     /// </summary>
     private void StartMoves()
     {
@@ -830,30 +831,52 @@ internal sealed partial class QueueGrain
         _movesRunning = true;
         try
         {
-            await _metaPump!.CommitAsync();
             var deadLetters = GrainFactory.GetGrain<IDeadLetterStore>(0);
             while (generation == _generation && _core is { PendingMoves.Count: > 0 } core)
             {
-                foreach (var move in core.PendingMoves.Take(100).ToList())
+                // Taken before the commit, so each is stored (with the previous batch's completions) before it is sent.
+                var moves = TakeMoveBatch(core);
+                await _metaPump!.CommitAsync();
+                if (generation != _generation)
                 {
-                    var moved = core.MessageOf(move);
-                    using var activity = StartActivity("dead-letter", moved.Id, moved.TraceParent);
-                    activity?.SetTag("message.seq", move.Seq);
-                    activity?.SetTag("reason", move.Reason.ToString());
-                    var entryId = await deadLetters.Add(move.MoveId, core.ToDeadLetterEntry(move, QueueName));
-                    if (generation != _generation)
-                    {
-                        return;
-                    }
-
-                    core.CompleteMove(move.Seq);
-                    RecordDeadLettered();
-                    LogDeadLettered(QueueName, move.Seq, entryId, move.Reason);
+                    return;
                 }
 
-                await _metaPump!.CommitAsync();
+                var activities = moves.Select(move =>
+                {
+                    var moved = core.MessageOf(move);
+                    var activity = StartActivity("dead-letter", moved.Id, moved.TraceParent);
+                    activity?.SetTag("message.seq", move.Seq);
+                    activity?.SetTag("reason", move.Reason.ToString());
+                    Activity.Current = null; // siblings, not each other's children
+                    return activity;
+                }).ToList();
+                long[] entryIds;
+                try
+                {
+                    entryIds = await deadLetters.AddBatch(moves.Select(m => new DeadLetterMove(m.MoveId, core.ToDeadLetterEntry(m, QueueName))).ToArray());
+                }
+                finally
+                {
+                    activities.ForEach(a => a?.Dispose());
+                }
+
+                if (generation != _generation)
+                {
+                    return;
+                }
+
+                for (var i = 0; i < moves.Count; i++)
+                {
+                    core.CompleteMove(moves[i].Seq);
+                    LogDeadLettered(QueueName, moves[i].Seq, entryIds[i], moves[i].Reason);
+                }
+
+                RecordDeadLettered(moves.Count); // once a batch: publishing the depth counts the window
                 OnMessagesReady(); // the head may have moved: the window can take more messages
             }
+
+            await _metaPump!.CommitAsync();
         }
         catch (Exception ex)
         {
@@ -869,6 +892,26 @@ internal sealed partial class QueueGrain
                 ArmTimer();
             }
         }
+    }
+
+    /// <summary>The oldest pending moves, as many as one enqueue takes: within MaxBatchCount and MaxBatchBodyBytes.</summary>
+    private List<MoveRecord> TakeMoveBatch(QueueCore core)
+    {
+        var batch = new List<MoveRecord>();
+        long bytes = 0;
+        foreach (var move in core.PendingMoves)
+        {
+            var size = core.MessageOf(move).Body.Length;
+            if (batch.Count > 0 && (batch.Count >= _options.MaxBatchCount || bytes + size > _options.MaxBatchBodyBytes))
+            {
+                break;
+            }
+
+            batch.Add(move);
+            bytes += size;
+        }
+
+        return batch;
     }
 
     // ------------------------------------------------------------------ shared hooks

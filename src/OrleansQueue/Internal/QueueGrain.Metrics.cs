@@ -107,9 +107,9 @@ internal sealed partial class QueueGrain
         PublishDepth();
     }
 
-    private void RecordDeadLettered()
+    private void RecordDeadLettered(int count)
     {
-        QueueInstruments.DeadLettered.Add(1, QueueInstruments.Queue(QueueName));
+        QueueInstruments.DeadLettered.Add(count, QueueInstruments.Queue(QueueName));
         PublishDepth();
     }
 

@@ -125,6 +125,9 @@ public sealed class OrleansQueueOptions
     /// consumer grain by its grain id, <c>type/key</c> (for example <c>worker/worker-1</c> for a class WorkerGrain).
     /// </summary>
     public List<ConsumerSubscriptionOptions> Subscriptions { get; set; } = [];
+
+    /// <summary>Options of the dead-letter grain (its segments, and how much one call reads).</summary>
+    public DeadLetterOptions DeadLetters { get; set; } = new();
 }
 
 /// <summary>A subscription made from configuration.</summary>

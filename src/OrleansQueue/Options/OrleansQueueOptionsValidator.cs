@@ -58,6 +58,11 @@ internal sealed class OrleansQueueOptionsValidator(IOptions<OrleansQueueOptions>
         Range(nameof(o.MaxQueueLength), o.MaxQueueLength, 1, 1_000_000_000);
         Range(nameof(o.DuplicateDetectionWindow), o.DuplicateDetectionWindow, TimeSpan.Zero, TimeSpan.FromDays(7));
         Range(nameof(o.DuplicateDetectionMaxIds), o.DuplicateDetectionMaxIds, 1, 10_000_000);
+        var deadLetters = o.DeadLetters ?? throw Fail(nameof(o.DeadLetters), "must be set");
+        Range($"{nameof(o.DeadLetters)}.{nameof(deadLetters.SegmentMaxEntries)}", deadLetters.SegmentMaxEntries, 1, 10_000);
+        Range($"{nameof(o.DeadLetters)}.{nameof(deadLetters.SegmentMaxBytes)}", deadLetters.SegmentMaxBytes, 16 * 1024, SegmentBytesCeiling,
+            "at most one Azure Table entity");
+        Range($"{nameof(o.DeadLetters)}.{nameof(deadLetters.MaxSegmentsPerCall)}", deadLetters.MaxSegmentsPerCall, 1, 10_000);
         for (var i = 0; i < o.Subscriptions.Count; i++)
         {
             var subscription = o.Subscriptions[i];

@@ -163,7 +163,7 @@ internal sealed class InFlightPageState
 
 /// <summary>One entry of the dead-letter grain as stored.</summary>
 [GenerateSerializer, Alias("oq.StoredDeadLetter")]
-internal sealed class StoredDeadLetter
+internal sealed class StoredDeadLetter : ILogEntry
 {
     [Id(0)] public long EntryId { get; set; }
     [Id(1)] public StoredMessage Message { get; set; } = new();
@@ -176,14 +176,25 @@ internal sealed class StoredDeadLetter
     [Id(8)] public List<long> Attempts { get; set; } = [];
     [Id(9)] public DateTimeOffset At { get; set; }
     [Id(10)] public Guid MoveId { get; set; }
+
+    long ILogEntry.LogId => EntryId;
 }
 
 /// <summary>A bounded run of dead-letter entries in id order (deleted entries leave holes): <c>oq-dl-seg-{n}</c>.</summary>
 [GenerateSerializer, Alias("oq.DeadLetterSegment")]
-internal sealed class DeadLetterSegment
+internal sealed class DeadLetterSegment : ILogSegment<StoredDeadLetter>
 {
     [Id(0)] public long FirstEntryId { get; set; }
     [Id(1)] public List<StoredDeadLetter> Entries { get; set; } = [];
+    /// <summary>
+    /// The highest entry id this segment ever held, kept when its entries are deleted, so an emptied tail does not
+    /// hand its ids out again; 0 in records written before it existed.
+    /// </summary>
+    [Id(2)] public long LastEntryId { get; set; }
+
+    long ILogSegment<StoredDeadLetter>.FirstId { get => FirstEntryId; set => FirstEntryId = value; }
+
+    long ILogSegment<StoredDeadLetter>.LastAssignedId { get => LastEntryId; set => LastEntryId = value; }
 }
 
 /// <summary>The dead-letter grain's cursor: <c>oq-dl-meta</c>.</summary>
@@ -198,6 +209,11 @@ internal sealed class DeadLetterMeta
     [Id(4)] public Dictionary<string, long> CountBySourceQueue { get; set; } = [];
     /// <summary>Deletions recorded (and counted) but perhaps not yet applied to the segments.</summary>
     [Id(5)] public List<long> PendingDeletes { get; set; } = [];
+    /// <summary>
+    /// The id the next entry gets, as of this record (entries added since are found past <see cref="TailSegment"/>);
+    /// ids are never handed out twice. 0 in records written before it existed.
+    /// </summary>
+    [Id(6)] public long NextEntryId { get; set; }
 }
 
 /// <summary>Names of the storage records of one queue.</summary>

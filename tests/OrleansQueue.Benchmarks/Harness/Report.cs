@@ -70,6 +70,8 @@ public static class Report
             ? $"; on the same storage, an empty queue beside the backlog: {withBacklog:N0} vs {besideIt:N0} ({withBacklog / besideIt:N2}×)"
             : "";
         yield return (w4.Item1, w4.Item2, w4.Item3 + storageAlone + sameStorage);
+        var w6 = results.FirstOrDefault(r => r.System == Reference && r.Workload == Workloads.W6Workload);
+        yield return Compare("W6 dead-letter moves/s ≥ 0.25 × W1 consumed/s", w6?.ConsumedPerSecond, w1?.ConsumedPerSecond, (a, b) => a >= 0.25 * b, "x");
         yield return backlog?.PeakMemoryMb is { } mb
             ? ("W4 silo peak memory with the backlog < 400 MB", mb < 400, $"{mb:N0} MB")
             : ("W4 silo peak memory with the backlog < 400 MB", null, "not measured");

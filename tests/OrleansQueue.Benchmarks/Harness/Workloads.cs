@@ -168,6 +168,111 @@ public sealed class Workloads(BenchSettings settings)
         return [emptyRow, backlogRow, beside.ToResult(target, count), .. rows];
     }
 
+    /// <summary>The queues of W6.</summary>
+    public const int W6Queues = 10;
+
+    /// <summary>
+    /// W6, a dead-letter storm: <see cref="W6Queues"/> queues of <see cref="BenchSettings.Messages"/> / 10 messages
+    /// each (10,000 in a full run), stored first; then every queue gets a consumer that fails every delivery, all at
+    /// once, and with MaxDeliveryCount 1 every message moves to the dead-letter grain. Moves/s (in the consumed/s
+    /// column) from the subscriptions until the queues report every message moved. Then the check that each message
+    /// ends in exactly one place (its queue empty, one dead-letter entry per message id, the counts equal to the
+    /// messages), and a purge of the entries, timed for the note.
+    /// </summary>
+    public async Task<BenchResult> W6Async(OrleansQueueTarget target)
+    {
+        var perQueue = Math.Max(1, settings.Messages / W6Queues);
+        var queues = Enumerable.Range(0, W6Queues).Select(_ => NewQueue("w6")).ToArray();
+        var client = target.Client;
+        long confirmed = 0;
+        foreach (var queue in queues)
+        {
+            await client.GetQueue(queue).ConfigureAsync(new QueueSettings { MaxDeliveryCount = 1 });
+            confirmed += await target.FillAsync(queue, perQueue, idPrefix: queue);
+        }
+
+        var total = perQueue * W6Queues;
+        SettleHarnessHeap();
+        var cpu = CpuMeter.Start(target);
+        var start = Stopwatch.GetTimestamp();
+        var subscriptions = await Task.WhenAll(queues.Select(target.RejectAllAsync));
+        var deadline = Stopwatch.GetTimestamp() + (long)((DrainTimeout + TimeSpan.FromSeconds(total / 1000.0)).TotalSeconds * Stopwatch.Frequency);
+        QueueStats[] stats;
+        long end;
+        while (true)
+        {
+            stats = await Task.WhenAll(queues.Select(q => client.GetQueue(q).GetStatsAsync()));
+            end = Stopwatch.GetTimestamp();
+            if ((stats.Sum(s => s.TotalDeadLettered) >= confirmed && stats.All(s => s.ActiveCount == 0)) || end > deadline)
+            {
+                break;
+            }
+
+            await Task.Delay(20);
+        }
+
+        var (serverCpu, clientCpu) = cpu.PerMessage(total);
+        foreach (var subscription in subscriptions)
+        {
+            await subscription.DisposeAsync();
+        }
+
+        // Exactly one place: no longer in its queue, once in the dead-letter grain (its id once, counted once).
+        var dead = client.GetDeadLetters();
+        var counts = (await dead.GetStatsAsync()).CountBySourceQueue;
+        var entries = new Dictionary<string, int>();
+        await foreach (var entry in dead.BrowseAllAsync())
+        {
+            if (Array.IndexOf(queues, entry.SourceQueue) >= 0)
+            {
+                entries[entry.Message.MessageId] = entries.GetValueOrDefault(entry.Message.MessageId) + 1;
+            }
+        }
+
+        var inQueues = stats.Sum(s => s.ActiveCount);
+        var onceInDeadLetters = queues.Sum(q => Enumerable.Range(0, perQueue).Count(i => entries.GetValueOrDefault($"{q}-{i}") == 1));
+        var duplicated = entries.Values.Count(n => n > 1);
+        var miscounted = queues.Count(q => counts.GetValueOrDefault(q) != perQueue);
+        var purgeWatch = Stopwatch.StartNew();
+        var purged = await dead.PurgeAsync();
+        var purgeSeconds = purgeWatch.Elapsed.TotalSeconds;
+
+        var seconds = Seconds(start, end);
+        var notes = new List<string>
+        {
+            $"consumed/s = moves/s into the dead-letter grain: {W6Queues} queues of {perQueue:N0}, every delivery failed (MaxDeliveryCount 1), all at once",
+            $"afterwards {purged:N0} entries purged in {purgeSeconds:N1} s",
+        };
+        if (confirmed < total)
+        {
+            notes.Add($"{total - confirmed:N0} sends not confirmed");
+        }
+
+        if (onceInDeadLetters < confirmed || inQueues > 0 || duplicated > 0 || miscounted > 0)
+        {
+            notes.Add($"NOT in exactly one place: {confirmed - onceInDeadLetters:N0} not once in the dead-letter grain, {inQueues:N0} still in their queues, " +
+                $"{duplicated:N0} duplicated, {miscounted} queue(s) counted wrong");
+        }
+
+        return new BenchResult
+        {
+            System = target.System,
+            Workload = W6Workload,
+            Messages = total,
+            Confirmed = (int)confirmed,
+            Delivered = inQueues == 0 && miscounted == 0 ? onceInDeadLetters : 0,
+            Duplicates = duplicated,
+            ConsumedPerSecond = seconds > 0 ? onceInDeadLetters / seconds : null,
+            PeakMemoryMb = Mb(target.PeakMemoryBytes()),
+            ServerCpuUs = onceInDeadLetters >= confirmed ? serverCpu : null,
+            ClientCpuUs = onceInDeadLetters >= confirmed ? clientCpu : null,
+            Note = string.Join("; ", notes),
+        };
+    }
+
+    /// <summary>The W6 row.</summary>
+    public const string W6Workload = "W6 dead-letter storm, 10 queues";
+
     /// <summary>How many times W4 measures each of its enqueue rates.</summary>
     public const int W4Rounds = 3;
 

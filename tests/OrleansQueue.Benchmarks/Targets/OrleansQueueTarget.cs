@@ -26,6 +26,9 @@ public sealed class OrleansQueueTarget(string system, string provider, string? a
 
     private IClusterClient Cluster => _cluster ?? throw new InvalidOperationException("Not started.");
 
+    /// <summary>The Orleans client, for workloads that use OrleansQueue's own API (settings, dead letters).</summary>
+    public IClusterClient Client => Cluster;
+
     public async Task StartAsync()
     {
         var siloPort = Loopback.FreePort();
@@ -59,15 +62,24 @@ public sealed class OrleansQueueTarget(string system, string provider, string? a
     public Task SendAsync(string queue, byte[] body) => Cluster.GetQueue(queue).SendAsync(new OutgoingMessage(body));
 
     public async Task<IAsyncDisposable> ConsumeAsync(string queue, Action<ReadOnlyMemory<byte>> onMessage) =>
-        await Cluster.GetQueue(queue).SubscribeAsync(new Consumer(onMessage), new ConsumerOptions
-        {
-            Prefetch = settings.Prefetch,
-            MaxBatchSize = settings.PushBatch,
-            MaxConcurrentCalls = Math.Max(1, settings.Prefetch / settings.PushBatch), // a client object runs calls concurrently
-        });
+        await Cluster.GetQueue(queue).SubscribeAsync(new Consumer(onMessage), ConsumerOptions());
 
-    /// <summary>Adds <paramref name="count"/> messages in batches of 1,000, eight batches in flight; returns how many were confirmed.</summary>
-    public async Task<long> FillAsync(string queue, int count)
+    /// <summary>Subscribes a consumer, as <see cref="ConsumeAsync"/> does, whose handler fails every delivery.</summary>
+    public async Task<IAsyncDisposable> RejectAllAsync(string queue) =>
+        await Cluster.GetQueue(queue).SubscribeAsync(new Rejecter(), ConsumerOptions());
+
+    private ConsumerOptions ConsumerOptions() => new()
+    {
+        Prefetch = settings.Prefetch,
+        MaxBatchSize = settings.PushBatch,
+        MaxConcurrentCalls = Math.Max(1, settings.Prefetch / settings.PushBatch), // a client object runs calls concurrently
+    };
+
+    /// <summary>
+    /// Adds <paramref name="count"/> messages in batches of 1,000, eight batches in flight; returns how many were
+    /// confirmed. With <paramref name="idPrefix"/>, message i has the id <c>{idPrefix}-{i}</c>.
+    /// </summary>
+    public async Task<long> FillAsync(string queue, int count, string? idPrefix = null)
     {
         var handle = Cluster.GetQueue(queue);
         var batches = (count + 999) / 1000;
@@ -79,7 +91,10 @@ public sealed class OrleansQueueTarget(string system, string provider, string? a
             try
             {
                 var size = Math.Min(1000, count - b * 1000);
-                await handle.SendBatchAsync(Enumerable.Range(0, size).Select(_ => new OutgoingMessage(new byte[Recorder.BodySize])));
+                await handle.SendBatchAsync(Enumerable.Range(b * 1000, size).Select(i => new OutgoingMessage(new byte[Recorder.BodySize])
+                {
+                    MessageId = idPrefix is null ? null : $"{idPrefix}-{i}",
+                }));
                 Interlocked.Add(ref confirmed, size);
             }
             finally
@@ -122,5 +137,10 @@ public sealed class OrleansQueueTarget(string system, string provider, string? a
             onMessage(delivery.Message.Body);
             return Task.CompletedTask;
         }
+    }
+
+    private sealed class Rejecter : IQueueConsumer
+    {
+        public Task Handle(QueueDelivery delivery) => Task.FromException(new InvalidOperationException("This consumer fails every message."));
     }
 }

@@ -24,6 +24,9 @@ public sealed class CountingGrainStorage(IGrainStorage inner) : IGrainStorage
     /// <summary>The writes to one record: state <paramref name="stateName"/> of grain <paramref name="grainId"/>.</summary>
     public int WritesTo(GrainId grainId, string stateName) => _writesByRecord.GetValueOrDefault((grainId, stateName));
 
+    /// <summary>The writes to every record of one grain.</summary>
+    public int WritesBy(GrainId grainId) => _writesByRecord.Where(w => w.Key.Item1 == grainId).Sum(w => w.Value);
+
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
         inner.ReadStateAsync(stateName, grainId, grainState);
 

@@ -1,0 +1,269 @@
+using System.Text.Json;
+using OrleansQueue.Storage;
+
+namespace OrleansQueue.Tests.Unit;
+
+/// <summary>The segmented log alone, on an in-memory record store that copies what it stores (as storage does) and can fail a write.</summary>
+public sealed class SegmentedLogTests
+{
+    private static readonly SegmentLimits FourPerSegment = new(4, 1_000_000);
+
+    private static SegmentedLog<DeadLetterSegment, StoredDeadLetter> NewLog(MemoryRecordStore store, SegmentLimits? limits = null) =>
+        new(store, StateNames.DeadLetterSegment, limits ?? FourPerSegment, e => 100 + e.Message.Body.Length);
+
+    private static List<StoredDeadLetter> Entries(long from, int count, int bodyBytes = 1) =>
+        Enumerable.Range(0, count).Select(i => new StoredDeadLetter
+        {
+            EntryId = from + i,
+            SourceQueue = "q",
+            Message = new StoredMessage { Id = $"m{from + i}", Body = new byte[bodyBytes] },
+        }).ToList();
+
+    private static async Task<SegmentedLog<DeadLetterSegment, StoredDeadLetter>> OpenAsync(MemoryRecordStore store, long head = 0, long tailHint = 0, long nextId = 1)
+    {
+        var log = NewLog(store);
+        await log.OpenAsync(head, tailHint, nextId);
+        return log;
+    }
+
+    private static async Task<List<long>> ScanAllAsync(SegmentedLog<DeadLetterSegment, StoredDeadLetter> log)
+    {
+        var ids = new List<long>();
+        await log.ScanAsync(0, int.MaxValue, e =>
+        {
+            ids.Add(e.EntryId);
+            return true;
+        });
+        return ids;
+    }
+
+    [Fact]
+    public async Task Append_FillsTheTailThenStartsSegments_OneWritePerSegmentTouched()
+    {
+        var store = new MemoryRecordStore();
+        var log = await OpenAsync(store);
+
+        Assert.Equal(2, await log.AppendAsync(Entries(1, 10)));
+        Assert.Equal(3, store.Writes);
+        Assert.Equal((2L, 11L), (log.TailSegment, log.NextId));
+        Assert.Equal([4, 4, 2], Enumerable.Range(0, 3).Select(i => store.Get<DeadLetterSegment>($"oq-dl-seg-{i}")!.Entries.Count));
+
+        Assert.Equal(0, await log.AppendAsync(Entries(11, 2)));
+        Assert.Equal(4, store.Writes); // the tail's room first: one write
+        Assert.Equal(1, await log.AppendAsync(Entries(13, 1)));
+        Assert.Equal(5, store.Writes); // a full tail is not written again
+
+        // The byte limit: entries of 400 bytes (+100 estimated), 1,000 bytes a segment: two each.
+        var bytes = new MemoryRecordStore();
+        var byBytes = NewLog(bytes, new SegmentLimits(100, 1000));
+        await byBytes.OpenAsync(0, 0, 1);
+        Assert.Equal(2, await byBytes.AppendAsync(Entries(1, 5, bodyBytes: 400)));
+        Assert.Equal([2, 2, 1], Enumerable.Range(0, 3).Select(i => bytes.Get<DeadLetterSegment>($"oq-dl-seg-{i}")!.Entries.Count));
+
+        // One entry larger than a whole segment still goes in, alone.
+        Assert.Equal(1, await byBytes.AppendAsync(Entries(6, 1, bodyBytes: 5000)));
+        Assert.Single(bytes.Get<DeadLetterSegment>("oq-dl-seg-3")!.Entries);
+        await Assert.ThrowsAsync<ArgumentException>(() => byBytes.AppendAsync(Entries(3, 1))); // an id handed out before
+    }
+
+    [Fact]
+    public async Task Open_ProbesForwardPastAStaleTailHint()
+    {
+        var store = new MemoryRecordStore();
+        var log = await OpenAsync(store);
+        await log.AppendAsync(Entries(1, 10));
+
+        var reopened = NewLog(store);
+        var found = await reopened.OpenAsync(0, 1, 1); // a cursor written when segment 1 was the tail
+        Assert.Equal(2, found.Count);
+        Assert.Equal((2L, 11L), (reopened.TailSegment, reopened.NextId));
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => (long)i), await ScanAllAsync(reopened));
+    }
+
+    [Fact]
+    public async Task AnEmptiedTail_KeepsItsIds_AfterAReopen()
+    {
+        var store = new MemoryRecordStore();
+        var log = await OpenAsync(store);
+        await log.AppendAsync(Entries(1, 3));
+        log.CursorStored(0);
+        await log.RemoveAsync(await log.FindAsync([1, 2, 3]));
+        Assert.Empty(store.Get<DeadLetterSegment>("oq-dl-seg-0")!.Entries); // the tail is never deleted
+        Assert.Equal(4, log.NextId);
+
+        // A cursor that knows nothing of them (written before the adds): the segment still says which ids were used.
+        var reopened = await OpenAsync(store);
+        Assert.Equal(4, reopened.NextId);
+        await reopened.AppendAsync(Entries(4, 1));
+
+        // A record written before segments kept their last id, emptied: the cursor's record of ids handed out counts.
+        var old = new MemoryRecordStore();
+        old.Put("oq-dl-seg-0", new DeadLetterSegment { FirstEntryId = 5 });
+        Assert.Equal(9, (await OpenAsync(old, nextId: 9)).NextId);
+        Assert.Equal(5, (await OpenAsync(old)).NextId);
+    }
+
+    [Fact]
+    public async Task EmptyHeadSegments_AreDeleted_ButNeverFromTheStoredTailHintOn()
+    {
+        var store = new MemoryRecordStore();
+        var log = await OpenAsync(store);
+        await log.AppendAsync(Entries(1, 12)); // segments 0, 1, 2
+        log.CursorStored(0); // the owner's cursor still names segment 0: a probe must start from a segment that exists
+
+        await log.RemoveAsync(await log.FindAsync(Enumerable.Range(1, 8).Select(i => (long)i)));
+        Assert.Equal(0, log.HeadSegment);
+        Assert.NotNull(store.Get<DeadLetterSegment>("oq-dl-seg-0"));
+
+        log.CursorStored(2);
+        await log.DeleteEmptyHeadAsync();
+        Assert.Equal(2, log.HeadSegment);
+        Assert.Null(store.Get<DeadLetterSegment>("oq-dl-seg-0"));
+        Assert.Null(store.Get<DeadLetterSegment>("oq-dl-seg-1"));
+
+        await log.RemoveAsync(await log.FindAsync(Enumerable.Range(9, 4).Select(i => (long)i)));
+        Assert.Equal(2, log.HeadSegment); // the tail stays, empty
+        var reopened = await OpenAsync(store, head: 2, tailHint: 2);
+        Assert.Equal((2L, 13L), (reopened.TailSegment, reopened.NextId));
+        Assert.Empty(await ScanAllAsync(reopened));
+    }
+
+    [Fact]
+    public async Task ABoundedScan_GoesOnWhereItStopped_AndReachesEveryEntry()
+    {
+        var store = new MemoryRecordStore();
+        var log = await OpenAsync(store);
+        await log.AppendAsync(Entries(1, 40)); // 10 segments
+        log.CursorStored(log.TailSegment);
+        var keep = new long[] { 3, 22, 23, 38, 40 };
+        await log.RemoveAsync(await log.FindAsync(Enumerable.Range(1, 40).Select(i => (long)i).Except(keep)));
+        Assert.Equal(0, log.HeadSegment); // entry 3 keeps segment 0
+
+        var seen = new List<long>();
+        var calls = 0;
+        for (long? from = 0; from is { } next; calls++)
+        {
+            from = await log.ScanAsync(next, 2, e =>
+            {
+                seen.Add(e.EntryId);
+                return true;
+            });
+        }
+
+        Assert.Equal(keep, seen);
+        Assert.Equal(5, calls); // 10 segments, 2 a call
+
+        // A visitor that stops: the scan goes on from the entry it stopped before.
+        var firstTwo = new List<long>();
+        var resume = await log.ScanAsync(0, 100, e =>
+        {
+            if (firstTwo.Count == 2)
+            {
+                return false;
+            }
+
+            firstTwo.Add(e.EntryId);
+            return true;
+        });
+        Assert.Equal([3L, 22L], firstTwo);
+        Assert.Equal(23, resume);
+    }
+
+    [Fact]
+    public async Task Find_ReturnsOnlyEntriesThatExist_ReadingEachSegmentOnce()
+    {
+        var store = new MemoryRecordStore();
+        var log = await OpenAsync(store);
+        await log.AppendAsync(Entries(1, 12));
+        log.CursorStored(log.TailSegment);
+        await log.RemoveAsync(await log.FindAsync([2, 3]));
+
+        var reads = store.Reads;
+        var found = await log.FindAsync([1, 2, 3, 4, 5, 99, -1, 4]);
+        Assert.Equal([1L, 4L, 5L], found.Entries.Select(e => e.EntryId));
+        Assert.True(store.Reads - reads <= 3, $"{store.Reads - reads} reads"); // segment 0, segment 1, and a binary-search step
+    }
+
+    [Fact]
+    public async Task AFailedWrite_LeavesTheSegmentsThatLanded_AndAReopenFillsTheGapBeforeThem()
+    {
+        var store = new MemoryRecordStore();
+        var log = await OpenAsync(store);
+        store.FailWriteNumber = 2; // segment 1 of 0, 1, 2, written at once
+        await Assert.ThrowsAsync<IOException>(() => log.AppendAsync(Entries(1, 10)));
+        Assert.Null(store.Get<DeadLetterSegment>("oq-dl-seg-1"));
+
+        var reopened = await OpenAsync(store);
+        Assert.Equal([1L, 2L, 3L, 4L, 9L, 10L], await ScanAllAsync(reopened)); // 5-8 were never stored
+        Assert.Equal((2L, 11L), (reopened.TailSegment, reopened.NextId));
+        Assert.Empty(store.Get<DeadLetterSegment>("oq-dl-seg-1")!.Entries); // filled, so the segments follow each other
+        Assert.Equal(1, await reopened.SegmentOfAsync(5));
+        Assert.Equal(2, await reopened.SegmentOfAsync(9));
+
+        // Only a gap shorter than one round of writes is looked past: an empty log stays empty.
+        Assert.Equal(0, (await OpenAsync(new MemoryRecordStore())).TailSegment);
+
+        // A removal whose write failed changes nothing; applied again after a reopen, it completes.
+        reopened.CursorStored(reopened.TailSegment);
+        store.FailWriteNumber = store.Writes + 1;
+        var selection = await reopened.FindAsync([2, 3]);
+        await Assert.ThrowsAsync<IOException>(() => reopened.RemoveAsync(selection));
+        var again = await OpenAsync(store);
+        Assert.Equal([1L, 2L, 3L, 4L, 9L, 10L], await ScanAllAsync(again));
+        await again.RemoveAsync(await again.FindAsync([2, 3]));
+        Assert.Equal([1L, 4L, 9L, 10L], await ScanAllAsync(again));
+    }
+
+    /// <summary>Records by name, stored as JSON copies (so later changes to an object do not reach "storage"), with ETags.</summary>
+    private sealed class MemoryRecordStore : ILogRecordStore
+    {
+        private readonly Dictionary<string, (string Json, string ETag)> _records = [];
+        private int _version;
+
+        public int Writes { get; private set; }
+
+        public int Reads { get; private set; }
+
+        /// <summary>The write (counting from 1) that fails before it lands.</summary>
+        public int FailWriteNumber { get; set; }
+
+        public T? Get<T>(string name) where T : class =>
+            _records.TryGetValue(name, out var record) ? JsonSerializer.Deserialize<T>(record.Json) : null;
+
+        public void Put<T>(string name, T record) => _records[name] = (JsonSerializer.Serialize(record), $"{++_version}");
+
+        public Task<(T? Record, string? ETag)> ReadAsync<T>(string name) where T : class
+        {
+            Reads++;
+            return Task.FromResult(_records.TryGetValue(name, out var record) ? (JsonSerializer.Deserialize<T>(record.Json), (string?)record.ETag) : (null, null));
+        }
+
+        public Task<string?> WriteAsync<T>(string name, T record, string? etag) where T : class
+        {
+            if (++Writes == FailWriteNumber)
+            {
+                return Task.FromException<string?>(new IOException("Injected write failure.")); // as an async store fails
+            }
+
+            CheckETag(name, etag);
+            Put(name, record);
+            return Task.FromResult<string?>(_records[name].ETag);
+        }
+
+        public Task DeleteAsync<T>(string name, T record, string? etag) where T : class
+        {
+            CheckETag(name, etag);
+            _records.Remove(name);
+            return Task.CompletedTask;
+        }
+
+        private void CheckETag(string name, string? etag)
+        {
+            var current = _records.TryGetValue(name, out var record) ? record.ETag : null;
+            if (current != etag)
+            {
+                throw new InvalidOperationException($"ETag conflict on {name}: {etag} is not {current}.");
+            }
+        }
+    }
+}
