@@ -76,6 +76,14 @@ internal sealed class QueueCore
     /// <summary>Longest dead-letter description kept (a consumer's reason is cut to this).</summary>
     internal const int MaxDescriptionLength = 512;
 
+    /// <summary>
+    /// Most moves to the dead-letter grain stored in the cursor record at once: a message to dead-letter beyond them
+    /// waits its turn as a delayed message (<see cref="MoveDeferral"/>), so a dead-letter storm cannot grow the cursor.
+    /// </summary>
+    internal const int MaxPendingMoves = 200;
+
+    internal static readonly TimeSpan MoveDeferral = TimeSpan.FromSeconds(1);
+
 
     /// <summary>
     /// The most a parked message's delivery record can take in a page, whatever happens to it later: the fixed
@@ -95,6 +103,10 @@ internal sealed class QueueCore
         public List<DateTimeOffset>? Attempts;
         public string? ErrorType;
         public string? ErrorMessage;
+
+        /// <summary>A move to the dead-letter grain that waits for room among the pending moves (not stored).</summary>
+        public DeadLetterReason? DeferredMove;
+        public string? DeferredDescription;
     }
 
     /// <summary>A message in flight that the window moved past, with its delivery state and the page that stores it.</summary>
@@ -144,6 +156,7 @@ internal sealed class QueueCore
     private readonly SortedDictionary<long, ParkedEntry> _parked = [];
     private readonly SortedDictionary<long, InFlightPage> _pages = [];
     private int _delayedCount;
+    private readonly Queue<long> _deferredMoves = new();
     private HashSet<long>? _restoreCompleted;
     private Dictionary<long, DeliveryRecord>? _restoreRecords;
 
@@ -744,8 +757,8 @@ internal sealed class QueueCore
         ReleaseFailed(seq, now, errorType, errorMessage, immediate);
     }
 
-    /// <summary>Ends the lease and starts the message's move to the dead-letter grain.</summary>
-    public MoveRecord DeadLetter(Guid token, DeadLetterReason reason, string? description, DateTimeOffset now, string? errorType = null, string? errorMessage = null)
+    /// <summary>Ends the lease and starts the message's move to the dead-letter grain (null: deferred, see <see cref="MaxPendingMoves"/>).</summary>
+    public MoveRecord? DeadLetter(Guid token, DeadLetterReason reason, string? description, DateTimeOffset now, string? errorType = null, string? errorMessage = null)
     {
         if (!_leases.Remove(token, out var seq))
         {
@@ -794,14 +807,30 @@ internal sealed class QueueCore
         }
     }
 
-    private MoveRecord BeginMove(long seq, ref Entry entry, DeadLetterReason reason, string? description, DateTimeOffset now)
+    private MoveRecord? BeginMove(long seq, ref Entry entry, DeadLetterReason reason, string? description, DateTimeOffset now)
     {
-        entry.State = EntryState.Moving;
         entry.Token = Guid.Empty;
         if (description is { Length: > MaxDescriptionLength })
         {
             description = description[..MaxDescriptionLength];
         }
+
+        if (_moves.Count >= MaxPendingMoves)
+        {
+            // Waits its turn as a delayed message. After a reload, one over the maximum delivery count starts its
+            // move again when due; a consumer's explicit dead-lettering is then an ordinary redelivery.
+            entry.State = EntryState.Ready;
+            entry.DeferredMove = reason;
+            entry.DeferredDescription = description;
+            entry.NotBefore = now + MoveDeferral;
+            MakeReady(seq, entry.NotBefore, now);
+            _deferredMoves.Enqueue(seq);
+            return null;
+        }
+
+        entry.State = EntryState.Moving;
+        entry.DeferredMove = null;
+        entry.DeferredDescription = null;
 
         var move = new MoveRecord { Seq = seq, MoveId = RandomIds.NewGuid(), Reason = reason, Description = description, At = now };
         _moves[seq] = move;
@@ -830,8 +859,23 @@ internal sealed class QueueCore
             ref var entry = ref TryEntryRef(seq);
             if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref entry) && entry is { State: EntryState.Ready } && entry.NotBefore == due)
             {
-                _ready.Add(seq);
                 _delayedCount--;
+                if (entry.DeferredMove is { } reason)
+                {
+                    Touch(seq);
+                    BeginMove(seq, ref entry, reason, entry.DeferredDescription, now);
+                }
+                else if (entry.DeliveryCount >= MaxDeliveryCount)
+                {
+                    // A deferred move read back after a reload (the deferral is not stored).
+                    Touch(seq);
+                    BeginMove(seq, ref entry, DeadLetterReason.MaxDeliveriesExceeded,
+                        $"Delivered {entry.DeliveryCount} times without being completed (the queue's maximum is {MaxDeliveryCount}).", now);
+                }
+                else
+                {
+                    _ready.Add(seq);
+                }
             }
         }
     }
@@ -866,6 +910,21 @@ internal sealed class QueueCore
         if (!_moves.Remove(seq))
         {
             return;
+        }
+
+        // A deferred move takes the room at once, rather than when its deferral ends.
+        while (_moves.Count < MaxPendingMoves && _deferredMoves.TryDequeue(out var waiting))
+        {
+            ref var deferred = ref TryEntryRef(waiting);
+            if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref deferred) && deferred is { State: EntryState.Ready, DeferredMove: { } reason }
+                && deferred.NotBefore > default(DateTimeOffset))
+            {
+                _delayedCount--; // its entry in the delayed queue no longer matches and is skipped
+                var decidedAt = deferred.NotBefore - MoveDeferral; // when it was to be dead-lettered
+                deferred.NotBefore = default;
+                Touch(waiting);
+                BeginMove(waiting, ref deferred, reason, deferred.DeferredDescription, decidedAt);
+            }
         }
 
         ref var entry = ref TryEntryRef(seq);
@@ -990,6 +1049,7 @@ internal sealed class QueueCore
         _expiries.Clear();
         _delayed.Clear();
         _delayedCount = 0;
+        _deferredMoves.Clear();
         _parked.Clear();
         foreach (var page in _pages.Values)
         {

@@ -237,9 +237,53 @@ public sealed partial class QueueCoreTests
         var leases = h.Core.Lease(2, TimeSpan.FromSeconds(30), T0);
         var move = h.Core.DeadLetter(leases[0].Token, DeadLetterReason.RejectedByConsumer, new string('d', 100_000), T0,
             new string('t', 100_000), new string('m', 100_000));
-        Assert.Equal(QueueCore.MaxDescriptionLength, move.Description!.Length);
+        Assert.Equal(QueueCore.MaxDescriptionLength, move!.Description!.Length);
         var entry = h.Core.ToDeadLetterEntry(move, "q");
         Assert.Equal((QueueCore.MaxErrorLength, QueueCore.MaxErrorLength), (entry.LastExceptionType!.Length, entry.LastExceptionMessage!.Length));
         Assert.InRange(h.Core.EstimateCursorBytes(withHistories: true), 0, 4 * 1024);
+    }
+}
+
+/// <summary>A dead-letter storm never grows the cursor: moves beyond the pending-move maximum wait their turn.</summary>
+public sealed partial class QueueCoreTests
+{
+    [Fact]
+    public void DeadLetterStorm_PendingMovesStayBounded_TheRestWaitTheirTurn_AndAllEndDeadLettered()
+    {
+        var limits = Limits with { SegmentMaxMessages = 100, ActiveSegments = 8, DefaultMaxDeliveryCount = 1 };
+        var h = new Harness(limits);
+        h.Append(T0, Ids(1, 500));
+        var now = T0;
+        h.FillForDelivery(now, 500);
+        foreach (var lease in h.Core.Lease(500, TimeSpan.FromSeconds(30), now))
+        {
+            h.Core.Abandon(lease.Token, now, "Boom", "failed"); // over the maximum of one delivery: dead-letter
+        }
+
+        var moved = new HashSet<long>();
+        for (var round = 0; round < 20 && moved.Count < 500; round++)
+        {
+            Assert.InRange(h.Core.PendingMoves.Count, 0, QueueCore.MaxPendingMoves);
+            Assert.InRange(h.Core.EstimateCursorBytes(withHistories: true), 0, 200 * 1024);
+            foreach (var move in h.Core.PendingMoves.ToList())
+            {
+                Assert.Equal(DeadLetterReason.MaxDeliveriesExceeded, move.Reason);
+                Assert.True(moved.Add(move.Seq));
+                h.Core.CompleteMove(move.Seq); // the dead-letter grain stored it
+            }
+
+            h.WriteCursor();
+            if (round == 1)
+            {
+                h.Reload(now, limits: limits); // deferred moves are not stored: read back, they start again when due
+            }
+
+            now += QueueCore.MoveDeferral;
+            h.Core.ReleaseDelayed(now);
+        }
+
+        Assert.Equal(500, moved.Count);
+        Assert.Equal(0, h.Core.ActiveCount);
+        Assert.Equal(500, h.Core.TotalDeadLettered);
     }
 }
