@@ -44,6 +44,12 @@ public enum QueueErrorCode
     /// storage is slower than the senders. Nothing of the call was stored; retrying after a moment is safe.
     /// </summary>
     ServerBusy = 12,
+
+    /// <summary>
+    /// A cluster-wide limit is reached: the queue registry lists as many queues as it can (about 224,000), so a new
+    /// queue cannot be created. Nothing of the call was stored.
+    /// </summary>
+    QuotaExceeded = 13,
 }
 
 /// <summary>A queue operation was refused; <see cref="Code"/> says why. Nothing was stored and nothing else changed.</summary>

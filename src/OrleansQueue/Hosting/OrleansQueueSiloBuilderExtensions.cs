@@ -47,6 +47,7 @@ public static class OrleansQueueSiloBuilderExtensions
         services.AddOptions<OrleansQueueOptions>();
         services.AddSingleton<IConfigurationValidator, OrleansQueueOptionsValidator>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, ConfiguredSubscriptions>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, QueueWaker>();
         return services;
     }
 

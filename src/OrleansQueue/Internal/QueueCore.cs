@@ -172,6 +172,7 @@ internal sealed class QueueCore
         TotalDeadLettered = meta.TotalDeadLettered;
         Settings = meta.Settings ?? new QueueSettingsState();
         Subscriptions = meta.Subscriptions;
+        Listing = meta.Listing;
         foreach (var move in meta.PendingMoves)
         {
             _moves[move.Seq] = move;
@@ -225,6 +226,9 @@ internal sealed class QueueCore
 
     /// <summary>The subscribed consumers, stored in the cursor record (the grain manages them).</summary>
     public List<SubscriptionRecord> Subscriptions { get; }
+
+    /// <summary>What the queue registry was last told about this queue; see <see cref="QueueMetaState.Listing"/>.</summary>
+    public RegistryListing Listing { get; set; }
 
     public TimeSpan AckDeadline => Settings.AckDeadline ?? _limits.DefaultAckDeadline;
 
@@ -1241,6 +1245,7 @@ internal sealed class QueueCore
             Settings = Settings,
             InFlightPagesFrom = InFlightPagesFrom,
             InFlightPagesTo = InFlightPagesTo,
+            Listing = Listing,
         };
         long estimatedBytes = 0;
         foreach (var window in _window)

@@ -11,6 +11,7 @@ internal sealed partial class QueueGrain
     private const string WakeReminder = "oq-wake";
     private static readonly TimeSpan ClientSubscriptionLifetime = TimeSpan.FromMinutes(2);
     private const int MaxSubscriptions = 1000;
+    private static readonly TimeSpan MaxClientPause = TimeSpan.FromSeconds(16);
 
     /// <summary>One running call to a consumer: its locked messages and when it started.</summary>
     private sealed class PushCall(Lease[] leases, DateTimeOffset startedAt)
@@ -37,8 +38,17 @@ internal sealed partial class QueueGrain
 
         /// <summary>A call ran too long and has not returned: the consumer gets nothing new until it does.</summary>
         public bool Stuck => Calls.Exists(c => c.TimedOut);
-        public bool HasCredit => !Stuck && Reserved < Record.Prefetch;
-        public int Credit => Stuck ? 0 : Math.Max(0, Record.Prefetch - Reserved);
+
+        /// <summary>
+        /// A client consumer whose client was not reachable (it may be reconnecting to a silo that just started): it
+        /// gets nothing until <see cref="PausedUntil"/> or its next renewal; its subscription lapses if it never renews.
+        /// </summary>
+        public bool Paused { get; set; }
+        public DateTimeOffset PausedUntil { get; set; }
+        public TimeSpan PauseBackoff { get; set; }
+
+        public bool HasCredit => !Stuck && !Paused && Reserved < Record.Prefetch;
+        public int Credit => Stuck || Paused ? 0 : Math.Max(0, Record.Prefetch - Reserved);
         public int MaxBatchSize => Math.Max(1, Record.MaxBatchSize);
         public int MaxConcurrentCalls => Math.Max(1, Record.MaxConcurrentCalls);
         public TimeSpan MaxAutoLockRenewalDuration => Record.MaxAutoLockRenewalDuration ?? ConsumerOptions.DefaultMaxAutoLockRenewalDuration;
@@ -76,7 +86,7 @@ internal sealed partial class QueueGrain
             throw new QueueException(QueueErrorCode.InvalidArgument, "FailFastExceptionTypes takes at most 100 full type names of at most 512 characters.");
         }
 
-        var core = await GetCoreAsync();
+        var core = await GetListedCoreAsync();
         core.Settings = new QueueSettingsState
         {
             AckDeadline = settings.AckDeadline,
@@ -196,7 +206,15 @@ internal sealed partial class QueueGrain
         }
 
         options.Validate();
-        var core = await GetCoreAsync();
+        QueueCore core;
+        do
+        {
+            // The registry hears of the subscriber before the subscription is stored, so no silo misses waking it.
+            core = await GetCoreAsync();
+            await UpdateListingAsync(core, subscribing: true);
+        }
+        while (_core != core);
+
         var grainId = consumer;
         var key = grainId.ToString();
         var record = core.Subscriptions.Find(s => s.Consumer == key);
@@ -232,6 +250,7 @@ internal sealed partial class QueueGrain
         {
             RemoveConsumer(core, key);
             await _metaPump!.CommitAsync();
+            SyncListingInBackground(core);
         }
     }
 
@@ -240,6 +259,7 @@ internal sealed partial class QueueGrain
         if (_consumers.TryGetValue(record.Consumer, out var state))
         {
             state.Record = record;
+            state.Paused = false; // a renewal: the client is connected again
             return;
         }
 
@@ -255,6 +275,7 @@ internal sealed partial class QueueGrain
             RemoveConsumer(core, expired.Consumer);
             LogSubscriptionLapsed(QueueName, expired.Consumer);
             CommitMetaInBackground();
+            SyncListingInBackground(core);
         }
     }
 
@@ -447,7 +468,7 @@ internal sealed partial class QueueGrain
     /// </summary>
     private void PumpConsumer(ConsumerState consumer, int generation)
     {
-        while (generation == _generation && _core is { } core && !consumer.Stuck
+        while (generation == _generation && _core is { } core && !consumer.Stuck && !consumer.Paused
             && consumer.Calls.Count < consumer.MaxConcurrentCalls && consumer.Buffer.Count > 0)
         {
             var batch = new List<Lease>(Math.Min(consumer.MaxBatchSize, consumer.Buffer.Count));
@@ -673,6 +694,7 @@ internal sealed partial class QueueGrain
         switch (failure)
         {
             case null:
+                consumer.PauseBackoff = TimeSpan.Zero;
                 if (consumer.Record.AutoComplete && core.IsLeased(lease.Token))
                 {
                     await CompletePushedAsync(core, [lease.Token]); // PushAsync dispatches next: the window may have room now
@@ -680,11 +702,27 @@ internal sealed partial class QueueGrain
 
                 return;
 
+            case ClientNotAvailableException when consumer.Record.ExpiresAt is not null:
+                // The client is not connected to any gateway: gone, or reconnecting after a silo restart. Pause it
+                // (1, 2, 4 ... 16 s) rather than drop it: its renewals keep the subscription, and its lapse ends it.
+                if (!consumer.Paused)
+                {
+                    consumer.PauseBackoff = TimeSpan.FromTicks(Math.Clamp(consumer.PauseBackoff.Ticks * 2, TimeSpan.FromSeconds(1).Ticks, MaxClientPause.Ticks));
+                    consumer.Paused = true;
+                    consumer.PausedUntil = now + consumer.PauseBackoff;
+                    LogClientUnavailable(QueueName, consumer.Record.Consumer, consumer.PauseBackoff);
+                    ReleaseBuffered(core, consumer, now);
+                    ArmTimer();
+                }
+
+                break;
+
             case ClientNotAvailableException:
                 // The client that held the observer is gone: drop its subscription, redeliver at once.
                 core.Subscriptions.RemoveAll(s => s.Consumer == consumer.Record.Consumer);
                 RemoveConsumer(core, consumer.Record.Consumer);
                 LogSubscriptionLapsed(QueueName, consumer.Record.Consumer);
+                SyncListingInBackground(core);
                 break;
 
             case TimeoutException:
@@ -955,6 +993,7 @@ internal sealed partial class QueueGrain
 
         StartMoves();
         Dispatch();
+        SyncListingInBackground(core);
         if (core.Subscriptions.Count > 0 || core.LeasedCount > 0 || core.PendingMoves.Count > 0)
         {
             _ = EnsureReminderAsync(core);
@@ -1049,6 +1088,9 @@ internal sealed partial class QueueGrain
 
     [LoggerMessage(16, LogLevel.Warning, "Queue {Queue}: moving messages to the dead-letter grain failed; the move is stored and is retried")]
     private partial void LogMoveFailed(Exception exception, string queue);
+
+    [LoggerMessage(26, LogLevel.Information, "Queue {Queue}: client consumer {Consumer} is not connected; pushes to it pause for {Pause}")]
+    private partial void LogClientUnavailable(string queue, string consumer, TimeSpan pause);
 
     [LoggerMessage(17, LogLevel.Warning, "Queue {Queue}: registering the reminder that wakes this queue after a silo crash failed (is a reminder service configured: UseInMemoryReminderService, UseAzureTableReminderService?); tried again in a minute")]
     private partial void LogReminderUnavailable(Exception exception, string queue);

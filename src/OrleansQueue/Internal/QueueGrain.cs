@@ -127,7 +127,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     {
         using var activity = StartActivity("enqueue");
         QueueLimits.ValidateBatch(messages, _options.MaxMessageBodyBytes, _options.MaxBatchCount, _options.MaxBatchBodyBytes);
-        var core = await GetCoreAsync();
+        var core = await GetListedCoreAsync();
         var traceParent = CurrentTraceParent();
         if (messages.Length > 1)
         {
@@ -488,6 +488,19 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         }
 
         return _core;
+    }
+
+    /// <summary>The core of a queue the registry lists: what a call that writes needs before it writes.</summary>
+    private async Task<QueueCore> GetListedCoreAsync()
+    {
+        var core = await GetCoreAsync();
+        while (core.Listing == RegistryListing.NotListed)
+        {
+            await EnsureListedAsync(core);
+            core = await GetCoreAsync();
+        }
+
+        return core;
     }
 
     private async Task LoadAsync()
@@ -885,6 +898,14 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
             due = renewal - now;
         }
 
+        foreach (var consumer in _consumers.Values)
+        {
+            if (consumer.Paused && consumer.PausedUntil - now < due)
+            {
+                due = consumer.PausedUntil - now;
+            }
+        }
+
         if (core.PendingMoves.Count > 0 && !_movesRunning && MoveRetryDelay < due)
         {
             due = MoveRetryDelay; // the dead-letter grain was unreachable: try the stored moves again soon
@@ -908,11 +929,17 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
             var now = _time.GetUtcNow();
             RenewPushes(core, now);
             ExpireLeases(core, now);
+            foreach (var consumer in _consumers.Values)
+            {
+                consumer.Paused &= consumer.PausedUntil > now;
+            }
+
             core.ReleaseDelayed(now);
             OnMessagesReady();
             StartMoves();
             core.TrimDedup(now);
             StartCleanup();
+            SyncListingInBackground(core);
             if (!_reminderRegistered && (core.Subscriptions.Count > 0 || core.LeasedCount > 0 || core.PendingMoves.Count > 0))
             {
                 _ = EnsureReminderAsync(core); // an earlier registration failed: try again

@@ -137,6 +137,18 @@ internal sealed class QueueMetaState
     [Id(12)] public long InFlightPagesFrom { get; set; }
     /// <summary>The id after the last in-flight page known when this record was written; newer ones are found by probing.</summary>
     [Id(13)] public long InFlightPagesTo { get; set; }
+    /// <summary>
+    /// What the queue registry was last told about this queue (0 in records written before the registry: not listed).
+    /// </summary>
+    [Id(14)] public RegistryListing Listing { get; set; }
+}
+
+/// <summary>What a queue told the queue registry about itself.</summary>
+internal enum RegistryListing
+{
+    NotListed = 0,
+    Listed = 1,
+    ListedWithSubscribers = 2,
 }
 
 /// <summary>
@@ -216,12 +228,31 @@ internal sealed class DeadLetterMeta
     [Id(6)] public long NextEntryId { get; set; }
 }
 
+/// <summary>A queue as the registry lists it.</summary>
+[GenerateSerializer, Alias("oq.QueueRegistration")]
+internal sealed class QueueRegistration
+{
+    [Id(0)] public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>Whether the queue has push subscribers: a silo that starts, or sees another die, wakes it.</summary>
+    [Id(1)] public bool HasSubscribers { get; set; }
+}
+
+/// <summary>The record of one queue registry shard, state name <c>oq-registry</c>: at most <c>QueueRegistry.MaxQueuesPerShard</c> queues.</summary>
+[GenerateSerializer, Alias("oq.QueueRegistryState")]
+internal sealed class QueueRegistryState
+{
+    [Id(0)] public Dictionary<string, QueueRegistration> Queues { get; set; } = [];
+}
+
 /// <summary>Names of the storage records of one queue.</summary>
 internal static class StateNames
 {
     public const string Meta = "oq-meta";
 
     public const string DeadLetterMeta = "oq-dl-meta";
+
+    /// <summary>The record of a queue registry shard.</summary>
+    public const string Registry = "oq-registry";
 
     /// <summary>
     /// Chunk <paramref name="chunk"/> of segment <paramref name="id"/>: the first chunk is the segment's own record
