@@ -38,6 +38,16 @@ public static class Report
         var streams = Row(StreamsTarget.SystemName, "W1");
         yield return Compare("W1 consumed/s ≥ 1.5 × RabbitMQ quorum", w1?.ConsumedPerSecond, quorum?.ConsumedPerSecond, (a, b) => a >= 1.5 * b, "x");
         yield return Compare("W1 consumed/s ≥ 50 × Orleans streams", w1?.ConsumedPerSecond, streams?.ConsumedPerSecond, (a, b) => a >= 50 * b, "x");
+        var w5 = Row(Reference, "W5");
+        var (w5Name, w5Met, w5Detail) = Compare("W5 consumed/s (beside 1,000 held stragglers) ≥ 0.9 × W1, same run", w5?.ConsumedPerSecond, w1?.ConsumedPerSecond,
+            (a, b) => a >= 0.9 * b, "x");
+        var w5Others = results
+            .Where(r => r.System != Reference && r.Workload == Workloads.W5Workload)
+            .Select(r => (r.System, W5: r.ConsumedPerSecond, W1: Row(r.System, "W1")?.ConsumedPerSecond))
+            .Where(r => r.W5 is not null && r.W1 is > 0)
+            .Select(r => $"{r.System} {r.W5:N0} vs {r.W1:N0} ({r.W5 / r.W1:N2}×)")
+            .ToList();
+        yield return (w5Name, w5Met, w5Detail + (w5Others.Count > 0 ? $"; W5 ÷ W1 elsewhere: {string.Join(", ", w5Others)}" : ""));
         var w3 = Row(Reference, "W3 paced 1,000");
         var w3Quorum = Row("RabbitMQ quorum queue", "W3 paced 1,000");
         var (name, met, detail) = Compare("W3 at 1,000 msg/s: p99 ≤ RabbitMQ quorum p99", w3?.P99Ms, w3Quorum?.P99Ms, (a, b) => a <= b, "ms");

@@ -34,8 +34,15 @@ public sealed record BenchResult
     [System.Text.Json.Serialization.JsonIgnore]
     public long[]? LatencyTicks { get; init; }
 
-    /// <summary>Every confirmed message arrived, and nothing arrived that was not sent.</summary>
-    public bool Complete => Delivered >= Confirmed && Confirmed > 0;
+    /// <summary>
+    /// Whether the workload's own checks passed, beyond the counts (W5: the stragglers were held throughout and none
+    /// reached the consumer); the note says which failed. Shown in the JSON through <see cref="Complete"/>.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool ChecksPassed { get; init; } = true;
+
+    /// <summary>Every confirmed message arrived, and the workload's own checks passed.</summary>
+    public bool Complete => ChecksPassed && Delivered >= Confirmed && Confirmed > 0;
 
     /// <summary>
     /// A W3 floor row: <paramref name="ticks"/> timed operations (<see cref="Stopwatch"/> ticks each) paced at
@@ -77,11 +84,99 @@ public sealed class Workloads(BenchSettings settings)
         await target.PrepareAsync(queue);
         var recorder = new Recorder(count);
         await using var consumer = await target.ConsumeAsync(queue, recorder.OnMessage);
+        return await SendWhileConsumingAsync(target, queue, count, recorder, W1Workload);
+    }
+
+    /// <summary>The W1 row.</summary>
+    public const string W1Workload = "W1 send+consume together";
+
+    /// <summary>The messages W5's straggling receiver holds.</summary>
+    public const int W5Stragglers = 1000;
+
+    /// <summary>How long W5's straggling receiver locks its messages (where the system has lock durations).</summary>
+    public static readonly TimeSpan W5LockDuration = TimeSpan.FromMinutes(10);
+
+    /// <summary>The W5 row.</summary>
+    public const string W5Workload = "W5 stragglers: W1 beside 1,000 held";
+
+    /// <summary>
+    /// W5, stragglers: <see cref="W5Stragglers"/> messages are sent to a new queue and a receiver of their own takes
+    /// them, locked for <see cref="W5LockDuration"/>, and never settles them (RabbitMQ: a second channel with that
+    /// many unacknowledged); then W1 runs on the same queue. The row is W1's, measured the same way; it is incomplete
+    /// unless the receiver held exactly the stragglers, the consumer got none of them, and they were all still held
+    /// at the end. Afterwards they are settled, so the queue is left empty.
+    /// </summary>
+    public async Task<BenchResult> W5Async(IStragglerTarget target)
+    {
+        var count = Math.Min(settings.Messages, target.MaxMessages);
+        var queue = NewQueue("w5");
+        await target.PrepareAsync(queue);
+
+        // The stragglers' bodies carry index -1, which the recorder counts as unexpected if the consumer gets one.
+        var stragglerBodies = Enumerable.Range(0, W5Stragglers).Select(_ => Recorder.Body(-1)).ToArray();
+        var sends = await Task.WhenAll(stragglerBodies.Select(async body =>
+        {
+            try
+            {
+                await target.SendAsync(queue, body);
+                return true;
+            }
+            catch (Exception)
+            {
+                return false;
+            }
+        }));
+        await using var stragglers = await target.HoldAsync(queue, W5Stragglers, W5LockDuration, DrainTimeout);
+
+        var recorder = new Recorder(count);
+        BenchResult row;
+        string? settleError;
+        await using (var consumer = await target.ConsumeAsync(queue, recorder.OnMessage))
+        {
+            row = await SendWhileConsumingAsync(target, queue, count, recorder, W5Workload);
+
+            // Settled while the consumer is still subscribed: nothing goes back to the queue for it to receive.
+            settleError = await stragglers.SettleAsync();
+        }
+
+        var notes = new List<string> { $"{stragglers.Held:N0} stragglers held unsettled by {stragglers.Receiver}" };
+        if (row.Note is not null)
+        {
+            notes.Add(row.Note);
+        }
+
+        var checks = notes.Count;
+        var stored = sends.Count(ok => ok);
+        if (stored < W5Stragglers || stragglers.Held != W5Stragglers || stragglers.ReadyBeside != 0)
+        {
+            notes.Add($"stragglers NOT held as meant: {stored:N0} of {W5Stragglers:N0} stored, {stragglers.Held:N0} held, {stragglers.ReadyBeside:N0} ready beside them");
+        }
+
+        if (recorder.Unexpected > 0)
+        {
+            notes.Add("the unexpected messages are held stragglers (nothing else is sent): NOT kept from the consumer");
+        }
+
+        if (settleError is not null)
+        {
+            notes.Add($"stragglers NOT all held at the end: {settleError}");
+        }
+
+        return row with { ChecksPassed = notes.Count == checks, Note = string.Join("; ", notes) };
+    }
+
+    /// <summary>
+    /// The measured part of W1 and W5: <paramref name="count"/> messages sent into <paramref name="queue"/> with
+    /// <see cref="BenchSettings.InFlight"/> in flight while the consumer that feeds <paramref name="recorder"/> is
+    /// subscribed; the row once every message arrived or the drain timeout passed.
+    /// </summary>
+    private async Task<BenchResult> SendWhileConsumingAsync(IBenchTarget target, string queue, int count, Recorder recorder, string workload)
+    {
         var cpu = CpuMeter.Start(target);
         var start = Stopwatch.GetTimestamp();
         var sent = await Producer.SendAsync(target, queue, count, settings.InFlight);
         await recorder.WaitAllAsync(DrainTimeout);
-        return Result(target, "W1 send+consume together", count, sent, recorder, Seconds(start, recorder.LastReceived), latency: true, cpu);
+        return Result(target, workload, count, sent, recorder, Seconds(start, recorder.LastReceived), latency: true, cpu);
     }
 
     /// <summary>W2: send everything first, then drain.</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -11,7 +12,7 @@ namespace OrleansQueue.Benchmarks;
 /// OrleansQueue as its users run it: the silo host (silo-host/) as its own process, an Orleans client in this process
 /// sending over the gateway, and a push consumer subscribed from this client (auto-complete, prefetch as configured).
 /// </summary>
-public sealed class OrleansQueueTarget(string system, string provider, string? azuriteConnectionString, int? azuritePid, BenchSettings settings) : IBenchTarget
+public sealed class OrleansQueueTarget(string system, string provider, string? azuriteConnectionString, int? azuritePid, BenchSettings settings) : IStragglerTarget
 {
     private SiloHostProcess? _silo;
     private IHost? _client;
@@ -105,6 +106,23 @@ public sealed class OrleansQueueTarget(string system, string provider, string? a
         return confirmed;
     }
 
+    /// <summary>Receives the queue's messages through a <see cref="QueueClient"/> of this client, locked for <paramref name="lockDuration"/>, and keeps their lock tokens.</summary>
+    public async Task<IStragglers> HoldAsync(string queue, int count, TimeSpan lockDuration, TimeSpan timeout)
+    {
+        var handle = Cluster.GetQueue(queue);
+        var tokens = new List<Guid>(count);
+        var watch = Stopwatch.StartNew();
+        while (tokens.Count < count && watch.Elapsed < timeout)
+        {
+            var received = await handle.ReceiveAsync(Math.Min(count - tokens.Count, 1000), lockDuration, TimeSpan.FromSeconds(1));
+            tokens.AddRange(received.Select(m => m.LockToken));
+        }
+
+        var stats = await handle.GetStatsAsync();
+        return new Stragglers(handle, tokens, (int)Math.Min(tokens.Count, stats.LeasedCount), stats.ReadyCount,
+            $"a QueueClient receive, locked for {lockDuration.TotalMinutes:0.##} min");
+    }
+
     public Task<QueueStats> StatsAsync(string queue) => Cluster.GetQueue(queue).GetStatsAsync();
 
     public Task PurgeAsync(string queue) => Cluster.GetQueue(queue).PurgeAsync();
@@ -137,6 +155,36 @@ public sealed class OrleansQueueTarget(string system, string provider, string? a
             onMessage(delivery.Message.Body);
             return Task.CompletedTask;
         }
+    }
+
+    private sealed class Stragglers(QueueClient queue, List<Guid> lockTokens, int held, long readyBeside, string receiver) : IStragglers
+    {
+        public string Receiver => receiver;
+
+        public int Held => held;
+
+        public long ReadyBeside => readyBeside;
+
+        /// <summary>Completes them, 1,000 lock tokens a call: a call completes all of its messages, or none if a lock was lost.</summary>
+        public async Task<string?> SettleAsync()
+        {
+            try
+            {
+                foreach (var chunk in lockTokens.Chunk(1000))
+                {
+                    await queue.CompleteAsync(chunk);
+                }
+
+                return null;
+            }
+            catch (QueueException ex)
+            {
+                return $"completing them failed: {ex.Code}: {ex.Message}";
+            }
+        }
+
+        /// <summary>Nothing to close: a receive holds no connection, and settled messages are gone.</summary>
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     private sealed class Rejecter : IQueueConsumer

@@ -1,6 +1,7 @@
 using OrleansQueue.Benchmarks.Harness;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
 
 namespace OrleansQueue.Benchmarks;
 
@@ -9,7 +10,7 @@ namespace OrleansQueue.Benchmarks;
 /// classic queue, publisher confirms tracked by the client with its publish rate limiter off (the harness keeps 1,000
 /// in flight), manual acks with the prefetch as configured.
 /// </summary>
-public sealed class RabbitMqTarget(string queueType, int port, int? brokerPid, BenchSettings settings) : IBenchTarget
+public sealed class RabbitMqTarget(string queueType, int port, int? brokerPid, BenchSettings settings) : IStragglerTarget
 {
     private static readonly BasicProperties Persistent = new() { Persistent = true };
     private IConnection? _connection;
@@ -52,6 +53,27 @@ public sealed class RabbitMqTarget(string queueType, int port, int? brokerPid, B
         return new Subscription(channel, tag, queue);
     }
 
+    /// <summary>
+    /// A second channel whose consumer has a prefetch of <paramref name="count"/> and never acknowledges: RabbitMQ has
+    /// no lock duration, it keeps unacknowledged messages with the channel until it closes.
+    /// </summary>
+    public async Task<IStragglers> HoldAsync(string queue, int count, TimeSpan lockDuration, TimeSpan timeout)
+    {
+        var channel = await _connection!.CreateChannelAsync();
+        await channel.BasicQosAsync(0, checked((ushort)count), global: false);
+        var stragglers = new Stragglers(channel, count);
+        var consumer = new AsyncEventingBasicConsumer(channel);
+        consumer.ReceivedAsync += (_, delivery) =>
+        {
+            stragglers.OnDelivery(delivery.DeliveryTag);
+            return Task.CompletedTask;
+        };
+        await channel.BasicConsumeAsync(queue, autoAck: false, consumer);
+        await stragglers.WaitAsync(timeout);
+        stragglers.ReadyBeside = (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
+        return stragglers;
+    }
+
     public long? PeakMemoryBytes() => brokerPid is { } pid ? ProcessMemory.Peak(pid) : null;
 
     /// <summary>The node's Erlang VM (it writes its own files: no storage process besides it).</summary>
@@ -67,6 +89,70 @@ public sealed class RabbitMqTarget(string queueType, int port, int? brokerPid, B
         if (_connection is not null)
         {
             await _connection.CloseAsync();
+        }
+    }
+
+    private sealed class Stragglers(IChannel channel, int count) : IStragglers
+    {
+        private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _held;
+        private ulong _lastTag;
+
+        public string Receiver => $"a second channel with prefetch {count:N0} and no acks";
+
+        public int Held => Volatile.Read(ref _held);
+
+        public long ReadyBeside { get; set; }
+
+        /// <summary>Delivery tags grow on a channel: the last one acknowledges every delivery with <c>multiple</c>.</summary>
+        public void OnDelivery(ulong deliveryTag)
+        {
+            Volatile.Write(ref _lastTag, deliveryTag);
+            if (Interlocked.Increment(ref _held) == count)
+            {
+                _all.TrySetResult();
+            }
+        }
+
+        public async Task WaitAsync(TimeSpan timeout)
+        {
+            try
+            {
+                await _all.Task.WaitAsync(timeout);
+            }
+            catch (TimeoutException)
+            {
+                // Held says how many arrived.
+            }
+        }
+
+        /// <summary>Acknowledges every delivery, which needs the channel still open: had it closed, its messages would have gone back to the queue.</summary>
+        public async Task<string?> SettleAsync()
+        {
+            if (!channel.IsOpen)
+            {
+                return $"the holding channel closed: {channel.CloseReason}";
+            }
+
+            try
+            {
+                await channel.BasicAckAsync(Volatile.Read(ref _lastTag), multiple: true);
+                return null;
+            }
+            catch (AlreadyClosedException ex)
+            {
+                return $"the holding channel closed: {ex.Message}";
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (channel.IsOpen)
+            {
+                await channel.CloseAsync();
+            }
+
+            channel.Dispose();
         }
     }
 
