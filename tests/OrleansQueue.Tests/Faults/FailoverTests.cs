@@ -12,6 +12,8 @@ namespace OrleansQueue.Tests.Faults;
 /// F12: the README's set-up (one silo host on Azurite, a client with AddOrleansQueueClient) with a producer and a
 /// long-polling receiver running; the silo host is SIGKILLed and started again. The calls in flight at the kill must
 /// not wait out Orleans' 30 s response timeout: sends and receives resume within seconds of the new gateway opening.
+/// Pushes to a client consumer resume as fast, without any call to their queue: the new silo wakes the queues the
+/// registry lists with subscribers.
 /// </summary>
 [Trait("Category", "Fault")]
 public sealed class FailoverTests(ITestOutputHelper output) : AzuriteTest
@@ -82,11 +84,30 @@ public sealed class FailoverTests(ITestOutputHelper output) : AzuriteTest
                 }
             });
 
+            // A client consumer holds its first push until the kill; 19 more wait ready, and nobody sends to that queue again.
+            var pushQueue = grains.GetQueue("f12-push");
+            var pushConsumer = $"f12-client-{Guid.NewGuid():N}";
+            var held = new TaskCompletionSource();
+            var pushes = new System.Collections.Concurrent.ConcurrentQueue<long>();
+            ConsumerScript.For(pushConsumer).Behavior = async (delivery, _) =>
+            {
+                if (delivery.Message.MessageId == "p-0")
+                {
+                    await held.Task;
+                }
+
+                pushes.Enqueue(clock.ElapsedMilliseconds);
+            };
+            var subscription = await pushQueue.SubscribeAsync(new TestClientConsumer(pushConsumer, grains), new ConsumerOptions { Prefetch = 1 });
+            await pushQueue.SendBatchAsync(Enumerable.Range(0, 20).Select(i => OutgoingMessage.FromText($"push {i}", $"p-{i}")));
+            await Wait.UntilAsync(() => Task.FromResult(ConsumerScript.For(pushConsumer).Deliveries.Count), n => n == 1, "the first push is held");
+
             await Wait.UntilAsync(() => Task.FromResult(receives.Count), n => n > 0, "messages flow before the kill");
             await Task.Delay(1000); // a second of steady traffic, so calls are in flight at the kill
             await silo.KillAsync();
             await silo.DisposeAsync();
             var killedAt = clock.ElapsedMilliseconds;
+            held.SetResult();
             silo = await SiloHostProcess.StartAsync(siloPort, gatewayPort, settings); // returns once its gateway accepts connections
             var gatewayAt = clock.ElapsedMilliseconds;
 
@@ -94,7 +115,9 @@ public sealed class FailoverTests(ITestOutputHelper output) : AzuriteTest
                 "a send and a receive succeed after the restart", TimeSpan.FromSeconds(60));
             var sendResumed = sends.Where(t => t > gatewayAt).Min() - gatewayAt;
             var receiveResumed = receives.Where(t => t > gatewayAt).Min() - gatewayAt;
-            output.WriteLine($"F12: killed at {killedAt} ms, new gateway at {gatewayAt} ms; first send within {sendResumed} ms and first receive within {receiveResumed} ms of it");
+            await Wait.UntilAsync(() => Task.FromResult(pushes.Any(t => t > gatewayAt)), ok => ok, "a push arrives after the restart", TimeSpan.FromSeconds(60));
+            var pushResumed = pushes.Where(t => t > gatewayAt).Min() - gatewayAt;
+            output.WriteLine($"F12: killed at {killedAt} ms, new gateway at {gatewayAt} ms; first send within {sendResumed} ms, first receive within {receiveResumed} ms and first push within {pushResumed} ms of it");
             await stop.CancelAsync();
             await Task.WhenAll(producing, receiving);
 
@@ -123,6 +146,8 @@ public sealed class FailoverTests(ITestOutputHelper output) : AzuriteTest
             // Orleans alone would take its 30 s response timeout here; a few seconds leave room for a loaded machine.
             Assert.InRange(sendResumed, 0, 10_000);
             Assert.InRange(receiveResumed, 0, 10_000);
+            Assert.InRange(pushResumed, 0, 10_000); // without the registry, the queue's reminder: up to a minute
+            await subscription.DisposeAsync();
             await client.StopAsync();
         }
         finally
