@@ -353,8 +353,23 @@ public sealed class QueueClient
         return await CallAsync(() => Grain.Peek(maxMessages, fromSequenceNumber), cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Removes every message in the queue; returns how many were removed.</summary>
-    public Task<long> PurgeAsync(CancellationToken cancellationToken = default) => CallAsync(() => Grain.Purge(), cancellationToken);
+    /// <summary>
+    /// Removes every message in the queue; returns how many were removed. A purge is never made twice by the client:
+    /// one cut off by a lost gateway connection throws <see cref="TimeoutException"/> at once (its outcome is unknown),
+    /// as a second purge would remove messages sent after the first.
+    /// </summary>
+    public async Task<long> PurgeAsync(CancellationToken cancellationToken = default)
+    {
+        using var cut = _connection?.ForCall(Timeout.InfiniteTimeSpan);
+        try
+        {
+            return await WaitUnlessLostAsync(Grain.Purge(), cut?.Token ?? CancellationToken.None, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"The gateway connection was lost while purging queue '{Name}'; the purge may or may not have run. Check the queue's stats before purging again.");
+        }
+    }
 
     /// <summary>Returns the queue's counters.</summary>
     public Task<QueueStats> GetStatsAsync(CancellationToken cancellationToken = default) => CallAsync(() => Grain.GetStats(), cancellationToken);

@@ -46,8 +46,9 @@ public enum QueueErrorCode
     ServerBusy = 12,
 
     /// <summary>
-    /// A cluster-wide limit is reached: the queue registry lists as many queues as it can (about 224,000), so a new
-    /// queue cannot be created. Nothing of the call was stored.
+    /// A cluster-wide limit is reached: the queue registry lists as many queues with push subscribers as it can (2,500
+    /// in one of its 64 shards, about 160,000 in all), so one more queue cannot take subscribers. Nothing of the call
+    /// was stored.
     /// </summary>
     QuotaExceeded = 13,
 }

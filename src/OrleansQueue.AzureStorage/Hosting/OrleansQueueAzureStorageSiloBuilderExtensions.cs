@@ -46,15 +46,7 @@ public static class OrleansQueueAzureStorageSiloBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        ArgumentNullException.ThrowIfNull(configure);
-        CheckEncoding(encoding);
-        return builder.AddAzureTableGrainStorage(name, (OptionsBuilder<AzureTableStorageOptions> options) =>
-            options.Configure<IServiceProvider>((o, services) =>
-            {
-                configure(o);
-                o.DeleteStateOnClear = true;
-                o.GrainStorageSerializer = CreateSerializer(encoding, services);
-            }));
+        return builder.AddAzureTableGrainStorage(name, QueueSettings(configure, encoding, o => o.DeleteStateOnClear = true));
     }
 
     /// <summary>
@@ -89,15 +81,24 @@ public static class OrleansQueueAzureStorageSiloBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        return builder.AddAzureBlobGrainStorage(name, QueueSettings(configure, encoding, o => o.DeleteStateOnClear = true));
+    }
+
+    /// <summary>
+    /// The user's settings, then what queues need on top: records deleted on clear (<paramref name="deleteOnClear"/>)
+    /// and the serializer of <paramref name="encoding"/>.
+    /// </summary>
+    private static Action<OptionsBuilder<TOptions>> QueueSettings<TOptions>(Action<TOptions> configure, QueueStorageEncoding encoding, Action<TOptions> deleteOnClear)
+        where TOptions : class, IStorageProviderSerializerOptions
+    {
         ArgumentNullException.ThrowIfNull(configure);
         CheckEncoding(encoding);
-        return builder.AddAzureBlobGrainStorage(name, (OptionsBuilder<AzureBlobStorageOptions> options) =>
-            options.Configure<IServiceProvider>((o, services) =>
-            {
-                configure(o);
-                o.DeleteStateOnClear = true;
-                o.GrainStorageSerializer = CreateSerializer(encoding, services);
-            }));
+        return options => options.Configure<IServiceProvider>((o, services) =>
+        {
+            configure(o);
+            deleteOnClear(o);
+            o.GrainStorageSerializer = CreateSerializer(encoding, services);
+        });
     }
 
     private static void CheckEncoding(QueueStorageEncoding encoding)

@@ -19,6 +19,9 @@ internal sealed partial class QueueWaker(IGrainFactory grains, IClusterMembershi
     /// <summary>Queues woken at once.</summary>
     private const int Wakes = 32;
 
+    /// <summary>Attempts to wake what could not be woken (1, 2, 4 ... 30 s apart: about 3 minutes in all).</summary>
+    private const int MaxAttempts = 9;
+
     /// <summary>Longest pause between attempts to wake what could not be woken.</summary>
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
 
@@ -42,10 +45,12 @@ internal sealed partial class QueueWaker(IGrainFactory grains, IClusterMembershi
 
     private async Task RunAsync(CancellationToken stop)
     {
+        var sweeps = new SweepRequests();
         try
         {
             var previous = membership.CurrentSnapshot;
-            var waking = WakeAllAsync("this silo started", stop);
+            sweeps.Request("this silo started");
+            var sweeping = SweepAsync(sweeps, stop);
             await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(stop))
             {
                 var died = snapshot.CreateUpdate(previous).Changes
@@ -53,14 +58,13 @@ internal sealed partial class QueueWaker(IGrainFactory grains, IClusterMembershi
                     .Select(m => m.SiloAddress)
                     .ToList();
                 previous = snapshot;
-                if (died.Count > 0)
+                if (died.Count > 0 && sweeps.Request($"silo {string.Join(", ", died)} died"))
                 {
-                    await waking; // one sweep at a time: the next one wakes what died since
-                    waking = WakeAllAsync($"silo {string.Join(", ", died)} died", stop);
+                    sweeping = SweepAsync(sweeps, stop); // the last sweep ended: start another
                 }
             }
 
-            await waking;
+            await sweeping;
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
@@ -71,16 +75,30 @@ internal sealed partial class QueueWaker(IGrainFactory grains, IClusterMembershi
         }
     }
 
-    /// <summary>Wakes every queue listed with push subscribers, trying again (1, 2, 4 ... 30 s apart) what failed.</summary>
+    /// <summary>Sweeps while sweeps are requested; a request made during a sweep is served by one more sweep after it.</summary>
+    private async Task SweepAsync(SweepRequests sweeps, CancellationToken stop)
+    {
+        while (sweeps.Next() is { } reason)
+        {
+            await WakeAllAsync(reason, stop);
+        }
+    }
+
+    /// <summary>
+    /// Wakes every queue listed with push subscribers. What failed (a registry shard that could not be read, a queue
+    /// that could not load) is tried again 1, 2, 4 ... 30 s later, at most <see cref="MaxAttempts"/> times in all:
+    /// past that the queue's reminder is its backstop.
+    /// </summary>
     private async Task WakeAllAsync(string reason, CancellationToken stop)
     {
         var watch = Stopwatch.StartNew();
         var shards = Enumerable.Range(0, QueueRegistry.Shards).ToList();
+        var queues = new List<string>();
         var woken = 0;
-        for (var delay = TimeSpan.FromSeconds(1); ; delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks)))
+        var delay = TimeSpan.FromSeconds(1);
+        for (var attempt = 1; ; attempt++)
         {
             var failedShards = new List<int>();
-            var queues = new List<string>();
             await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = ShardReads, CancellationToken = stop }, async (shard, _) =>
             {
                 try
@@ -98,11 +116,11 @@ internal sealed partial class QueueWaker(IGrainFactory grains, IClusterMembershi
                         failedShards.Add(shard);
                     }
 
-                    LogShardFailed(ex, shard, reason);
+                    LogShardFailed(ex, shard, reason, attempt);
                 }
             });
 
-            var failedQueues = 0;
+            var failedQueues = new List<string>();
             await Parallel.ForEachAsync(queues, new ParallelOptions { MaxDegreeOfParallelism = Wakes, CancellationToken = stop }, async (queue, _) =>
             {
                 try
@@ -112,36 +130,80 @@ internal sealed partial class QueueWaker(IGrainFactory grains, IClusterMembershi
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    // The queue failed to load (storage down, say): it is listed still, so the retry reads its shard again.
-                    Interlocked.Increment(ref failedQueues);
-                    lock (failedShards)
+                    lock (failedQueues)
                     {
-                        failedShards.Add(QueueRegistry.ShardOf(queue));
+                        failedQueues.Add(queue);
                     }
 
-                    LogQueueFailed(ex, queue, reason);
+                    LogQueueFailed(ex, queue, reason, attempt);
                 }
             });
 
-            if (failedShards.Count == 0)
+            if (failedShards.Count == 0 && failedQueues.Count == 0)
             {
                 LogWoken(woken, reason, watch.ElapsedMilliseconds);
                 return;
             }
 
-            shards = [.. failedShards.Distinct()];
+            if (attempt == MaxAttempts)
+            {
+                LogGaveUp(failedShards.Count, failedQueues.Count, reason, attempt);
+                return;
+            }
+
+            (shards, queues) = (failedShards, failedQueues);
             await Task.Delay(delay, stop);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
+        }
+    }
+
+    /// <summary>The reasons for sweeps not started yet; shared by the membership loop and the sweep it started.</summary>
+    private sealed class SweepRequests
+    {
+        private readonly List<string> _reasons = [];
+        private bool _sweeping;
+
+        /// <summary>Asks for a sweep; true when none is running, so the caller starts one.</summary>
+        public bool Request(string reason)
+        {
+            lock (_reasons)
+            {
+                _reasons.Add(reason);
+                var start = !_sweeping;
+                _sweeping = true;
+                return start;
+            }
+        }
+
+        /// <summary>The reasons of the next sweep, or null (and the sweep ends) when none was asked for.</summary>
+        public string? Next()
+        {
+            lock (_reasons)
+            {
+                if (_reasons.Count == 0)
+                {
+                    _sweeping = false;
+                    return null;
+                }
+
+                var reason = string.Join("; ", _reasons);
+                _reasons.Clear();
+                return reason;
+            }
         }
     }
 
     [LoggerMessage(42, LogLevel.Information, "Woke {Count} queues with push subscribers ({Reason}) in {Milliseconds} ms")]
     private partial void LogWoken(int count, string reason, long milliseconds);
 
-    [LoggerMessage(43, LogLevel.Warning, "Reading queue registry shard {Shard} to wake its queues ({Reason}) failed; tried again shortly")]
-    private partial void LogShardFailed(Exception exception, int shard, string reason);
+    [LoggerMessage(43, LogLevel.Warning, "Reading queue registry shard {Shard} to wake its queues ({Reason}) failed (attempt {Attempt})")]
+    private partial void LogShardFailed(Exception exception, int shard, string reason, int attempt);
 
-    [LoggerMessage(44, LogLevel.Warning, "Waking queue {Queue} ({Reason}) failed; tried again shortly")]
-    private partial void LogQueueFailed(Exception exception, string queue, string reason);
+    [LoggerMessage(44, LogLevel.Warning, "Waking queue {Queue} ({Reason}) failed (attempt {Attempt})")]
+    private partial void LogQueueFailed(Exception exception, string queue, string reason, int attempt);
+
+    [LoggerMessage(48, LogLevel.Warning, "Gave up waking after {Attempts} attempts ({Reason}): {Shards} registry shards unread, {Queues} queues not woken; their reminders wake them")]
+    private partial void LogGaveUp(int shards, int queues, string reason, int attempts);
 
     [LoggerMessage(45, LogLevel.Warning, "The queue waker stopped following cluster membership; queues whose silo dies are woken by their reminders only")]
     private partial void LogStopped(Exception exception);

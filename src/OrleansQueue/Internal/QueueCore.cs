@@ -322,6 +322,13 @@ internal sealed class QueueCore
             entry.Attempts = record.Attempts?.Select(DateTimeOffset.FromUnixTimeMilliseconds).ToList();
             entry.ErrorType = record.ErrorType;
             entry.ErrorMessage = record.ErrorMessage;
+            if (record.DeferredMove is { } deferred && !_moves.ContainsKey(message.Seq))
+            {
+                entry.DeferredMove = deferred;
+                entry.DeferredDescription = record.DeferredDescription;
+                _deferredMoves.Enqueue(message.Seq);
+            }
+
             if (_moves.ContainsKey(message.Seq))
             {
                 entry.State = EntryState.Moving;
@@ -821,14 +828,17 @@ internal sealed class QueueCore
 
         if (_moves.Count >= MaxPendingMoves)
         {
-            // Waits its turn as a delayed message. After a reload, one over the maximum delivery count starts its
-            // move again when due; a consumer's explicit dead-lettering is then an ordinary redelivery.
+            // Waits its turn as a delayed message; its delivery record keeps the decision across a reload.
             entry.State = EntryState.Ready;
+            if (entry.DeferredMove is null)
+            {
+                _deferredMoves.Enqueue(seq); // once: deferred again, it keeps its place
+            }
+
             entry.DeferredMove = reason;
             entry.DeferredDescription = description;
             entry.NotBefore = now + MoveDeferral;
             MakeReady(seq, entry.NotBefore, now);
-            _deferredMoves.Enqueue(seq);
             return null;
         }
 
@@ -907,6 +917,9 @@ internal sealed class QueueCore
             DeadLetteredAt = move.At,
         };
     }
+
+    /// <summary>Messages whose move waits for room among the pending moves (each counted once).</summary>
+    internal int DeferredMoveCount => _deferredMoves.Count;
 
     /// <summary>Records that the dead-letter grain stored the move's entry: the message leaves the queue.</summary>
     public void CompleteMove(long seq)
@@ -1261,7 +1274,7 @@ internal sealed class QueueCore
                         meta.Completed.Add(seq);
                     }
                 }
-                else if (entry.DeliveryCount > 0 && !IsFirstLeaseAsStored(entry, window.Messages[i]))
+                else if (NeedsRecord(entry, window.Messages[i]))
                 {
                     estimatedBytes += RecordBytes(entry, withHistories: true);
                     meta.Deliveries.Add(ToRecord(seq, entry));
@@ -1292,6 +1305,8 @@ internal sealed class QueueCore
         Attempts = entry.Attempts?.Select(a => a.ToUnixTimeMilliseconds()).ToList(),
         ErrorType = entry.ErrorType,
         ErrorMessage = entry.ErrorMessage,
+        DeferredMove = entry.State == EntryState.Ready ? entry.DeferredMove : null,
+        DeferredDescription = entry.State == EntryState.Ready ? entry.DeferredDescription : null,
     };
 
     // ---------------------------------------------------------------- stragglers: parking and in-flight pages
@@ -1358,7 +1373,7 @@ internal sealed class QueueCore
                 {
                     bytes += window.FirstSeq + i >= AckedBelow ? 12 : 0;
                 }
-                else if (entry.DeliveryCount > 0 && !IsFirstLeaseAsStored(entry, window.Messages[i]))
+                else if (NeedsRecord(entry, window.Messages[i]))
                 {
                     bytes += RecordBytes(entry, withHistories);
                 }
@@ -1492,6 +1507,13 @@ internal sealed class QueueCore
     /// renewed, nothing recorded since): then the cursor record need not repeat it, since a reload restores it from the
     /// segment. This keeps the cursor small while many pushed messages are out.
     /// </summary>
+    /// <summary>
+    /// Whether the cursor needs a delivery record for a message not completed: one delivered (unless its only delivery
+    /// is the first lock its segment stored with it), and one whose stored first lock was undone (it is ready again).
+    /// </summary>
+    private static bool NeedsRecord(in Entry entry, StoredMessage message) =>
+        entry.DeliveryCount > 0 ? !IsFirstLeaseAsStored(entry, message) : message.FirstLeaseToken is not null;
+
     private static bool IsFirstLeaseAsStored(in Entry entry, StoredMessage message) =>
         entry is { State: EntryState.Leased, DeliveryCount: 1, ErrorType: null }
         && message.FirstLeaseToken == entry.Token

@@ -86,7 +86,7 @@ internal sealed partial class QueueGrain
             throw new QueueException(QueueErrorCode.InvalidArgument, "FailFastExceptionTypes takes at most 100 full type names of at most 512 characters.");
         }
 
-        var core = await GetListedCoreAsync();
+        var core = await GetCoreAsync();
         core.Settings = new QueueSettingsState
         {
             AckDeadline = settings.AckDeadline,
@@ -254,6 +254,9 @@ internal sealed partial class QueueGrain
         }
     }
 
+    private bool IsSubscribed(ConsumerState consumer) =>
+        _consumers.TryGetValue(consumer.Record.Consumer, out var current) && ReferenceEquals(current, consumer);
+
     private void TrackConsumer(SubscriptionRecord record)
     {
         if (_consumers.TryGetValue(record.Consumer, out var state))
@@ -288,7 +291,10 @@ internal sealed partial class QueueGrain
         }
     }
 
-    /// <summary>Releases the messages locked for a consumer but not pushed to it: they are ready again at once.</summary>
+    /// <summary>
+    /// Unlocks the messages locked for a consumer but not pushed to it: nobody got them, so they are ready again at
+    /// once with the delivery count they had (a delivery nobody got is no attempt).
+    /// </summary>
     private void ReleaseBuffered(QueueCore core, ConsumerState consumer, DateTimeOffset now)
     {
         var released = 0;
@@ -296,16 +302,14 @@ internal sealed partial class QueueGrain
         {
             _pushes.Remove(lease.Token);
             consumer.Reserved--;
-            if (core.IsLeased(lease.Token))
+            if (core.Unlock(lease.Token, now))
             {
-                core.Abandon(lease.Token, now, immediate: true);
                 released++;
             }
         }
 
         if (released > 0)
         {
-            RecordAbandoned(released);
             CommitMetaInBackground();
             AfterRelease();
         }
@@ -736,9 +740,15 @@ internal sealed partial class QueueGrain
             return;
         }
 
-        if (failure is ClientNotAvailableException or SiloUnavailableException or OrleansMessageRejectionException)
+        if (failure is ClientNotAvailableException)
         {
-            // The consumer (or its silo) is gone: the message was not handled, so it goes out again at once.
+            // No gateway knows the client: the call never reached it, so nobody handled the message; it is ready
+            // again at once, with the delivery count it had.
+            core.Unlock(lease.Token, now);
+        }
+        else if (failure is SiloUnavailableException or OrleansMessageRejectionException)
+        {
+            // The consumer's silo is gone, perhaps in the middle of the handler: a delivery that counts, made again at once.
             core.Abandon(lease.Token, now, immediate: true);
             RecordAbandoned(1);
         }
@@ -760,9 +770,10 @@ internal sealed partial class QueueGrain
     /// </summary>
     private void FailHungPushes(QueueCore core, DateTimeOffset now)
     {
-        foreach (var consumer in _consumers.Values)
+        // Snapshots: failing a call releases messages, which dispatches, which may drop lapsed subscriptions.
+        foreach (var consumer in _consumers.Values.ToList())
         {
-            foreach (var call in consumer.Calls)
+            foreach (var call in consumer.Calls.ToList())
             {
                 if (call.TimedOut || now - call.StartedAt < consumer.MaxAutoLockRenewalDuration)
                 {
@@ -802,9 +813,11 @@ internal sealed partial class QueueGrain
     {
         FailHungPushes(core, now);
         var renewed = 0;
-        foreach (var token in _pushes.Keys)
+        foreach (var (token, consumer) in _pushes)
         {
-            if (core.LockedUntil(token) is { } until && until - now <= core.AckDeadline / 2)
+            // A call to a consumer that unsubscribed or lapsed keeps its lock until the lock runs out, unrenewed: its
+            // result still counts if it comes back before.
+            if (IsSubscribed(consumer) && core.LockedUntil(token) is { } until && until - now <= core.AckDeadline / 2)
             {
                 core.Renew(token, core.AckDeadline, now);
                 renewed++;
@@ -820,9 +833,9 @@ internal sealed partial class QueueGrain
     private DateTimeOffset? PushRenewalDue(QueueCore core)
     {
         DateTimeOffset? due = null;
-        foreach (var token in _pushes.Keys)
+        foreach (var (token, consumer) in _pushes)
         {
-            if (core.LockedUntil(token) is { } until)
+            if (IsSubscribed(consumer) && core.LockedUntil(token) is { } until)
             {
                 var at = until - core.AckDeadline / 2;
                 if (due is null || at < due)

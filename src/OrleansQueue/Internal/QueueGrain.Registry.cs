@@ -5,10 +5,9 @@ using OrleansQueue.Storage;
 namespace OrleansQueue.Internal;
 
 /// <summary>
-/// The queue's entry in the queue registry: listed before its first write, and marked as having push subscribers
-/// before a subscription is stored (unmarked after the last one is gone), so that a silo that starts, or sees another
-/// die, wakes it at once. The cursor records what the registry was told; a cursor that was not written in time only
-/// costs a repeated (harmless) registry call.
+/// The queue's entry in the queue registry: listed before its first push subscription is stored, removed after its
+/// last one is gone, so that a silo that starts, or sees another die, wakes it at once. The cursor records what the
+/// registry was told; a cursor that was not written in time only costs a repeated (harmless) registry call.
 /// </summary>
 internal sealed partial class QueueGrain : IQueueWake
 {
@@ -20,44 +19,46 @@ internal sealed partial class QueueGrain : IQueueWake
         Dispatch();
     }
 
-    private static RegistryListing ListingFor(bool hasSubscribers) =>
-        hasSubscribers ? RegistryListing.ListedWithSubscribers : RegistryListing.Listed;
-
-    /// <summary>Lists the queue before its first write (the registry already lists it unless the cursor says otherwise).</summary>
-    private Task EnsureListedAsync(QueueCore core) =>
-        core.Listing == RegistryListing.NotListed ? UpdateListingAsync(core, subscribing: false) : Task.CompletedTask;
-
     /// <summary>
-    /// Brings the registry in line with the queue: listed, with subscribers when it has any (or is taking its first,
-    /// <paramref name="subscribing"/>). One registry call runs at a time.
+    /// Brings the registry in line with the queue: listed while it has subscribers (or is taking its first,
+    /// <paramref name="subscribing"/>), not listed otherwise. One registry call runs at a time.
     /// </summary>
     private async Task UpdateListingAsync(QueueCore core, bool subscribing)
     {
         while (_core == core)
         {
-            var wanted = ListingFor(subscribing || core.Subscriptions.Count > 0);
+            var wanted = subscribing || core.Subscriptions.Count > 0 ? RegistryListing.WithSubscribers : RegistryListing.NotListed;
             if (core.Listing == wanted)
             {
                 return;
             }
 
-            if (_listingUpdate is { } running)
+            if (_listingUpdate is null)
             {
-                await running;
-                continue;
+                var update = SetListingAsync(core, wanted);
+                if (update.IsCompleted)
+                {
+                    await update; // failed before its first await: nothing to share
+                    continue;
+                }
+
+                _listingUpdate = update;
             }
 
-            _listingUpdate = GrainFactory.ShardFor(QueueName).Set(QueueName, wanted == RegistryListing.ListedWithSubscribers);
-            try
-            {
-                await _listingUpdate;
-            }
-            finally
-            {
-                _listingUpdate = null;
-            }
+            await _listingUpdate; // when it completes, the listing it set and the cleared field are in place
+        }
+    }
 
+    private async Task SetListingAsync(QueueCore core, RegistryListing wanted)
+    {
+        try
+        {
+            await GrainFactory.ShardFor(QueueName).Set(QueueName, wanted == RegistryListing.WithSubscribers);
             core.Listing = wanted; // stored with the next cursor write
+        }
+        finally
+        {
+            _listingUpdate = null;
         }
     }
 
@@ -67,13 +68,11 @@ internal sealed partial class QueueGrain : IQueueWake
     /// </summary>
     private void SyncListingInBackground(QueueCore core)
     {
-        var wanted = ListingFor(core.Subscriptions.Count > 0);
-        if (_listingUpdate is not null || core.Listing == wanted || (core.Listing == RegistryListing.NotListed && wanted == RegistryListing.Listed))
+        var wanted = core.Subscriptions.Count > 0 ? RegistryListing.WithSubscribers : RegistryListing.NotListed;
+        if (_listingUpdate is null && core.Listing != wanted)
         {
-            return; // running, in line, or a queue without subscribers not listed yet: its next write lists it
+            _ = SyncListingAsync(core);
         }
-
-        _ = SyncListingAsync(core);
     }
 
     private async Task SyncListingAsync(QueueCore core)

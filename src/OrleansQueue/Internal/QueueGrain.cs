@@ -127,7 +127,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     {
         using var activity = StartActivity("enqueue");
         QueueLimits.ValidateBatch(messages, _options.MaxMessageBodyBytes, _options.MaxBatchCount, _options.MaxBatchBodyBytes);
-        var core = await GetListedCoreAsync();
+        var core = await GetCoreAsync();
         var traceParent = CurrentTraceParent();
         if (messages.Length > 1)
         {
@@ -488,19 +488,6 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         }
 
         return _core;
-    }
-
-    /// <summary>The core of a queue the registry lists: what a call that writes needs before it writes.</summary>
-    private async Task<QueueCore> GetListedCoreAsync()
-    {
-        var core = await GetCoreAsync();
-        while (core.Listing == RegistryListing.NotListed)
-        {
-            await EnsureListedAsync(core);
-            core = await GetCoreAsync();
-        }
-
-        return core;
     }
 
     private async Task LoadAsync()
@@ -924,6 +911,20 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
     private Task OnTimerAsync(CancellationToken cancellationToken)
     {
+        try
+        {
+            OnTimer();
+        }
+        finally
+        {
+            ArmTimer(); // whatever failed, the timer keeps the locks renewed and the deadlines kept
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private void OnTimer()
+    {
         if (_core is { } core)
         {
             var now = _time.GetUtcNow();
@@ -944,11 +945,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
             {
                 _ = EnsureReminderAsync(core); // an earlier registration failed: try again
             }
-
-            ArmTimer();
         }
-
-        return Task.CompletedTask;
     }
 
     private void StartCleanup()

@@ -20,7 +20,8 @@ public sealed class OrleansQueueOptions
     /// <summary>
     /// Messages per storage segment: a segment that holds this many takes no more. A group commit that is already
     /// writing a segment may fill it to twice this many (within <see cref="SegmentMaxBytes"/>), so a commit that
-    /// crosses the count needs no second write. Default 128; 1 to 10,000.
+    /// crosses the count needs no second write. Default 128; 1 to 1,024 (the newest segment is never parked, so the
+    /// delivery state of all its messages, locked at once, must fit the cursor record).
     /// </summary>
     public int SegmentMaxMessages { get; set; } = 128;
 

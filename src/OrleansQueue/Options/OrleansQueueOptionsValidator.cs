@@ -30,6 +30,9 @@ internal sealed class OrleansQueueOptionsValidator(IOptions<OrleansQueueOptions>
     /// </summary>
     internal const long MaxWindowMessages = 16_384;
 
+    /// <summary>Most messages per segment (see <see cref="OrleansQueueOptions.SegmentMaxMessages"/>).</summary>
+    internal const int MaxSegmentMessages = 1024;
+
     internal static void Validate(OrleansQueueOptions o)
     {
         if (string.IsNullOrWhiteSpace(o.StorageName))
@@ -37,7 +40,8 @@ internal sealed class OrleansQueueOptionsValidator(IOptions<OrleansQueueOptions>
             throw Fail(nameof(o.StorageName), "must name a grain storage provider");
         }
 
-        Range(nameof(o.SegmentMaxMessages), o.SegmentMaxMessages, 1, 10_000);
+        Range(nameof(o.SegmentMaxMessages), o.SegmentMaxMessages, 1, MaxSegmentMessages,
+            "the newest segment, up to twice this many messages, cannot be parked: the delivery state of all of them locked must fit the cursor record");
         Range(nameof(o.SegmentChunkMessages), o.SegmentChunkMessages, 1, 10_000);
         Range(nameof(o.MaxMessageBodyBytes), o.MaxMessageBodyBytes, 1, QueueLimits.DefaultMaxMessageBodyBytes);
         var smallest = SegmentSizing.MaxEstimatedMessageBytes(o.MaxMessageBodyBytes);

@@ -9,14 +9,15 @@ namespace OrleansQueue.Registry;
 
 /// <summary>
 /// One shard of the queue registry: the durable list of the cluster's queues, spread over
-/// <see cref="QueueRegistry.Shards"/> grains by a stable hash of the queue name. A queue lists itself before its first
-/// write and says whether it has push subscribers, so that a silo that starts, or sees another die, can wake every
-/// queue whose pushes stopped with it.
+/// <see cref="QueueRegistry.Shards"/> grains by a stable hash of the queue name. Today it lists the queues with push
+/// subscribers (a queue lists itself before its first subscription is stored and is removed after its last one is
+/// gone), so that a silo that starts, or sees another die, can wake every queue whose pushes stopped with it. Its
+/// entries are records with room for more: queues created explicitly and their partitions can be listed here too.
 /// </summary>
 [Alias("oq.IQueueRegistryShard")]
 internal interface IQueueRegistryShard : IGrainWithIntegerKey
 {
-    /// <summary>Lists <paramref name="queue"/> (once) and records whether it has push subscribers.</summary>
+    /// <summary>Lists <paramref name="queue"/> as having push subscribers, or removes it when it has none.</summary>
     [Alias("Set")]
     Task Set(string queue, bool hasSubscribers);
 
@@ -31,8 +32,11 @@ internal static class QueueRegistry
     /// <summary>Registry shards. Never change it once a cluster stored data: the shard of each listed queue follows from it.</summary>
     public const int Shards = 64;
 
-    /// <summary>Most queues one shard lists: its record stays under 600 KiB with names of the longest length.</summary>
-    public const int MaxQueuesPerShard = 3500;
+    /// <summary>
+    /// Most queues one shard lists: its record stays under 600 KiB with names of the longest length, in either
+    /// encoding (Azure Table's limit for one entity is about 1 MiB).
+    /// </summary>
+    public const int MaxQueuesPerShard = 2500;
 
     /// <summary>Most queues the registry lists.</summary>
     public const int MaxQueues = Shards * MaxQueuesPerShard;
@@ -91,7 +95,8 @@ internal sealed partial class QueueRegistryGrain : Grain, IQueueRegistryShard
         }
 
         var state = await LoadAsync();
-        if (state.Queues.TryGetValue(queue, out var listed) && listed.HasSubscribers == hasSubscribers)
+        var listed = state.Queues.GetValueOrDefault(queue);
+        if ((listed?.HasSubscribers ?? false) == hasSubscribers)
         {
             return;
         }
@@ -99,13 +104,21 @@ internal sealed partial class QueueRegistryGrain : Grain, IQueueRegistryShard
         if (listed is null && state.Queues.Count >= QueueRegistry.MaxQueuesPerShard)
         {
             throw new QueueException(QueueErrorCode.QuotaExceeded,
-                $"Queue '{queue}' cannot be created: the cluster's queue registry is full ({QueueRegistry.MaxQueuesPerShard:N0} queues in its shard " +
-                $"{this.GetPrimaryKeyLong()}, about {QueueRegistry.MaxQueues:N0} in all).");
+                $"Queue '{queue}' cannot take push subscribers: the cluster's queue registry is full ({QueueRegistry.MaxQueuesPerShard:N0} " +
+                $"queues with subscribers in its shard {this.GetPrimaryKeyLong()}, about {QueueRegistry.MaxQueues:N0} in all).");
         }
 
         // The change goes to a copy: a failed write leaves the state as stored.
         var next = new QueueRegistryState { Queues = new Dictionary<string, QueueRegistration>(state.Queues, StringComparer.Ordinal) };
-        next.Queues[queue] = new QueueRegistration { CreatedAt = listed?.CreatedAt ?? _time.GetUtcNow(), HasSubscribers = hasSubscribers };
+        if (hasSubscribers)
+        {
+            next.Queues[queue] = new QueueRegistration { ListedAt = listed?.ListedAt ?? _time.GetUtcNow(), HasSubscribers = true };
+        }
+        else
+        {
+            next.Queues.Remove(queue); // nothing else keeps an entry yet
+        }
+
         try
         {
             _etag = await _store.WriteAsync(StateNames.Registry, next, _etag);
@@ -119,10 +132,7 @@ internal sealed partial class QueueRegistryGrain : Grain, IQueueRegistryShard
         }
 
         _state = next;
-        if (listed is null)
-        {
-            LogListed(queue, this.GetPrimaryKeyLong());
-        }
+        LogListed(queue, hasSubscribers, this.GetPrimaryKeyLong());
     }
 
     public async Task<string[]> QueuesWithSubscribers()
@@ -153,9 +163,9 @@ internal sealed partial class QueueRegistryGrain : Grain, IQueueRegistryShard
         }
     }
 
-    [LoggerMessage(40, LogLevel.Information, "Queue {Queue} listed in the queue registry (shard {Shard})")]
-    private partial void LogListed(string queue, long shard);
+    [LoggerMessage(46, LogLevel.Debug, "Queue {Queue}: listed with push subscribers {HasSubscribers} in the queue registry (shard {Shard})")]
+    private partial void LogListed(string queue, bool hasSubscribers, long shard);
 
-    [LoggerMessage(41, LogLevel.Warning, "Queue registry shard {Shard}: a storage call failed (queue {Queue}); the shard reads its record again")]
+    [LoggerMessage(47, LogLevel.Warning, "Queue registry shard {Shard}: a storage call failed (queue {Queue}); the shard reads its record again")]
     private partial void LogStorageFailed(Exception exception, long shard, string? queue);
 }

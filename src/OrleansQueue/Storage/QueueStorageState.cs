@@ -61,6 +61,12 @@ internal sealed class DeliveryRecord
     [Id(5)] public List<long>? Attempts { get; set; }
     [Id(6)] public string? ErrorType { get; set; }
     [Id(7)] public string? ErrorMessage { get; set; }
+    /// <summary>
+    /// A decided move to the dead-letter grain waiting for room (the queue's pending moves are at their maximum): it
+    /// starts when <see cref="NotBefore"/> comes or room frees up. Null in records written before it existed.
+    /// </summary>
+    [Id(8)] public DeadLetterReason? DeferredMove { get; set; }
+    [Id(9)] public string? DeferredDescription { get; set; }
 }
 
 /// <summary>A move to the dead-letter grain in progress: stored before the move, removed after it.</summary>
@@ -147,8 +153,9 @@ internal sealed class QueueMetaState
 internal enum RegistryListing
 {
     NotListed = 0,
-    Listed = 1,
-    ListedWithSubscribers = 2,
+
+    /// <summary>Listed as a queue with push subscribers: silos wake it when they start or see another die.</summary>
+    WithSubscribers = 1,
 }
 
 /// <summary>
@@ -232,7 +239,8 @@ internal sealed class DeadLetterMeta
 [GenerateSerializer, Alias("oq.QueueRegistration")]
 internal sealed class QueueRegistration
 {
-    [Id(0)] public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>When the registry first listed the queue (this time).</summary>
+    [Id(0)] public DateTimeOffset ListedAt { get; set; }
     /// <summary>Whether the queue has push subscribers: a silo that starts, or sees another die, wakes it.</summary>
     [Id(1)] public bool HasSubscribers { get; set; }
 }

@@ -1,7 +1,5 @@
-using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Orleans.Configuration;
 using OrleansQueue.Tests.Infrastructure;
 
 namespace OrleansQueue.Tests.Azurite;
@@ -97,17 +95,7 @@ public sealed class SiloHostTests : AzuriteTest
 
     private static async Task<AsyncDisposableHost> ConnectAsync(int gatewayPort, string serviceId)
     {
-        var host = new HostBuilder()
-            .UseOrleansClient(client =>
-            {
-                client.UseStaticClustering(new IPEndPoint(IPAddress.Loopback, gatewayPort));
-                client.Configure<ClusterOptions>(o =>
-                {
-                    o.ServiceId = serviceId;
-                    o.ClusterId = "orleans-queue-dev";
-                });
-            })
-            .Build();
+        var host = SiloHostClient.Build([gatewayPort], serviceId);
         await host.StartAsync();
         return new AsyncDisposableHost(host);
     }

@@ -1,9 +1,7 @@
-using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Orleans.Configuration;
 using OrleansQueue.Tests.Infrastructure;
 
 namespace OrleansQueue.Tests.Azurite;
@@ -32,15 +30,13 @@ public sealed class TlsTests : AzuriteTest
 
     private static async Task<IHost> ConnectAsync(int gatewayPort, X509Certificate2? certificate)
     {
-        var host = new HostBuilder().UseOrleansClient(client =>
+        var host = SiloHostClient.Build([gatewayPort], "oq-tls", client =>
         {
-            client.UseStaticClustering(new IPEndPoint(IPAddress.Loopback, gatewayPort));
-            client.Configure<ClusterOptions>(o => (o.ServiceId, o.ClusterId) = ("oq-tls", "orleans-queue-dev"));
             if (certificate is not null)
             {
                 client.UseTls(certificate, o => o.AllowAnyRemoteCertificate());
             }
-        }).Build();
+        });
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {

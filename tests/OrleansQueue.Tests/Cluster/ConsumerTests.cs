@@ -12,17 +12,6 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
 
     private IQueueConsumer Consumer(string name) => C.Client.GetGrain<ITestConsumerGrain>(name);
 
-    private async Task<IReadOnlyList<DeadLetterEntry>> DeadLettersOf(string queue)
-    {
-        var entries = new List<DeadLetterEntry>();
-        await foreach (var entry in C.Client.GetDeadLetters().BrowseAllAsync(new DeadLetterFilter { SourceQueue = queue }))
-        {
-            entries.Add(entry);
-        }
-
-        return entries;
-    }
-
     [Fact]
     public async Task TenThousandMessages_ThroughThreeConsumersThatFailAtRandom_AreEachCompletedOnceOrDeadLettered()
     {
@@ -61,7 +50,7 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
             "every message is completed or dead-lettered", TimeSpan.FromMinutes(2));
 
         var completed = names.SelectMany(n => ConsumerScript.For(n).Succeeded).Select(d => d.Message.MessageId).ToList();
-        var deadLettered = (await DeadLettersOf(queue.Name)).Select(e => e.Message.MessageId).ToList();
+        var deadLettered = (await C.DeadLettersOf(queue.Name)).Select(e => e.Message.MessageId).ToList();
         Assert.Equal(completed.Count, completed.Distinct().Count()); // completed exactly once
         Assert.Equal(stats.TotalCompleted, completed.Count);
         Assert.Equal(stats.TotalDeadLettered, deadLettered.Count);
@@ -84,7 +73,7 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
         await queue.SendAsync("poison", "order-2");
         await queue.SubscribeAsync(Consumer(consumer));
 
-        var entry = (await Wait.UntilAsync(() => DeadLettersOf(queue.Name), e => e.Count == 1, "the poison message is dead-lettered"))[0];
+        var entry = (await Wait.UntilAsync(() => C.DeadLettersOf(queue.Name), e => e.Count == 1, "the poison message is dead-lettered"))[0];
         Assert.Equal(4, ConsumerScript.For(consumer).Deliveries.Count(d => d.Message.MessageId == "order-2"));
         Assert.Equal((DeadLetterReason.MaxDeliveriesExceeded, "order-2", 4), (entry.Reason, entry.Message.MessageId, entry.Message.DeliveryCount));
         Assert.Equal(typeof(FormatException).FullName, entry.LastExceptionType);
@@ -101,7 +90,7 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
         await Wait.UntilAsync(() => queue.GetStatsAsync(), s => s.TotalCompleted == 2, "the redriven message is completed");
         var redriven = ConsumerScript.For(consumer).Succeeded.Single(d => d.Message.MessageId == "order-2");
         Assert.Equal(1, redriven.Message.DeliveryCount); // a fresh delivery count
-        Assert.Empty(await DeadLettersOf(queue.Name));
+        Assert.Empty(await C.DeadLettersOf(queue.Name));
     }
 
     [Fact]
@@ -114,7 +103,7 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
         await queue.SendAsync("bad", "bad-1");
         await queue.SubscribeAsync(Consumer(consumer));
 
-        var entry = (await Wait.UntilAsync(() => DeadLettersOf(queue.Name), e => e.Count == 1, "dead-lettered at once"))[0];
+        var entry = (await Wait.UntilAsync(() => C.DeadLettersOf(queue.Name), e => e.Count == 1, "dead-lettered at once"))[0];
         Assert.Equal(DeadLetterReason.FailFast, entry.Reason);
         Assert.Single(ConsumerScript.For(consumer).Deliveries);
     }
@@ -183,7 +172,7 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
 
         await queue.CompleteAsync(deliveries.Single(d => d.Message.MessageId == "m-1").LockToken);
         await queue.DeadLetterAsync(deliveries.Single(d => d.Message.MessageId == "m-2").LockToken, "not for us");
-        var entry = (await Wait.UntilAsync(() => DeadLettersOf(queue.Name), e => e.Count == 1, "the rejected message is dead-lettered"))[0];
+        var entry = (await Wait.UntilAsync(() => C.DeadLettersOf(queue.Name), e => e.Count == 1, "the rejected message is dead-lettered"))[0];
         Assert.Equal((DeadLetterReason.RejectedByConsumer, "not for us"), (entry.Reason, entry.Description));
         var stats = await queue.GetStatsAsync();
         Assert.Equal((1L, 1L, 0L), (stats.TotalCompleted, stats.TotalDeadLettered, stats.ActiveCount));
@@ -407,4 +396,28 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
         var delivery = await Wait.UntilAsync(() => Task.FromResult(ConsumerScript.For(consumer).Succeeded.FirstOrDefault()), d => d is not null, "pushed to the configured consumer");
         Assert.Equal("from configuration", delivery!.Message.BodyAsString());
     }
+
+    [Fact]
+    public async Task MessagesLockedForAConsumerButNeverPushed_AreReleasedWhenItUnsubscribes_WithoutCountingADelivery()
+    {
+        var queue = C.Queue(NewName("buffered"));
+        await queue.ConfigureAsync(new QueueSettings { MaxDeliveryCount = 1 }); // a delivery counted by mistake would dead-letter
+        var name = NewName("holder");
+        var release = new TaskCompletionSource();
+        ConsumerScript.For(name).Behavior = (_, _) => release.Task;
+        await queue.SendBatchAsync(Enumerable.Range(0, 10).Select(i => OutgoingMessage.FromText($"m{i}", $"b-{i}")));
+        await queue.SubscribeAsync(Consumer(name), new ConsumerOptions { Prefetch = 10 }); // one call at a time: 1 pushed, 9 locked for it
+        await Wait.UntilAsync(() => Task.FromResult(ConsumerScript.For(name).Deliveries.Count), n => n == 1, "one push running");
+
+        await C.Grain(queue.Name).Unsubscribe(Consumer(name).GetGrainId());
+        var received = await queue.ReceiveAsync(10, TimeSpan.FromMinutes(1));
+        Assert.Equal(9, received.Count);
+        Assert.All(received, r => Assert.Equal(1, r.Message.DeliveryCount));
+        await queue.CompleteAsync(received.Select(r => r.LockToken));
+
+        release.SetResult(); // the running call still counts: its message is completed
+        var stats = await Wait.UntilAsync(() => queue.GetStatsAsync(), s => s.TotalCompleted == 10, "all ten completed");
+        Assert.Equal(0, stats.TotalDeadLettered);
+    }
 }
+

@@ -30,17 +30,6 @@ public sealed class DeadLetterMoveTests(DefaultOptionsClusterFixture fixture, IT
         Reason = DeadLetterReason.RejectedByConsumer,
     });
 
-    private async Task<List<DeadLetterEntry>> DeadLettersOf(string queue)
-    {
-        var entries = new List<DeadLetterEntry>();
-        await foreach (var entry in C.Client.GetDeadLetters().BrowseAllAsync(new DeadLetterFilter { SourceQueue = queue }))
-        {
-            entries.Add(entry);
-        }
-
-        return entries;
-    }
-
     [Fact]
     public async Task ADeadLetterStorm_CostsFarFewerDeadLetterWritesThanMessages_AndEachMessageEndsInExactlyOnePlace()
     {
@@ -104,7 +93,7 @@ public sealed class DeadLetterMoveTests(DefaultOptionsClusterFixture fixture, IT
         {
             var stats = await queue.GetStatsAsync();
             Assert.Equal((0L, 0L, (long)PerQueue), (stats.ActiveCount, stats.TotalCompleted, stats.TotalDeadLettered));
-            var entries = await DeadLettersOf(queue.Name);
+            var entries = await C.DeadLettersOf(queue.Name);
             Assert.Equal(Enumerable.Range(0, PerQueue).Select(i => $"{queue.Name}-{i}").Order(), entries.Select(e => e.Message.MessageId).Order());
             Assert.Equal(PerQueue, counts[queue.Name]);
             Assert.All(entries, e => Assert.Equal(DeadLetterReason.MaxDeliveriesExceeded, e.Reason));
@@ -127,7 +116,7 @@ public sealed class DeadLetterMoveTests(DefaultOptionsClusterFixture fixture, IT
         // Sent again after an unknown outcome (a timeout, say), in other batches: the first entries' ids, nothing new.
         Assert.Equal(ids[..5], await store.AddBatch(moves[..5]));
         Assert.Equal(ids[5], await store.Add(moves[5].MoveId, moves[5].Entry));
-        Assert.Equal(10, (await DeadLettersOf(queue)).Count);
+        Assert.Equal(10, (await C.DeadLettersOf(queue)).Count);
         Assert.Equal(10, (await C.Client.GetDeadLetters().GetStatsAsync()).CountBySourceQueue[queue]);
 
         // Also after the grain is reactivated: it remembers the newest move ids from its segments.

@@ -32,55 +32,56 @@ public sealed class QueueRegistryTests(MemoryClusterFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task ASend_ListsTheQueue_ASubscriberMarksIt_AndItsLastUnsubscribeUnmarksIt()
+    public async Task ASubscriberListsTheQueue_BeforeItsSubscriptionIsStored_AndItsLastUnsubscribeRemovesIt()
     {
         var name = NewName("listed");
         var queue = C.Queue(name);
-        Assert.Null(await Listed(name));
-        await queue.GetStatsAsync(); // reading lists nothing
-        Assert.Null(await Listed(name));
-
         await queue.SendAsync("first");
+        await queue.ConfigureAsync(new QueueSettings { MaxDeliveryCount = 5 });
+        Assert.Null(await Listed(name)); // sends and settings list nothing: the registry holds what must be woken
+
+        var consumers = new[] { NewName("reg-a"), NewName("reg-b") }.Select(c => C.Client.GetGrain<ITestConsumerGrain>(c)).ToArray();
+        await queue.SubscribeAsync(consumers[0]); // the registry hears of it before the subscription is stored
         var listed = await Listed(name);
-        Assert.NotNull(listed);
-        Assert.False(listed.HasSubscribers);
-        Assert.DoesNotContain(name, await WithSubscribers(name));
-
-        var consumer = C.Client.GetGrain<ITestConsumerGrain>(NewName("reg-consumer"));
-        await queue.SubscribeAsync(consumer); // the registry hears of it before the subscription is stored
+        Assert.True(listed?.HasSubscribers);
         Assert.Contains(name, await WithSubscribers(name));
-        Assert.Equal(listed.CreatedAt, (await Listed(name))!.CreatedAt);
+        await queue.SubscribeAsync(consumers[1]);
+        Assert.Equal(listed!.ListedAt, (await Listed(name))!.ListedAt);
 
-        await C.Grain(name).Unsubscribe(consumer.GetGrainId());
-        await Wait.UntilAsync(() => WithSubscribers(name), names => !names.Contains(name), "the queue is unmarked after its last unsubscribe");
-        Assert.NotNull(await Listed(name)); // still listed: it still exists
+        await C.Grain(name).Unsubscribe(consumers[0].GetGrainId());
+        Assert.Contains(name, await WithSubscribers(name)); // one subscriber left
+        await C.Grain(name).Unsubscribe(consumers[1].GetGrainId());
+        await Wait.UntilAsync(() => Listed(name), entry => entry is null, "the queue is removed after its last unsubscribe");
     }
 
     [Fact]
-    public async Task AFullRegistryShard_RefusesANewQueue_WithQuotaExceeded_AndNothingOfItIsStored()
+    public async Task AFullRegistryShard_RefusesASubscriberOfANewQueue_WithQuotaExceeded_AndNothingOfItIsStored()
     {
-        // Fill one shard (names chosen by their hash) up to its limit directly, then try to create one more queue.
+        // Fill one shard (names chosen by their hash) up to its limit directly, then subscribe to one more queue.
         var run = Guid.NewGuid().ToString("N")[..8];
         var names = Enumerable.Range(0, 1_000_000).Select(i => $"full-{run}-{i}").Where(n => QueueRegistry.ShardOf(n) == 5).Take(QueueRegistry.MaxQueuesPerShard + 1).ToList();
         var shard = C.Client.GetGrain<IQueueRegistryShard>(5);
         var existing = (await ReadShard(5))?.Queues.Count ?? 0;
         foreach (var name in names.Take(QueueRegistry.MaxQueuesPerShard - existing))
         {
-            await shard.Set(name, hasSubscribers: false);
+            await shard.Set(name, hasSubscribers: true);
         }
 
         var last = names[^1];
-        var error = await Assert.ThrowsAsync<QueueException>(() => C.Queue(last).SendAsync("one too many"));
+        var consumer = C.Client.GetGrain<ITestConsumerGrain>(NewName("reg-full"));
+        var error = await Assert.ThrowsAsync<QueueException>(() => C.Queue(last).SubscribeAsync(consumer));
         Assert.Equal(QueueErrorCode.QuotaExceeded, error.Code);
         Assert.Contains("registry is full", error.Message);
         Assert.Null(await Listed(last));
         var meta = new GrainState<QueueMetaState>();
         await C.Storage().ReadStateAsync(StateNames.Meta, C.Grain(last).GetGrainId(), meta);
         Assert.False(meta.RecordExists);
-        Assert.Equal(0, (await C.Queue(last).GetStatsAsync()).ActiveCount);
 
-        // A queue already listed in the full shard goes on working.
-        await C.Queue(names[0]).SendAsync("still fine");
+        // Sends to it work (the registry lists only queues with subscribers), and a listed queue of the full shard
+        // takes more subscribers.
+        await C.Queue(last).SendAsync("still fine");
+        await C.Queue(names[0]).SubscribeAsync(consumer);
+        await C.Grain(names[0]).Unsubscribe(consumer.GetGrainId());
     }
 
     private async Task<QueueRegistryState?> ReadShard(int shard)

@@ -1,8 +1,6 @@
 using System.Diagnostics;
-using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Orleans.Configuration;
 using OrleansQueue.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -26,12 +24,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : AzuriteTest
         var silo = await SiloHostProcess.StartAsync(siloPort, gatewayPort, settings);
         try
         {
-            using var client = new HostBuilder().UseOrleansClient(c =>
-            {
-                c.UseStaticClustering(new IPEndPoint(IPAddress.Loopback, gatewayPort));
-                c.Configure<ClusterOptions>(o => (o.ServiceId, o.ClusterId) = ("orleans-queue", "orleans-queue-dev"));
-                c.AddOrleansQueueClient();
-            }).Build();
+            using var client = SiloHostClient.Build([gatewayPort], configure: c => c.AddOrleansQueueClient());
             await client.StartAsync();
             var grains = client.Services.GetRequiredService<IClusterClient>();
             var queue = grains.GetQueue("f12");
@@ -137,6 +130,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : AzuriteTest
 
             var report = history.Check();
             output.WriteLine($"F12: {report}");
+            output.WriteLine($"F12: the new silo: {string.Join(" | ", silo.Output.Split('\n').Where(l => l.Contains("Woke", StringComparison.Ordinal)))}");
             foreach (var note in notes.Take(20))
             {
                 output.WriteLine($"F12: {note}");

@@ -1,7 +1,5 @@
-using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Orleans.Configuration;
 using OrleansQueue.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -29,11 +27,7 @@ public sealed class ProcessFaultTests(ITestOutputHelper output) : AzuriteTest
                 silos[i] = await SiloHostProcess.StartAsync(ports[i].Silo, ports[i].Gateway, settings);
             }
 
-            using var client = new HostBuilder().UseOrleansClient(c =>
-            {
-                c.UseStaticClustering(ports.Select(p => new IPEndPoint(IPAddress.Loopback, p.Gateway)).ToArray());
-                c.Configure<ClusterOptions>(o => (o.ServiceId, o.ClusterId) = (serviceId, "orleans-queue-dev"));
-            }).Build();
+            using var client = SiloHostClient.Build(ports.Select(p => p.Gateway), serviceId);
             await client.StartAsync();
             var grains = client.Services.GetRequiredService<IClusterClient>();
             var queue = grains.GetQueue("f2", new QueueClientOptions { SendAttempts = 10, RetryDelay = TimeSpan.FromMilliseconds(500) });

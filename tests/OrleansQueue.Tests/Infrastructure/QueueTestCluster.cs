@@ -108,6 +108,18 @@ public sealed class QueueTestCluster : IAsyncDisposable
         return new QueueTestCluster(cluster, time);
     }
 
+    /// <summary>Every entry of the dead-letter grain that came from <paramref name="queue"/>, in id order.</summary>
+    public async Task<List<DeadLetterEntry>> DeadLettersOf(string queue)
+    {
+        var entries = new List<DeadLetterEntry>();
+        await foreach (var entry in Client.GetDeadLetters().BrowseAllAsync(new DeadLetterFilter { SourceQueue = queue }))
+        {
+            entries.Add(entry);
+        }
+
+        return entries;
+    }
+
     /// <summary>The silo an activation of the grain lives on, or null when it is not active.</summary>
     public SiloAddress? SiloOf(IAddressable grain) =>
         Cluster.TryGetGrainContext(grain.GetGrainId(), out var context) ? context.Address.SiloAddress : null;

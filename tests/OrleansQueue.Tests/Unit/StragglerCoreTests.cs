@@ -286,4 +286,45 @@ public sealed partial class QueueCoreTests
         Assert.Equal(0, h.Core.ActiveCount);
         Assert.Equal(500, h.Core.TotalDeadLettered);
     }
+
+    [Fact]
+    public void DeferredDeadLetters_KeepTheirReasonAcrossAReload_AndWaitingDoesNotGrowTheirQueue()
+    {
+        var limits = Limits with { SegmentMaxMessages = 100, ActiveSegments = 8 };
+        var h = new Harness(limits);
+        h.Append(T0, Ids(1, 300));
+        var now = T0;
+        h.FillForDelivery(now, 300);
+        foreach (var lease in h.Core.Lease(300, TimeSpan.FromSeconds(30), now))
+        {
+            h.Core.DeadLetter(lease.Token, DeadLetterReason.RejectedByConsumer, "bad order", now); // the consumer's own call
+        }
+
+        Assert.Equal(QueueCore.MaxPendingMoves, h.Core.PendingMoves.Count);
+        Assert.Equal(100, h.Core.DeferredMoveCount);
+        for (var second = 0; second < 30; second++)
+        {
+            // The dead-letter grain is unreachable for half a minute: the deferred ones wait, each in one place.
+            now += QueueCore.MoveDeferral;
+            h.Core.ReleaseDelayed(now);
+            Assert.Equal(100, h.Core.DeferredMoveCount);
+        }
+
+        h.WriteCursor();
+        h.Reload(now, limits: limits);
+        Assert.Equal(100, h.Core.DeferredMoveCount);
+        var moved = new List<MoveRecord>();
+        while (h.Core.PendingMoves.Count > 0)
+        {
+            foreach (var move in h.Core.PendingMoves.ToList())
+            {
+                moved.Add(move);
+                h.Core.CompleteMove(move.Seq); // room frees up: the deferred ones take it at once
+            }
+        }
+
+        Assert.Equal(300, moved.Select(m => m.Seq).Distinct().Count());
+        Assert.All(moved, m => Assert.Equal((DeadLetterReason.RejectedByConsumer, "bad order"), (m.Reason, m.Description)));
+        Assert.Equal(0, h.Core.ActiveCount);
+    }
 }
