@@ -295,6 +295,63 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
     }
 
     [Fact]
+    public async Task StoredByThePreviousVersion_ChunkedSegments_AreReadWhole_GrowTheirLastChunk_AndAreDeletedWithEveryChunk()
+    {
+        // The records the queue's own log wrote before SegmentedLog (segments of four in chunks of two): segment 0 as
+        // [1-2] [3-4], segment 1 as [5-6] [7], messages 1 and 2 completed, and a cursor whose tail hint lags at 0.
+        var name = NewQueueName();
+        var grainId = C.Grain(name).GetGrainId();
+        var storage = C.Storage();
+        var at = C.Time.GetUtcNow();
+        StoredMessage Stored(long seq) => new() { Id = $"id-{seq}", Seq = seq, Body = Encoding.UTF8.GetBytes($"m{seq}"), EnqueuedAt = at };
+        async Task Write(long segment, int chunk, params long[] seqs) =>
+            await storage.WriteStateAsync(StateNames.SegmentChunk(segment, chunk), grainId,
+                new GrainState<SegmentState>(new SegmentState { FirstSequence = seqs[0], Messages = [.. seqs.Select(Stored)] }));
+        await Write(0, 0, 1, 2);
+        await Write(0, 1, 3, 4);
+        await Write(1, 0, 5, 6);
+        await Write(1, 1, 7);
+        await storage.WriteStateAsync(StateNames.Meta, grainId, new GrainState<QueueMetaState>(new QueueMetaState
+        {
+            HeadSegment = 0, TailSegment = 0, RetainedFrom = 0, AckedBelow = 3, TotalCompleted = 2,
+        }));
+        async Task<string> Chunk(long segment, int chunk)
+        {
+            var state = new GrainState<SegmentState>();
+            await storage.ReadStateAsync(StateNames.SegmentChunk(segment, chunk), grainId, state);
+            return state.RecordExists && state.State is { } stored ? $"{stored.FirstSequence}:{string.Join(",", stored.Messages.Select(m => m.Seq))}" : "none";
+        }
+
+        var queue = C.Queue(name);
+        Assert.Equal((5L, 2L), ((await queue.GetStatsAsync()).ActiveCount, (await queue.GetStatsAsync()).TotalCompleted));
+        Assert.Equal(4, await queue.SendAsync("again", "id-4")); // duplicate detection read every chunk
+        Assert.Equal(8, await queue.SendAsync("m8", "id-8"));     // found past the lagging hint: the tail's small last chunk grows
+        Assert.Equal("7:7,8", await Chunk(1, 1));
+        Assert.Equal("none", await Chunk(1, 2));
+        Assert.Equal([3L, 4, 5, 6, 7, 8], (await queue.PeekAsync(10)).Select(m => m.SequenceNumber));
+
+        await C.Cluster.DeactivateAsync(C.Grain(name));
+        Assert.Equal(9, await queue.SendAsync("m9")); // segment 1 is full: segment 2
+        var delivered = new List<long>();
+        while ((await queue.ReceiveAsync(10)) is { Count: > 0 } batch)
+        {
+            delivered.AddRange(batch.Select(b => b.Message.SequenceNumber));
+            await queue.CompleteAsync(batch.Select(b => b.LockToken));
+        }
+
+        Assert.Equal([3L, 4, 5, 6, 7, 8, 9], delivered);
+        C.Time.Advance(TimeSpan.FromMinutes(11)); // the maintenance timer deletes the completed segments
+        await Wait.UntilAsync(() => Chunk(1, 0), chunk => chunk == "none", "segments 0 and 1 are deleted");
+        Assert.Equal(new[] { "none", "none", "none" }, new[] { await Chunk(0, 0), await Chunk(0, 1), await Chunk(1, 1) });
+        Assert.Equal("9:9", await Chunk(2, 0)); // the tail segment stays
+
+        await C.Cluster.DeactivateAsync(C.Grain(name));
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal((0L, 9L, 9L), (stats.ActiveCount, stats.TotalCompleted, stats.TotalEnqueued));
+        Assert.Equal(10, await queue.SendAsync("m10"));
+    }
+
+    [Fact]
     public async Task Deactivation_KeepsMessages_AndOpenLeasesStillSettle()
     {
         var queue = C.Queue(NewQueueName());
