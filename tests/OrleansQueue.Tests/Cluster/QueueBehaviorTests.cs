@@ -254,6 +254,14 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         Assert.False(page.RecordExists && page.State?.Entries.Count > 0, "the emptied in-flight page is deleted");
     }
 
+    /// <summary>Stores a chunk record of queue <paramref name="queue"/> as a previous version wrote it: messages <c>id-{seq}</c> with body <c>m{seq}</c>.</summary>
+    private async Task WriteChunkAsync(string queue, long segment, int chunk, DateTimeOffset enqueuedAt, params long[] seqs)
+    {
+        var messages = seqs.Select(seq => new StoredMessage { Id = $"id-{seq}", Seq = seq, Body = Encoding.UTF8.GetBytes($"m{seq}"), EnqueuedAt = enqueuedAt });
+        await C.Storage().WriteStateAsync(StateNames.SegmentChunk(segment, chunk), C.Grain(queue).GetGrainId(),
+            new GrainState<SegmentState>(new SegmentState { FirstSequence = seqs[0], Messages = [.. messages] }));
+    }
+
     [Fact]
     public async Task StoredByThePreviousVersion_AHeldHeadMessage_IsReadAndNoLongerStallsTheQueue()
     {
@@ -263,13 +271,9 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         var grainId = C.Grain(name).GetGrainId();
         var storage = C.Storage();
         var at = C.Time.GetUtcNow();
-        StoredMessage Stored(long seq) => new() { Id = $"id-{seq}", Seq = seq, Body = Encoding.UTF8.GetBytes($"m{seq}"), EnqueuedAt = at };
-        await storage.WriteStateAsync(StateNames.SegmentChunk(0, 0), grainId,
-            new GrainState<SegmentState>(new SegmentState { FirstSequence = 1, Messages = [Stored(1), Stored(2), Stored(3), Stored(4)] }));
-        await storage.WriteStateAsync(StateNames.SegmentChunk(1, 0), grainId,
-            new GrainState<SegmentState>(new SegmentState { FirstSequence = 5, Messages = [Stored(5), Stored(6), Stored(7), Stored(8)] }));
-        await storage.WriteStateAsync(StateNames.SegmentChunk(2, 0), grainId,
-            new GrainState<SegmentState>(new SegmentState { FirstSequence = 9, Messages = [Stored(9)] }));
+        await WriteChunkAsync(name, 0, 0, at, 1, 2, 3, 4);
+        await WriteChunkAsync(name, 1, 0, at, 5, 6, 7, 8);
+        await WriteChunkAsync(name, 2, 0, at, 9);
         var token = Guid.NewGuid();
         await storage.WriteStateAsync(StateNames.Meta, grainId, new GrainState<QueueMetaState>(new QueueMetaState
         {
@@ -303,14 +307,10 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         var grainId = C.Grain(name).GetGrainId();
         var storage = C.Storage();
         var at = C.Time.GetUtcNow();
-        StoredMessage Stored(long seq) => new() { Id = $"id-{seq}", Seq = seq, Body = Encoding.UTF8.GetBytes($"m{seq}"), EnqueuedAt = at };
-        async Task Write(long segment, int chunk, params long[] seqs) =>
-            await storage.WriteStateAsync(StateNames.SegmentChunk(segment, chunk), grainId,
-                new GrainState<SegmentState>(new SegmentState { FirstSequence = seqs[0], Messages = [.. seqs.Select(Stored)] }));
-        await Write(0, 0, 1, 2);
-        await Write(0, 1, 3, 4);
-        await Write(1, 0, 5, 6);
-        await Write(1, 1, 7);
+        await WriteChunkAsync(name, 0, 0, at, 1, 2);
+        await WriteChunkAsync(name, 0, 1, at, 3, 4);
+        await WriteChunkAsync(name, 1, 0, at, 5, 6);
+        await WriteChunkAsync(name, 1, 1, at, 7);
         await storage.WriteStateAsync(StateNames.Meta, grainId, new GrainState<QueueMetaState>(new QueueMetaState
         {
             HeadSegment = 0, TailSegment = 0, RetainedFrom = 0, AckedBelow = 3, TotalCompleted = 2,
