@@ -1594,7 +1594,10 @@ internal sealed record QueueCoreLimits(int SegmentMaxMessages, long SegmentMaxBy
     /// </summary>
     public int SegmentStretch { get; init; } = 1;
 
-    /// <summary>How the queue's log stores its segments: always as chunk records (records of every version read back).</summary>
+    /// <summary>
+    /// The queue log's segments: up to <see cref="SegmentMaxMessages"/> (stretched within one commit), stored as chunk
+    /// records whatever <see cref="ChunkMaxMessages"/> is, so a segment is always read with every chunk it was given.
+    /// </summary>
     public SegmentLimits Segments => new(SegmentMaxMessages, SegmentMaxBytes) { Stretch = SegmentStretch, ChunkMaxEntries = ChunkMaxMessages };
 
     public TimeSpan DefaultAckDeadline { get; init; } = TimeSpan.FromSeconds(30);
