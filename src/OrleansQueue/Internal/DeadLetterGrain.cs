@@ -55,6 +55,12 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
     private const int MaxMovesPerAdd = 10_000;
     private const int ReadAhead = 8;
 
+    /// <summary>
+    /// Segment writes an add has in flight at once: entry ids may have holes, so a failed one may leave a gap before
+    /// others that landed, which opening the log fills.
+    /// </summary>
+    private const int ParallelWrites = 8;
+
     /// <summary>Segments an add may start past the cursor's tail hint before it writes the cursor: what a load probes at most.</summary>
     private const int TailHintLag = 8;
 
@@ -124,13 +130,13 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
     {
         (var meta, _metaETag) = await _store.ReadAsync<DeadLetterMeta>(StateNames.DeadLetterMeta);
         _meta = meta ?? new DeadLetterMeta();
-        _log = new SegmentedLog<DeadLetterSegment, StoredDeadLetter>(_store, StateNames.DeadLetterSegment,
-            new SegmentLimits(Limits.SegmentMaxEntries, Limits.SegmentMaxBytes), EstimateBytes);
+        _log = new SegmentedLog<DeadLetterSegment, StoredDeadLetter>(_store, static (id, _) => StateNames.DeadLetterSegment(id),
+            new SegmentLimits(Limits.SegmentMaxEntries, Limits.SegmentMaxBytes), EstimateBytes, ParallelWrites);
 
         // The tail: the hint, then any newer segments. Entries past CountedThrough were added after the last count.
         var newest = await _log.OpenAsync(_meta.HeadSegment, _meta.TailSegment, Math.Max(_meta.NextEntryId, _meta.CountedThrough + 1));
         var changed = false;
-        foreach (var entry in newest.SelectMany(s => s.Entries).Where(e => e.EntryId > _meta.CountedThrough))
+        foreach (var entry in newest.SelectMany(s => s.Segment.Entries).Where(e => e.EntryId > _meta.CountedThrough))
         {
             Count(entry, +1);
             changed = true;
@@ -143,11 +149,16 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
         _moveIdOrder.Clear();
         var recent = new List<DeadLetterSegment>();
         var kept = 0;
-        await _log.ReadBackwardAsync(ReadAhead, segment =>
+        await _log.ReadRunAsync(_log.TailSegment, _log.HeadSegment, ReadAhead, (_, segment) =>
         {
+            if (segment is null)
+            {
+                return true;
+            }
+
             recent.Add(segment);
             kept += segment.Entries.Count;
-            return kept >= MoveIdsKept;
+            return kept < MoveIdsKept;
         });
         for (var i = recent.Count - 1; i >= 0; i--)
         {

@@ -3,36 +3,19 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using OrleansQueue.Storage;
+using MessageSegment = OrleansQueue.Storage.SegmentImage<OrleansQueue.Storage.SegmentState, OrleansQueue.Storage.StoredMessage>;
 
 namespace OrleansQueue.Internal;
 
-/// <summary>
-/// A segment as last written to (or read from) storage. Never changed after creation. A segment is stored as one or
-/// more chunk records (<see cref="StateNames.SegmentChunk"/>), each a run of its messages; only the last one,
-/// number <paramref name="Chunk"/>, starting at message <paramref name="ChunkStart"/> of the segment with
-/// <paramref name="ChunkBytes"/> estimated bytes, is ever rewritten, and <paramref name="ETag"/> is that chunk's.
-/// </summary>
-internal sealed record SegmentSnapshot(long Id, long FirstSeq, IReadOnlyList<StoredMessage> Messages, long EstimatedBytes, string? ETag,
-    int Chunk = 0, int ChunkStart = 0, long ChunkBytes = 0)
+/// <summary>The queue's view of a segment of its log: the messages, by sequence number. Never changed after creation.</summary>
+internal sealed record SegmentSnapshot(long Id, long FirstSeq, IReadOnlyList<StoredMessage> Messages)
 {
     public long NextSeq => FirstSeq + Messages.Count;
 
     public long LastSeq => NextSeq - 1;
 
-    /// <summary>The whole segment, every chunk.</summary>
-    public SegmentState ToState() => new() { FirstSequence = FirstSeq, Messages = [.. Messages] };
-
-    /// <summary>The record of the last chunk: what a write of this snapshot stores.</summary>
-    public SegmentState ChunkState()
-    {
-        var messages = new List<StoredMessage>(Messages.Count - ChunkStart);
-        for (var i = ChunkStart; i < Messages.Count; i++)
-        {
-            messages.Add(Messages[i]);
-        }
-
-        return new SegmentState { FirstSequence = FirstSeq + ChunkStart, Messages = messages };
-    }
+    /// <summary>The segment of the log as stored (or as an append stores it).</summary>
+    public static SegmentSnapshot Of(MessageSegment segment) => new(segment.Id, segment.Segment.FirstSequence, segment.Segment.Messages);
 }
 
 /// <summary>A message waiting for a group commit, with the id it will be stored under.</summary>
@@ -43,13 +26,14 @@ internal readonly record struct PendingMessage(OutgoingMessage Message, string M
 }
 
 /// <summary>
-/// What one group commit writes: the segments, in order, and the sequence number of every pending message;
-/// <paramref name="LeasedOnAppend"/> of the new messages (the first ones) carry their first lease in the same write.
+/// What one group commit writes: the segments, in order (as the log's append planned them), and the sequence number
+/// of every pending message; <paramref name="LeasedOnAppend"/> of the new messages (the first ones) carry their first
+/// lease in the same write.
 /// </summary>
-internal sealed record AppendPlan(IReadOnlyList<SegmentSnapshot> Segments, long[] Sequences, IReadOnlyList<StoredMessage> NewMessages, int LeasedOnAppend);
+internal sealed record AppendPlan(IReadOnlyList<MessageSegment> Segments, long[] Sequences, IReadOnlyList<StoredMessage> NewMessages, int LeasedOnAppend);
 
 /// <summary>A segment below the head, fully completed, kept for duplicate detection until it can be deleted.</summary>
-internal sealed record RetainedSegment(long Id, long LastSeq, DateTimeOffset LastEnqueuedAt, string? ETag);
+internal sealed record RetainedSegment(long Id, long LastSeq, DateTimeOffset LastEnqueuedAt);
 
 /// <summary>
 /// An in-flight page to write before the cursor: its parked messages, or null when it is empty and is to be deleted;
@@ -471,24 +455,25 @@ internal sealed class QueueCore
         || (Tail.Messages.Count == 0 && Tail.Id == LoadedThrough + 1 && _window.Count < _limits.ActiveSegments);
 
     /// <summary>
-    /// Plans the segment writes for the pending messages without changing the core. With <paramref name="leaseOnAppend"/>
-    /// above zero, that many of the new messages (the first ones, and only those whose segment joins the active window
-    /// when written) are stored already leased for <paramref name="leaseDuration"/>: their first delivery is durable
-    /// with the message, and <see cref="SegmentWritten"/> returns their leases. Call it only when
-    /// <see cref="CanLeaseOnAppend"/> said so.
+    /// Plans the segment writes for the pending messages into <paramref name="append"/> (the log's plan of an append
+    /// after <see cref="Tail"/>, which decides the segments and chunks) without changing the core. With
+    /// <paramref name="leaseOnAppend"/> above zero, that many of the new messages (the first ones, and only those
+    /// whose segment joins the active window when written) are stored already leased for
+    /// <paramref name="leaseDuration"/>: their first delivery is durable with the message, and
+    /// <see cref="SegmentWritten"/> returns their leases. Call it only when <see cref="CanLeaseOnAppend"/> said so.
     /// </summary>
-    public AppendPlan PlanAppend(IReadOnlyList<PendingMessage> pending, DateTimeOffset now, int leaseOnAppend = 0, TimeSpan leaseDuration = default)
+    public AppendPlan PlanAppend(SegmentAppend<SegmentState, StoredMessage> append, IReadOnlyList<PendingMessage> pending, DateTimeOffset now,
+        int leaseOnAppend = 0, TimeSpan leaseDuration = default)
     {
-        var segments = new List<SegmentSnapshot>();
-        var current = ChunkToAppendTo(Tail);
-        var messages = new List<StoredMessage>(current.Messages);
-        var bytes = current.EstimatedBytes;
-        var chunkBytes = current.ChunkBytes;
-        var changed = false;
+        if (append.SegmentId != Tail.Id)
+        {
+            throw new InvalidOperationException($"The append starts at segment {append.SegmentId}, not at the tail, segment {Tail.Id}.");
+        }
+
         var sequences = new long[pending.Count];
         var newMessages = new List<StoredMessage>(pending.Count);
         Dictionary<UInt128, long>? inPlan = null;
-        var next = current.NextSeq;
+        var next = NextSeq;
         var leased = 0;
         // Which segments join the window when written: the window's last one, then new ones while it has room.
         var windowLast = LoadedThrough;
@@ -511,7 +496,8 @@ internal sealed class QueueCore
         }
 
         leaseOnAppend = Math.Min(leaseOnAppend, Math.Max(0, _limits.MaxInFlight - InFlightCount));
-        var leasing = leaseOnAppend > 0 && WholeQueueInWindow() && JoinsWindow(current.Id);
+        var segmentId = append.SegmentId;
+        var leasing = leaseOnAppend > 0 && WholeQueueInWindow() && JoinsWindow(segmentId);
 
         for (var i = 0; i < pending.Count; i++)
         {
@@ -521,23 +507,6 @@ internal sealed class QueueCore
             {
                 sequences[i] = existing;
                 continue;
-            }
-
-            // A segment this commit is already writing may take up to twice its count, so that a commit crossing
-            // the count needs no second write; the byte limit is hard.
-            var maxMessages = changed ? _limits.SegmentStretch * _limits.SegmentMaxMessages : _limits.SegmentMaxMessages;
-            if (messages.Count > 0 && (messages.Count >= maxMessages || bytes + p.EstimatedBytes > _limits.SegmentMaxBytes))
-            {
-                if (changed)
-                {
-                    segments.Add(current with { Messages = messages, EstimatedBytes = bytes, ChunkBytes = chunkBytes });
-                }
-
-                current = new SegmentSnapshot(current.Id + 1, next, [], 0, null);
-                messages = [];
-                bytes = 0;
-                chunkBytes = 0;
-                leasing = leasing && JoinsWindow(current.Id);
             }
 
             var stored = new StoredMessage
@@ -552,18 +521,21 @@ internal sealed class QueueCore
                 TraceParent = p.TraceParent,
                 Key = key,
             };
+            if (append.Add(stored, p.EstimatedBytes) != segmentId)
+            {
+                segmentId = append.SegmentId;
+                leasing = leasing && JoinsWindow(segmentId);
+            }
+
             if (leasing && leased < leaseOnAppend)
             {
+                // The append stores the message as it is when written: its first lease goes with it.
                 stored.FirstLeaseToken = RandomIds.NewGuid();
                 stored.FirstLeasedUntil = now + leaseDuration;
                 leased++;
             }
 
-            messages.Add(stored);
             newMessages.Add(stored);
-            bytes += p.EstimatedBytes;
-            chunkBytes += p.EstimatedBytes;
-            changed = true;
             sequences[i] = next;
             if (_limits.DedupEnabled)
             {
@@ -573,38 +545,23 @@ internal sealed class QueueCore
             next++;
         }
 
-        if (changed)
-        {
-            segments.Add(current with { Messages = messages, EstimatedBytes = bytes, ChunkBytes = chunkBytes });
-        }
-
-        return new AppendPlan(segments, sequences, newMessages, leased);
+        return new AppendPlan(append.Writes, sequences, newMessages, leased);
     }
 
     /// <summary>
-    /// The chunk of the tail that an append writes: the tail's last chunk while it is small (rewritten with the new
-    /// messages, by its ETag), else a new chunk record holding only the new messages. So an append rewrites at most
-    /// <see cref="QueueCoreLimits.ChunkMaxMessages"/> earlier messages instead of the whole tail segment.
+    /// Records that a planned segment was durably written; returns the leases of the messages it stored already
+    /// leased, in sequence order.
     /// </summary>
-    private SegmentSnapshot ChunkToAppendTo(SegmentSnapshot tail) =>
-        tail.Messages.Count > tail.ChunkStart
-        && (tail.Messages.Count - tail.ChunkStart >= _limits.ChunkMaxMessages || tail.ChunkBytes >= _limits.ChunkMaxBytes)
-            ? tail with { Chunk = tail.Chunk + 1, ChunkStart = tail.Messages.Count, ChunkBytes = 0, ETag = null }
-            : tail;
-
-    /// <summary>
-    /// Records that a planned segment was durably written with <paramref name="etag"/>; returns the leases of the
-    /// messages it stored already leased, in sequence order.
-    /// </summary>
-    public List<Lease> SegmentWritten(SegmentSnapshot written, string? etag, DateTimeOffset now)
+    public List<Lease> SegmentWritten(MessageSegment segment, DateTimeOffset now)
     {
+        var written = SegmentSnapshot.Of(segment);
         if (written.Id != Tail.Id && written.Id != Tail.Id + 1)
         {
             throw new InvalidOperationException($"Segment {written.Id} does not follow tail {Tail.Id}.");
         }
 
         var previousNext = written.Id == Tail.Id ? Tail.NextSeq : written.FirstSeq;
-        Tail = written with { ETag = etag };
+        Tail = written;
 
         var added = written.Messages.Skip((int)(previousNext - written.FirstSeq)).ToList();
         foreach (var message in added)
@@ -1544,7 +1501,7 @@ internal sealed class QueueCore
     }
 
     private static RetainedSegment ToRetained(WindowSegment window) =>
-        new(window.Id, window.NextSeq - 1, window.Messages.Count > 0 ? window.Messages[^1].EnqueuedAt : DateTimeOffset.MinValue, null);
+        new(window.Id, window.NextSeq - 1, window.Messages.Count > 0 ? window.Messages[^1].EnqueuedAt : DateTimeOffset.MinValue);
 
     private long CompletedAboveAckedCount()
     {
@@ -1664,8 +1621,11 @@ internal sealed record QueueCoreLimits(int SegmentMaxMessages, long SegmentMaxBy
     /// </summary>
     public int SegmentStretch { get; init; } = 1;
 
-    /// <summary>The same bound in estimated bytes: the segment's byte limit in proportion to its chunk's messages.</summary>
-    public long ChunkMaxBytes => Math.Max(1, SegmentMaxBytes * ChunkMaxMessages / SegmentMaxMessages);
+    /// <summary>
+    /// The queue log's segments: up to <see cref="SegmentMaxMessages"/> (stretched within one commit), stored as chunk
+    /// records whatever <see cref="ChunkMaxMessages"/> is, so a segment is always read with every chunk it was given.
+    /// </summary>
+    public SegmentLimits Segments => new(SegmentMaxMessages, SegmentMaxBytes) { Stretch = SegmentStretch, ChunkMaxEntries = ChunkMaxMessages };
 
     public TimeSpan DefaultAckDeadline { get; init; } = TimeSpan.FromSeconds(30);
 

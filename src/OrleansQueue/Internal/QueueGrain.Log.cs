@@ -28,9 +28,6 @@ internal sealed partial class QueueGrain
     [LoggerMessage(8, LogLevel.Information, "Queue {Queue}: storing the cursor record on deactivation failed; completions not yet stored are delivered again")]
     private partial void LogDeactivationCommitFailed(Exception exception, string queue);
 
-    [LoggerMessage(9, LogLevel.Debug, "Queue {Queue}: a segment read ahead on activation failed; it was not needed")]
-    private partial void LogReadAheadFailed(Exception exception, string queue);
-
     [LoggerMessage(18, LogLevel.Debug, "Queue {Queue}: the delivery window moved past segment {Segment}, whose messages in flight are parked ({Parked} parked in all)")]
     private partial void LogParked(string queue, long segment, int parked);
 

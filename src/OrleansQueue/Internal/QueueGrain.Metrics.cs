@@ -96,9 +96,37 @@ internal sealed partial class QueueGrain
     {
         var started = _time.GetTimestamp();
         await _storage.WriteStateAsync(stateName, this.GetGrainId(), state);
+        RecordStorageWrite(record, started);
+    }
+
+    private void RecordStorageWrite(string record, long started)
+    {
         KeyValuePair<string, object?> queue = QueueInstruments.Queue(QueueName), kind = new("record", record);
         QueueInstruments.StorageWrite.Record(_time.GetElapsedTime(started).TotalMilliseconds, queue, kind);
         QueueInstruments.StorageWrites.Add(1, queue, kind);
+    }
+
+    /// <summary>The queue's records as a <see cref="SegmentedLog{TSegment, TEntry}"/> stores them, each write timed as a <paramref name="record"/> write.</summary>
+    private sealed class TimedRecordStore(QueueGrain grain, string record) : ILogRecordStore
+    {
+        private readonly GrainRecordStore _records = new(grain._storage, grain._options.StorageName, grain.GetGrainId());
+
+        public Task<(T? Record, string? ETag)> ReadAsync<T>(string name)
+            where T : class =>
+            _records.ReadAsync<T>(name);
+
+        public async Task<string?> WriteAsync<T>(string name, T value, string? etag)
+            where T : class
+        {
+            var started = grain._time.GetTimestamp();
+            var written = await _records.WriteAsync(name, value, etag);
+            grain.RecordStorageWrite(record, started);
+            return written;
+        }
+
+        public Task DeleteAsync<T>(string name, T value, string? etag)
+            where T : class =>
+            _records.DeleteAsync(name, value, etag);
     }
 
     private void RecordAbandoned(int count)

@@ -8,12 +8,14 @@ using Orleans.Storage;
 using OrleansQueue.Diagnostics;
 using OrleansQueue.Options;
 using OrleansQueue.Storage;
+using MessageLog = OrleansQueue.Storage.SegmentedLog<OrleansQueue.Storage.SegmentState, OrleansQueue.Storage.StoredMessage>;
 
 namespace OrleansQueue.Internal;
 
 /// <summary>
-/// The durable queue. Messages live in bounded segment records; a small cursor record holds the head, the completion
-/// watermark and the delivery state of the active window. Concurrent enqueues are group-committed into one segment
+/// The durable queue. Messages live in a <see cref="SegmentedLog{TSegment, TEntry}"/> of bounded segments, stored as
+/// chunk records; a small cursor record holds the head, the completion watermark and the delivery state of the active
+/// window. Concurrent enqueues are group-committed into one segment
 /// write, concurrent settlements into one cursor write, and no call returns before its change is durable.
 /// After any failed write the activation drops its in-memory state and reloads from storage (re-read and decide again).
 /// </summary>
@@ -43,6 +45,12 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     /// <summary>How many segments activation reads at once for the active window and the duplicate-detection index.</summary>
     private const int SegmentReadAhead = 8;
 
+    /// <summary>
+    /// Segment writes a group commit has in flight at once: one, in order. A queue's sequence numbers follow each
+    /// other without holes (the window and the counts rely on it), and a failed write among parallel ones could leave one.
+    /// </summary>
+    private const int SegmentParallelWrites = 1;
+
     private readonly OrleansQueueOptions _options;
     private readonly QueueCoreLimits _limits;
     private readonly TimeProvider _time;
@@ -51,6 +59,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     private readonly List<EnqueueRequest> _pendingEnqueues = [];
 
     private QueueCore? _core;
+    private MessageLog? _log;
     private Task? _loading;
     private CommitPump? _metaPump;
     private string? _metaETag;
@@ -221,29 +230,33 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                 var requests = _pendingEnqueues.GetRange(0, take);
                 var batch = requests.SelectMany(r => r.Messages).ToList();
                 var core = _core!;
+                var log = _log!;
                 var now = _time.GetUtcNow();
                 // Push consumers waiting with credit get the new messages leased in the same write that stores them:
                 // the first delivery is as durable as the message, and no cursor write stands before the push.
                 DropExpiredSubscriptions(core, now);
                 var credit = _consumers.Count > 0 && core.CanLeaseOnAppend(now) ? TakeCredit(batch.Count) : [];
-                var plan = core.PlanAppend(batch, now, credit.Count, core.AckDeadline);
+                var plan = core.PlanAppend(log.BeginAppend(), batch, now, credit.Count, core.AckDeadline);
                 ReturnCredit(credit, plan.LeasedOnAppend);
                 var createdSegment = plan.Segments.Any(s => s.Id != core.Tail.Id);
                 var leases = new List<Lease>(plan.LeasedOnAppend);
                 var writeStart = _time.GetTimestamp();
                 try
                 {
-                    foreach (var segment in plan.Segments)
+                    // Each segment's last chunk only: a new chunk record, or the small last one rewritten by its ETag.
+                    var written = await log.WriteAsync(plan.Segments, segment =>
                     {
-                        // Only the segment's last chunk: a new chunk record, or the small last one rewritten by its ETag.
-                        var state = new GrainState<SegmentState>(segment.ChunkState(), segment.ETag);
-                        await WriteTimedAsync("segment", StateNames.SegmentChunk(segment.Id, segment.Chunk), state);
                         if (generation != _generation)
                         {
-                            return; // invalidated meanwhile: the requests were failed there
+                            return false; // invalidated meanwhile: the requests were failed there
                         }
 
-                        leases.AddRange(core.SegmentWritten(segment, state.ETag, now));
+                        leases.AddRange(core.SegmentWritten(segment, now));
+                        return true;
+                    });
+                    if (!written)
+                    {
+                        return;
                     }
                 }
                 catch (Exception ex)
@@ -399,47 +412,23 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
             return [.. result];
         }
 
-        // Beyond the window: find the segment holding `from` by binary search, then read forward.
+        // Beyond the window: from the segment holding `start` (the log finds it by binary search) on.
         var start = Math.Max(from, result.Count > 0 ? result[^1].SequenceNumber + 1 : from);
-        var lo = core.LoadedThrough + 1;
-        var hi = core.Tail.Id;
-        var readCache = new Dictionary<long, SegmentSnapshot>();
-        async Task<SegmentSnapshot> ReadAsync(long id)
+        await _log!.ScanAsync(start, int.MaxValue, message =>
         {
-            if (!readCache.TryGetValue(id, out var segment))
+            if (result.Count >= maxMessages)
             {
-                segment = id == core.Tail.Id ? core.Tail : await ReadSegmentAsync(id) ?? throw MissingSegment(id);
-                EnsureGeneration(generation);
-                readCache[id] = segment;
+                return false;
             }
 
-            return segment;
-        }
-
-        while (lo < hi)
-        {
-            var mid = lo + (hi - lo) / 2;
-            if ((await ReadAsync(mid)).NextSeq <= start)
+            if (message.Seq >= core.AckedBelow)
             {
-                lo = mid + 1;
+                result.Add(QueueCore.ToQueueMessage(message, 0));
             }
-            else
-            {
-                hi = mid;
-            }
-        }
 
-        for (var id = lo; id <= core.Tail.Id && result.Count < maxMessages; id++)
-        {
-            foreach (var message in (await ReadAsync(id)).Messages)
-            {
-                if (message.Seq >= start && message.Seq >= core.AckedBelow && result.Count < maxMessages)
-                {
-                    result.Add(QueueCore.ToQueueMessage(message, 0));
-                }
-            }
-        }
-
+            return true;
+        });
+        EnsureGeneration(generation);
         return [.. result];
     }
 
@@ -496,57 +485,39 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         await ReadRecordAsync(StateNames.Meta, metaState);
         var meta = metaState.RecordExists && metaState.State is not null ? metaState.State : new QueueMetaState();
         var now = _time.GetUtcNow();
-        var read = new Dictionary<long, SegmentSnapshot>();
+        var log = new MessageLog(new TimedRecordStore(this, "segment"), StateNames.SegmentChunk, _limits.Segments, SegmentSizing.EstimateBytes,
+            SegmentParallelWrites);
 
-        // The tail: the cursor's hint, then probe forward for segments written after the hint.
-        SegmentSnapshot? tail = null;
-        for (var id = meta.TailSegment; ; id++)
+        // The tail: the cursor's hint, then probe forward for segments written after the hint. A cursor may name a
+        // tail that was never written (a new or purged empty queue): its first message is the next to acknowledge.
+        var read = new Dictionary<long, SegmentState>();
+        foreach (var found in await log.OpenAsync(meta.RetainedFrom, meta.TailSegment, meta.AckedBelow))
         {
-            var segment = await ReadSegmentAsync(id);
-            if (segment is null)
-            {
-                break;
-            }
-
-            read[id] = tail = segment;
+            read[found.Id] = found.Segment;
         }
 
-        // A cursor may name a tail that was never written (a new or purged empty queue).
-        tail ??= new SegmentSnapshot(meta.TailSegment, meta.AckedBelow, [], 0, null);
-        read[tail.Id] = tail;
-
-        // Segments are read SegmentReadAhead at a time (each is a few chunk reads): `id` and the next ones towards
-        // `last`, by `step`; at most that many are read in vain.
-        var ahead = new Dictionary<long, Task<SegmentSnapshot?>>();
-        async Task<SegmentSnapshot?> ReadAheadAsync(long id, int step, long last)
-        {
-            for (var (next, count) = (id, 0); count < SegmentReadAhead && (step > 0 ? next <= last : next >= last); next += step, count++)
-            {
-                if (!read.ContainsKey(next) && !ahead.ContainsKey(next))
-                {
-                    ahead[next] = ReadSegmentAsync(next);
-                }
-            }
-
-            if (!read.TryGetValue(id, out var segment) && ahead.Remove(id, out var reading) && await reading is { } found)
-            {
-                read[id] = segment = found;
-            }
-
-            return segment;
-        }
+        var tail = SegmentSnapshot.Of(log.Tail);
 
         // The in-flight pages: the messages in flight that the window had moved past, with their delivery state.
         var core = new QueueCore(_limits, tail, meta);
         await RestoreInFlightPagesAsync(core, meta, now);
 
-        // The active window, far enough to hold every message the cursor has delivery state for.
+        // The active window, far enough to hold every message the cursor has delivery state for. Segments are read
+        // SegmentReadAhead at a time; at most that many are read in vain.
         var mustReach = QueueCore.HighestRecordedSeq(meta);
-        while (core.LoadedThrough < tail.Id && (core.NextSegmentToLoad is not null || core.NextSeqLoaded() <= mustReach))
+        bool WindowWantsMore() => core.LoadedThrough < tail.Id && (core.NextSegmentToLoad is not null || core.NextSeqLoaded() <= mustReach);
+        if (WindowWantsMore())
         {
-            var id = core.LoadedThrough + 1;
-            var segment = await ReadAheadAsync(id, 1, tail.Id) ?? throw MissingSegment(id);
-            core.AddWindowSegment(id, segment.ToState(), now);
+            await log.ReadRunAsync(core.LoadedThrough + 1, tail.Id, SegmentReadAhead, (id, segment) =>
+            {
+                if (!WindowWantsMore())
+                {
+                    return false;
+                }
+
+                core.AddWindowSegment(id, segment ?? throw MissingSegment(id), now);
+                return true;
+            }, read);
         }
 
         core.EndRestore();
@@ -554,27 +525,34 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         // The duplicate-detection index, from the newest segments back to the window or the id cap.
         if (_limits.DedupEnabled)
         {
-            var newestFirst = new List<SegmentSnapshot>();
+            var newestFirst = new List<SegmentState>();
             long ids = 0;
-            for (var id = tail.Id; id >= meta.RetainedFrom && ids < _limits.DedupMaxIds; id--)
+            await log.ReadRunAsync(tail.Id, meta.RetainedFrom, SegmentReadAhead, (id, segment) =>
             {
-                if (await ReadAheadAsync(id, -1, meta.RetainedFrom) is not { } segment)
+                if (ids >= _limits.DedupMaxIds)
                 {
-                    continue; // deleted, but the cursor was not yet advanced past it
+                    return false;
+                }
+
+                if (segment is null)
+                {
+                    return true; // deleted, but the cursor was not yet advanced past it
                 }
 
                 if (segment.Messages.Count > 0 && segment.Messages[^1].EnqueuedAt < now - _limits.DedupWindow)
                 {
-                    break;
+                    return false;
                 }
 
                 newestFirst.Add(segment);
                 ids += segment.Messages.Count;
                 if (id < core.HeadSegment && segment.Messages.Count > 0)
                 {
-                    core.AddRetained(new RetainedSegment(id, segment.LastSeq, segment.Messages[^1].EnqueuedAt, segment.ETag));
+                    core.AddRetained(new RetainedSegment(id, segment.Messages[^1].Seq, segment.Messages[^1].EnqueuedAt));
                 }
-            }
+
+                return true;
+            }, read);
 
             for (var i = newestFirst.Count - 1; i >= 0; i--)
             {
@@ -587,16 +565,8 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
             core.TrimDedup(now);
         }
 
-        try
-        {
-            await Task.WhenAll(ahead.Values); // read ahead in vain: nothing to keep, but leave no read running
-        }
-        catch (Exception ex)
-        {
-            LogReadAheadFailed(ex, QueueName);
-        }
-
         _core = core;
+        _log = log;
         _metaETag = metaState.ETag;
         _metaPump = new CommitPump(WriteMetaAsync, Invalidate, _options.CursorWriteDelay);
         _loading = null;
@@ -680,7 +650,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                 continue;
             }
 
-            _windowLoad = LoadWindowSegmentAsync(core, id, _generation);
+            _windowLoad = LoadWindowSegmentAsync(core, _log!, id, _generation);
             try
             {
                 await _windowLoad;
@@ -692,12 +662,12 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         }
     }
 
-    private async Task LoadWindowSegmentAsync(QueueCore core, long id, int generation)
+    private async Task LoadWindowSegmentAsync(QueueCore core, MessageLog log, long id, int generation)
     {
-        SegmentSnapshot segment;
+        SegmentState segment;
         try
         {
-            segment = id == core.Tail.Id ? core.Tail : await ReadSegmentAsync(id) ?? throw MissingSegment(id);
+            segment = await log.ReadAsync(id) ?? throw MissingSegment(id);
         }
         catch (Exception ex) when (ex is not QueueException and not InvalidOperationException)
         {
@@ -707,69 +677,13 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
         if (generation == _generation && core.NextSegmentToLoad == id)
         {
-            core.AddWindowSegment(id, segment.ToState(), _time.GetUtcNow());
+            core.AddWindowSegment(id, segment, _time.GetUtcNow());
         }
     }
-
-    private async Task<SegmentSnapshot?> ReadSegmentAsync(long id) => ToSnapshot(id, await ReadChunksAsync(id));
 
     /// <summary>Reads one of the queue's records; a record written in another encoding fails with an error naming the setting.</summary>
     private Task ReadRecordAsync<T>(string stateName, IGrainState<T> state) =>
         StorageReadErrors.ReadStateAsync(_storage, _options.StorageName, stateName, this.GetGrainId(), state);
-
-    /// <summary>The chunk records of segment <paramref name="id"/>, in order; none when the segment does not exist.</summary>
-    private async Task<List<GrainState<SegmentState>>> ReadChunksAsync(long id)
-    {
-        var chunks = new List<GrainState<SegmentState>>();
-        for (var chunk = 0; chunk <= _options.SegmentMaxMessages; chunk++)
-        {
-            var state = new GrainState<SegmentState>();
-            await ReadRecordAsync(StateNames.SegmentChunk(id, chunk), state);
-            if (!state.RecordExists || state.State is null)
-            {
-                break;
-            }
-
-            chunks.Add(state);
-        }
-
-        return chunks;
-    }
-
-    /// <summary>One segment from its chunk records, which must follow each other without a gap.</summary>
-    private SegmentSnapshot? ToSnapshot(long id, List<GrainState<SegmentState>> chunks)
-    {
-        if (chunks.Count == 0)
-        {
-            return null;
-        }
-
-        var first = chunks[0].State!.FirstSequence; // ReadChunksAsync returns only records with a state
-        var messages = new List<StoredMessage>();
-        long bytes = 0, chunkBytes = 0;
-        var chunkStart = 0;
-        for (var i = 0; i < chunks.Count; i++)
-        {
-            var chunk = chunks[i].State!;
-            if (chunk.FirstSequence != first + messages.Count)
-            {
-                throw new InvalidOperationException(
-                    $"Queue '{QueueName}': chunk {i} of segment {id} starts at sequence {chunk.FirstSequence}, not {first + messages.Count}.");
-            }
-
-            chunkStart = messages.Count;
-            chunkBytes = 0;
-            foreach (var message in chunk.Messages)
-            {
-                messages.Add(message);
-                chunkBytes += SegmentSizing.EstimateBytes(message);
-            }
-
-            bytes += chunkBytes;
-        }
-
-        return new SegmentSnapshot(id, first, messages, bytes, chunks[^1].ETag, chunks.Count - 1, chunkStart, chunkBytes);
-    }
 
     // ------------------------------------------------------------------ cursor writes, failures
 
@@ -777,6 +691,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     {
         var generation = _generation;
         var core = _core!;
+        var log = _log!;
         if (core.ParkWhileCursorOverBudget() is > 0 and var parked)
         {
             LogParkedForCursor(QueueName, parked, core.ParkedCount);
@@ -813,6 +728,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         {
             _metaETag = state.ETag;
             core.CursorWritten(meta);
+            log.CursorStored(meta.TailSegment);
         }
     }
 
@@ -835,6 +751,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         LogStorageFailure(failure, QueueName, failure is InconsistentStateException);
         _generation++;
         _core = null;
+        _log = null;
         _loading = null;
         _windowLoad = null;
         _enqueueFlushRunning = false;
@@ -952,12 +869,12 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     {
         if (!_cleanupRunning && _core is { } core && core.DeletableSegments(_time.GetUtcNow()).Any())
         {
-            _ = RunCleanupAsync(core, _generation);
+            _ = RunCleanupAsync(core, _log!, _generation);
         }
     }
 
     /// <summary>Deletes completed segments whose ids are past duplicate detection, oldest first, then records it in the cursor.</summary>
-    private async Task RunCleanupAsync(QueueCore core, int generation)
+    private async Task RunCleanupAsync(QueueCore core, MessageLog log, int generation)
     {
         _cleanupRunning = true;
         var deleted = 0;
@@ -971,34 +888,25 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                     break;
                 }
 
-                var chunks = await ReadChunksAsync(id);
+                var gone = await log.DeleteHeadAsync(id, segment =>
+                {
+                    if (core.GetRetained(id) is null && segment.Messages.Count > 0)
+                    {
+                        // Not known in memory (purged before it was loaded): decide from what was read.
+                        core.AddRetained(new RetainedSegment(id, segment.Messages[^1].Seq, segment.Messages[^1].EnqueuedAt));
+                        return core.DeletableSegments(now).Contains(id);
+                    }
+
+                    return true;
+                });
                 if (generation != _generation)
                 {
                     return;
                 }
 
-                if (ToSnapshot(id, chunks) is { } segment)
+                if (!gone)
                 {
-                    if (core.GetRetained(id) is null && segment.Messages.Count > 0)
-                    {
-                        // Not known in memory (purged before it was loaded): decide from what was read.
-                        core.AddRetained(new RetainedSegment(id, segment.LastSeq, segment.Messages[^1].EnqueuedAt, segment.ETag));
-                        if (!core.DeletableSegments(now).Contains(id))
-                        {
-                            break;
-                        }
-                    }
-
-                    // The last chunk first: a pass cut short leaves a shorter segment that the next pass reads and
-                    // deletes, never a chunk without the segment record that leads to it.
-                    for (var chunk = chunks.Count - 1; chunk >= 0; chunk--)
-                    {
-                        await _storage.ClearStateAsync(StateNames.SegmentChunk(id, chunk), this.GetGrainId(), chunks[chunk]);
-                        if (generation != _generation)
-                        {
-                            return;
-                        }
-                    }
+                    break;
                 }
 
                 core.SegmentDeleted(id);

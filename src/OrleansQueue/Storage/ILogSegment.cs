@@ -19,6 +19,9 @@ internal interface ILogSegment<TEntry>
 
     List<TEntry> Entries { get; set; }
 
-    /// <summary>The highest id this segment ever held (kept when entries are removed); 0 when the record does not say.</summary>
+    /// <summary>
+    /// The highest id this segment ever held (kept when entries are removed); 0 when the record does not say. A segment
+    /// type whose entries are never removed one by one may derive it from its entries and ignore what is set.
+    /// </summary>
     long LastAssignedId { get; set; }
 }

@@ -1,13 +1,11 @@
 namespace OrleansQueue.Storage;
 
-/// <summary>How much one segment holds: another entry while it has fewer than <paramref name="MaxEntries"/> and stays within <paramref name="MaxBytes"/> (estimated); an empty segment takes any entry.</summary>
-internal readonly record struct SegmentLimits(int MaxEntries, long MaxBytes);
-
-/// <summary>Entries of a <see cref="SegmentedLog{TSegment, TEntry}"/> found together, with the segment records (and versions) that hold them.</summary>
+/// <summary>Entries of a <see cref="SegmentedLog{TSegment, TEntry}"/> found together, with the segments (and versions) that hold them.</summary>
 internal sealed class LogSelection<TSegment, TEntry>
+    where TSegment : class, ILogSegment<TEntry>, new()
     where TEntry : ILogEntry
 {
-    internal List<(long Id, TSegment Segment, string? ETag)> Segments { get; } = [];
+    internal List<SegmentImage<TSegment, TEntry>> Segments { get; } = [];
 
     internal HashSet<long> Ids { get; } = [];
 
@@ -16,47 +14,50 @@ internal sealed class LogSelection<TSegment, TEntry>
 }
 
 /// <summary>
-/// An append-only log of entries with ascending ids, stored as bounded segment records (<c>name(0)</c>,
-/// <c>name(1)</c>, ...), for a grain that owns it. Entries can be removed anywhere (their segment is rewritten with a
-/// hole); empty segments at the head are deleted. Ids are never handed out twice, not even after the tail segment is
-/// emptied. Only the tail segment is kept in memory.
+/// An append-only log of entries with ascending ids, stored as bounded segments (<c>recordName(0, 0)</c>,
+/// <c>recordName(1, 0)</c>, ...), for a grain that owns it: the queue's messages and the dead-letter entries. A
+/// segment is one record, or (<see cref="SegmentLimits.ChunkMaxEntries"/>) a run of chunk records
+/// <c>recordName(n, 0)</c>, <c>recordName(n, 1)</c>, ... that follow each other, of which an append writes only the
+/// last. Entries can be removed from single-record segments (the segment is rewritten with a hole); segments at the
+/// head are deleted whole. Ids are never handed out twice, not even after the tail segment is emptied. Only the tail
+/// segment is kept in memory.
 /// </summary>
 /// <remarks>
 /// <para>The owner keeps a small cursor record of its own holding <see cref="HeadSegment"/>, <see cref="TailSegment"/>
 /// (a hint: segments started after the cursor was written are found by probing forward from it) and
 /// <see cref="NextId"/>, and tells the log each time that record is stored (<see cref="CursorStored"/>). No segment
 /// from the stored hint on is ever deleted, so the probe always starts at a segment that exists.</para>
+/// <para>An append writes up to <c>parallelWrites</c> segments at once. One that fails may leave a gap before others
+/// that landed, shorter than that: <see cref="OpenAsync"/> looks that far past a missing segment and fills such gaps
+/// with empty segments. With 1, segments are written one after the other and no gap can arise: a log whose ids must
+/// follow each other without holes (the queue's sequence numbers) writes so.</para>
 /// <para>A failed storage call leaves the segments consistent (each write is one record; the entries written before
 /// the failure stay stored) but this object's view unknown: the owner drops it and opens the log again.</para>
 /// <para>Not thread-safe: it lives on one grain activation's scheduler.</para>
 /// </remarks>
 internal sealed class SegmentedLog<TSegment, TEntry>(
     ILogRecordStore store,
-    Func<long, string> recordName,
+    Func<long, int, string> recordName,
     SegmentLimits limits,
-    Func<TEntry, long> estimateBytes)
+    Func<TEntry, long> estimateBytes,
+    int parallelWrites)
     where TSegment : class, ILogSegment<TEntry>, new()
     where TEntry : ILogEntry
 {
     /// <summary>First ids of segments remembered for <see cref="SegmentOfAsync"/>; they never change while a segment exists.</summary>
     private const int FirstIdsKept = 4096;
 
-    /// <summary>
-    /// Most segment writes an append has in flight at once. One that fails may leave a gap before others that landed,
-    /// shorter than this: <see cref="OpenAsync"/> looks that far past a missing segment and fills such gaps.
-    /// </summary>
-    internal const int MaxParallelWrites = 8;
-
     private readonly Dictionary<long, long> _firstIds = [];
-    private TSegment _tail = new() { FirstId = 1 };
-    private string? _tailETag;
-    private long _tailBytes;
+    private SegmentImage<TSegment, TEntry> _tail = SegmentImage<TSegment, TEntry>.Empty(0, 1);
 
     /// <summary>The first segment not deleted.</summary>
     public long HeadSegment { get; private set; }
 
     /// <summary>The newest segment, where appends go.</summary>
-    public long TailSegment { get; private set; }
+    public long TailSegment => _tail.Id;
+
+    /// <summary>The tail segment as stored (empty when it was never written).</summary>
+    public SegmentImage<TSegment, TEntry> Tail => _tail;
 
     /// <summary>The id the next appended entry gets at the least.</summary>
     public long NextId { get; private set; } = 1;
@@ -68,19 +69,19 @@ internal sealed class SegmentedLog<TSegment, TEntry>(
     /// Reads the tail: from the cursor's <paramref name="tailHint"/> (or <paramref name="headSegment"/> when it is
     /// past it), probing forward for segments written after the cursor. Returns the segments found, oldest first (the
     /// entries the cursor does not count yet are in them). <paramref name="nextIdAtLeast"/> is the cursor's record of
-    /// ids handed out, so that they are not handed out again even where the segments no longer show them.
+    /// ids handed out, so that they are not handed out again even where the segments no longer show them; an empty
+    /// log's first entry gets it.
     /// </summary>
-    public async Task<IReadOnlyList<TSegment>> OpenAsync(long headSegment, long tailHint, long nextIdAtLeast)
+    public async Task<IReadOnlyList<SegmentImage<TSegment, TEntry>>> OpenAsync(long headSegment, long tailHint, long nextIdAtLeast)
     {
         _firstIds.Clear();
         HeadSegment = headSegment;
         StoredTailHint = tailHint;
-        TailSegment = Math.Max(headSegment, tailHint);
-        (_tail, _tailETag) = (new TSegment(), null);
-        var found = new List<TSegment>();
-        for (var id = TailSegment; ; id++)
+        _tail = SegmentImage<TSegment, TEntry>.Empty(Math.Max(headSegment, tailHint), Math.Max(nextIdAtLeast, 1));
+        var found = new List<SegmentImage<TSegment, TEntry>>();
+        for (var id = _tail.Id; ; id++)
         {
-            var (segment, etag) = await store.ReadAsync<TSegment>(recordName(id));
+            var segment = await ReadStoredAsync(id);
             if (segment is null)
             {
                 // The end, unless an append that failed left a gap before segments that landed: fill it with empty
@@ -91,15 +92,15 @@ internal sealed class SegmentedLog<TSegment, TEntry>(
                     break;
                 }
 
-                var first = found.Count > 0 ? After(_tail) : Math.Max(nextIdAtLeast, 1);
+                var first = found.Count > 0 ? _tail.NextId : Math.Max(nextIdAtLeast, 1);
                 for (; id < next; id++)
                 {
-                    var filler = new TSegment { FirstId = first, LastAssignedId = first - 1 };
-                    (_tail, _tailETag, TailSegment) = (filler, await store.WriteAsync(recordName(id), filler, null), id);
+                    var filler = SegmentImage<TSegment, TEntry>.Empty(id, first);
+                    _tail = filler with { ETag = await store.WriteAsync(recordName(id, 0), filler.Segment, null) };
                     RememberFirstId(id, first);
                 }
 
-                (segment, etag) = await store.ReadAsync<TSegment>(recordName(id));
+                segment = await ReadStoredAsync(id);
                 if (segment is null)
                 {
                     break; // cannot happen: nothing else writes this log
@@ -107,87 +108,77 @@ internal sealed class SegmentedLog<TSegment, TEntry>(
             }
 
             found.Add(segment);
-            (_tail, _tailETag, TailSegment) = (segment, etag, id);
-            RememberFirstId(id, segment.FirstId);
+            _tail = segment;
+            RememberFirstId(id, segment.Segment.FirstId);
         }
 
-        NextId = Math.Max(Math.Max(nextIdAtLeast, 1), After(_tail));
-        if (found.Count == 0)
-        {
-            _tail.FirstId = NextId;
-        }
-
-        _tailBytes = SumBytes(_tail);
+        NextId = Math.Max(Math.Max(nextIdAtLeast, 1), _tail.NextId);
         return found;
     }
 
     /// <summary>Records that the owner's cursor, naming <paramref name="tailHint"/> as the tail, is stored.</summary>
     public void CursorStored(long tailHint) => StoredTailHint = tailHint;
 
+    /// <summary>A plan to append entries after the tail, from <see cref="NextId"/> on; <see cref="WriteAsync"/> stores it.</summary>
+    public SegmentAppend<TSegment, TEntry> BeginAppend() => new(_tail, limits, NextId);
+
     /// <summary>
     /// Stores <paramref name="entries"/> (ids ascending, from <see cref="NextId"/> on) at the end of the log: fills
-    /// the tail segment, then starts new ones, one write per segment touched, up to <see cref="MaxParallelWrites"/> at
-    /// once (the next ones once those landed). Returns how many segments it started. When a write fails, others of
-    /// its round may have landed, and those before it stay stored: the owner opens the log again.
+    /// the tail segment, then starts new ones, one write per segment touched. Returns how many segments it started.
     /// </summary>
     public async Task<int> AppendAsync(IReadOnlyList<TEntry> entries)
     {
-        var previous = NextId - 1;
+        var append = BeginAppend();
         foreach (var entry in entries)
         {
-            if (entry.LogId <= previous)
+            append.Add(entry, estimateBytes(entry));
+        }
+
+        var tail = TailSegment;
+        await WriteAsync(append.Writes);
+        return (int)(TailSegment - tail);
+    }
+
+    /// <summary>
+    /// Writes what an append planned (<see cref="BeginAppend"/>): each segment's last chunk, up to
+    /// <c>parallelWrites</c> at once (the next ones once those landed). After each round it tells
+    /// <paramref name="landed"/> of each segment written, in order; when that returns false, it stops and returns
+    /// false. When a write fails, others of its round may have landed, and those before it stay stored: the owner
+    /// opens the log again.
+    /// </summary>
+    public async Task<bool> WriteAsync(IReadOnlyList<SegmentImage<TSegment, TEntry>> writes, Func<SegmentImage<TSegment, TEntry>, bool>? landed = null)
+    {
+        if (writes.Count > 0 && writes[0].Id != TailSegment && writes[0].Id != TailSegment + 1)
+        {
+            throw new InvalidOperationException($"Segment {writes[0].Id} does not follow the tail, segment {TailSegment}.");
+        }
+
+        foreach (var round in writes.Chunk(parallelWrites))
+        {
+            var etags = await Task.WhenAll(round.Select(w => store.WriteAsync(recordName(w.Id, w.Chunk), w.ChunkRecord(), w.ETag)));
+            var written = new SegmentImage<TSegment, TEntry>[round.Length];
+            for (var i = 0; i < round.Length; i++)
             {
-                throw new ArgumentException($"Entry ids must ascend from {NextId} on; {entry.LogId} follows {previous}.", nameof(entries));
+                written[i] = round[i] with { ETag = etags[i] };
+                RememberFirstId(round[i].Id, round[i].Segment.FirstId);
             }
 
-            previous = entry.LogId;
-        }
-
-        if (entries.Count == 0)
-        {
-            return 0;
-        }
-
-        var plan = new List<(long Id, TSegment Segment, string? ETag, long Bytes)>();
-        var (id, segment, etag, bytes, changed) = (TailSegment, Copy(_tail), _tailETag, _tailBytes, false);
-        foreach (var entry in entries)
-        {
-            var size = estimateBytes(entry);
-            if (segment.Entries.Count > 0 && (segment.Entries.Count >= limits.MaxEntries || bytes + size > limits.MaxBytes))
+            _tail = written[^1];
+            NextId = Math.Max(NextId, _tail.NextId);
+            foreach (var segment in written)
             {
-                if (changed)
+                if (landed?.Invoke(segment) == false)
                 {
-                    plan.Add((id, segment, etag, bytes));
+                    return false;
                 }
-
-                (id, segment, etag, bytes) = (id + 1, new TSegment { FirstId = entry.LogId }, null, 0);
-            }
-
-            segment.Entries.Add(entry);
-            segment.LastAssignedId = entry.LogId;
-            bytes += size;
-            changed = true;
-        }
-
-        plan.Add((id, segment, etag, bytes));
-        var started = (int)(id - TailSegment);
-        foreach (var round in plan.Chunk(MaxParallelWrites))
-        {
-            var written = await Task.WhenAll(round.Select(step => store.WriteAsync(recordName(step.Id), step.Segment, step.ETag)));
-            var last = round[^1];
-            (_tail, _tailETag, _tailBytes, TailSegment) = (last.Segment, written[^1], last.Bytes, last.Id);
-            NextId = last.Segment.LastAssignedId + 1;
-            foreach (var step in round)
-            {
-                RememberFirstId(step.Id, step.Segment.FirstId);
             }
         }
 
-        return started;
+        return true;
     }
 
     /// <summary>Segment <paramref name="segmentId"/>, or null when it does not exist (deleted, or not written yet).</summary>
-    public async Task<TSegment?> ReadAsync(long segmentId) => (await ReadWithETagAsync(segmentId)).Segment;
+    public async Task<TSegment?> ReadAsync(long segmentId) => (await ReadImageAsync(segmentId))?.Segment;
 
     /// <summary>
     /// Visits the entries with ids from <paramref name="fromId"/> on, oldest first, reading at most
@@ -227,10 +218,46 @@ internal sealed class SegmentedLog<TSegment, TEntry>(
                 }
             }
 
-            resume = Math.Max(resume, After(segment));
+            resume = Math.Max(resume, SegmentImage<TSegment, TEntry>.After(segment));
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Reads the segments from <paramref name="from"/> towards <paramref name="to"/> (either way; none outside the
+    /// head and the tail), <paramref name="readAhead"/> at once, and visits each in order (null: it does not exist)
+    /// until <paramref name="visit"/> returns false. Segments in <paramref name="known"/> are not read again; those
+    /// read are added to it.
+    /// </summary>
+    public async Task ReadRunAsync(long from, long to, int readAhead, Func<long, TSegment?, bool> visit, IDictionary<long, TSegment>? known = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(readAhead, 1);
+        var step = to >= from ? 1 : -1;
+        for (var next = from; step > 0 ? next <= to : next >= to;)
+        {
+            var ids = new List<long>();
+            for (var id = next; ids.Count < readAhead && (step > 0 ? id <= to : id >= to); id += step)
+            {
+                ids.Add(id);
+            }
+
+            var segments = await Task.WhenAll(ids.Select(id => known is not null && known.TryGetValue(id, out var segment) ? Task.FromResult<TSegment?>(segment) : ReadAsync(id)));
+            for (var i = 0; i < ids.Count; i++)
+            {
+                if (known is not null && segments[i] is { } segment)
+                {
+                    known[ids[i]] = segment;
+                }
+
+                if (!visit(ids[i], segments[i]))
+                {
+                    return;
+                }
+            }
+
+            next += step * ids.Count;
+        }
     }
 
     /// <summary>The entries with these ids that exist, with the segments that hold them (one read per segment).</summary>
@@ -249,24 +276,24 @@ internal sealed class SegmentedLog<TSegment, TEntry>(
             }
 
             lastSegment = segmentId;
-            var (segment, etag) = await ReadWithETagAsync(segmentId);
-            if (segment is null)
+            var image = await ReadImageAsync(segmentId);
+            if (image is null)
             {
                 i++;
                 continue;
             }
 
-            var end = After(segment);
+            var end = image.NextId;
             var wanted = new HashSet<long>();
             while (i < sorted.Count && sorted[i] < end)
             {
                 wanted.Add(sorted[i++]);
             }
 
-            var found = segment.Entries.Where(e => wanted.Contains(e.LogId)).ToList();
+            var found = image.Segment.Entries.Where(e => wanted.Contains(e.LogId)).ToList();
             if (found.Count > 0)
             {
-                selection.Segments.Add((segmentId, segment, etag));
+                selection.Segments.Add(image);
                 selection.Entries.AddRange(found);
                 selection.Ids.UnionWith(found.Select(e => e.LogId));
             }
@@ -280,81 +307,89 @@ internal sealed class SegmentedLog<TSegment, TEntry>(
     /// at the head; then deletes the empty segments that became the head. Never deletes the tail, nor a segment from
     /// the stored tail hint on. Each write is made against the version the selection read, so a selection applies
     /// once. Removing entries that are gone already changes nothing, so a recorded removal can be applied again.
+    /// Only single-record segments take removals: a segment stored in several chunk records leaves with its head.
     /// </summary>
     public async Task RemoveAsync(LogSelection<TSegment, TEntry> selection)
     {
         var headTouched = false;
-        foreach (var (segmentId, segment, etag) in selection.Segments)
+        foreach (var image in selection.Segments)
         {
+            if (image.Chunk > 0)
+            {
+                throw new InvalidOperationException($"Segment {image.Id} is stored in {image.Chunk + 1} chunk records: its entries are removed only with the whole segment.");
+            }
+
+            var segmentId = image.Id;
             headTouched |= segmentId == HeadSegment;
             var kept = new TSegment
             {
-                FirstId = segment.FirstId,
-                Entries = segment.Entries.Where(e => !selection.Ids.Contains(e.LogId)).ToList(),
-                LastAssignedId = After(segment) - 1, // an emptied tail keeps its ids handed out
+                FirstId = image.Segment.FirstId,
+                Entries = image.Segment.Entries.Where(e => !selection.Ids.Contains(e.LogId)).ToList(),
+                LastAssignedId = image.NextId - 1, // an emptied tail keeps its ids handed out
             };
             if (kept.Entries.Count == 0 && segmentId == HeadSegment && IsDeletable(segmentId))
             {
-                await store.DeleteAsync(recordName(segmentId), segment, etag);
+                await store.DeleteAsync(recordName(segmentId, 0), image.Segment, image.ETag);
                 _firstIds.Remove(segmentId);
                 HeadSegment++;
                 continue;
             }
 
-            var written = await store.WriteAsync(recordName(segmentId), kept, etag);
+            var written = await store.WriteAsync(recordName(segmentId, 0), kept, image.ETag);
             if (segmentId == TailSegment)
             {
-                (_tail, _tailETag, _tailBytes) = (kept, written, SumBytes(kept));
+                _tail = new SegmentImage<TSegment, TEntry>(segmentId, kept, written, SumBytes(kept.Entries));
             }
         }
 
         if (headTouched)
         {
-            await DeleteEmptyHeadAsync();
-        }
-    }
-
-    /// <summary>Deletes empty segments at the head (below the stored tail hint and the tail).</summary>
-    public async Task DeleteEmptyHeadAsync()
-    {
-        while (IsDeletable(HeadSegment))
-        {
-            var (head, etag) = await store.ReadAsync<TSegment>(recordName(HeadSegment));
-            if (head is not null && head.Entries.Count > 0)
+            while (await DeleteHeadAsync(HeadSegment, static head => head.Entries.Count == 0))
             {
-                return;
             }
-
-            if (head is not null)
-            {
-                await store.DeleteAsync(recordName(HeadSegment), head, etag);
-            }
-
-            _firstIds.Remove(HeadSegment);
-            HeadSegment++;
         }
     }
 
     /// <summary>
-    /// The segments from the tail back towards the head, newest first, <paramref name="readAhead"/> read at once,
-    /// until <paramref name="enough"/> says so (after each segment).
+    /// Deletes segment <paramref name="segmentId"/>, the head, every chunk record of it (the last first: a delete cut
+    /// short leaves a shorter segment, never a chunk without the record that leads to it), when
+    /// <paramref name="deletable"/> says so of its entries. A segment gone already counts as deleted. Never the tail,
+    /// nor a segment from the stored tail hint on. Returns whether the head moved past it.
     /// </summary>
-    public async Task ReadBackwardAsync(int readAhead, Func<TSegment, bool> enough)
+    public async Task<bool> DeleteHeadAsync(long segmentId, Func<TSegment, bool> deletable)
     {
-        for (var next = TailSegment; next >= HeadSegment;)
+        if (segmentId < HeadSegment)
         {
-            var ids = Enumerable.Range(0, (int)Math.Min(readAhead, next - HeadSegment + 1)).Select(i => next - i).ToList();
-            var segments = await Task.WhenAll(ids.Select(ReadAsync));
-            foreach (var segment in segments)
+            return true;
+        }
+
+        if (segmentId != HeadSegment)
+        {
+            throw new InvalidOperationException($"Segment {segmentId} is not the head, segment {HeadSegment}: only the head is deleted.");
+        }
+
+        if (!IsDeletable(HeadSegment))
+        {
+            return false;
+        }
+
+        var chunks = await ReadChunksAsync(HeadSegment);
+        if (chunks.Count > 0)
+        {
+            if (!deletable(Join(HeadSegment, chunks).Segment))
             {
-                if (segment is not null && enough(segment))
-                {
-                    return;
-                }
+                return false;
             }
 
-            next -= ids.Count;
+            for (var chunk = chunks.Count - 1; chunk >= 0; chunk--)
+            {
+                await store.DeleteAsync(recordName(HeadSegment, chunk), chunks[chunk].Record, chunks[chunk].ETag);
+            }
         }
+
+        _firstIds.Remove(HeadSegment);
+        HeadSegment++;
+        return true;
     }
 
     /// <summary>
@@ -363,7 +398,7 @@ internal sealed class SegmentedLog<TSegment, TEntry>(
     /// </summary>
     public async Task<long> SegmentOfAsync(long entryId)
     {
-        if (entryId >= _tail.FirstId)
+        if (entryId >= _tail.Segment.FirstId)
         {
             return TailSegment;
         }
@@ -386,51 +421,116 @@ internal sealed class SegmentedLog<TSegment, TEntry>(
         return lo;
     }
 
-    /// <summary>The first segment within <see cref="MaxParallelWrites"/> after the missing <paramref name="missing"/> that exists, if any.</summary>
+    /// <summary>The first segment within one round of writes after the missing <paramref name="missing"/> that exists, if any.</summary>
     private async Task<long?> NextAfterGapAsync(long missing)
     {
-        var ids = Enumerable.Range(1, MaxParallelWrites - 1).Select(i => missing + i).ToList();
-        var reads = await Task.WhenAll(ids.Select(id => store.ReadAsync<TSegment>(recordName(id))));
+        var ids = Enumerable.Range(1, parallelWrites - 1).Select(i => missing + i).ToList();
+        var reads = await Task.WhenAll(ids.Select(id => store.ReadAsync<TSegment>(recordName(id, 0))));
         var found = Array.FindIndex(reads, r => r.Record is not null);
         return found < 0 ? null : ids[found];
     }
 
-    /// <summary>The id after the highest one <paramref name="segment"/> ever held.</summary>
-    private static long After(TSegment segment) =>
-        Math.Max(segment.LastAssignedId, Math.Max(segment.Entries.Count > 0 ? segment.Entries[^1].LogId : 0, segment.FirstId - 1)) + 1;
-
-    private static TSegment Copy(TSegment segment) =>
-        new() { FirstId = segment.FirstId, Entries = [.. segment.Entries], LastAssignedId = segment.LastAssignedId };
-
     private bool IsDeletable(long segmentId) => segmentId < TailSegment && segmentId < StoredTailHint;
 
-    private long SumBytes(TSegment segment) => segment.Entries.Sum(estimateBytes);
+    private long SumBytes(IEnumerable<TEntry> entries) => entries.Sum(estimateBytes);
 
-    private async Task<(TSegment? Segment, string? ETag)> ReadWithETagAsync(long segmentId)
+    private async Task<SegmentImage<TSegment, TEntry>?> ReadImageAsync(long segmentId)
     {
         if (segmentId == TailSegment)
         {
-            return (_tail, _tailETag);
+            return _tail;
         }
 
         if (segmentId < HeadSegment || segmentId > TailSegment)
         {
-            return (null, null);
+            return null;
         }
 
-        var (segment, etag) = await store.ReadAsync<TSegment>(recordName(segmentId));
-        if (segment is not null)
+        var image = await ReadStoredAsync(segmentId);
+        if (image is not null)
         {
-            RememberFirstId(segmentId, segment.FirstId);
+            RememberFirstId(segmentId, image.Segment.FirstId);
         }
 
-        return (segment, etag);
+        return image;
     }
 
-    private async Task<long?> FirstIdAsync(long segmentId) =>
-        segmentId == TailSegment ? _tail.FirstId
-        : _firstIds.TryGetValue(segmentId, out var first) ? first
-        : (await ReadWithETagAsync(segmentId)).Segment?.FirstId;
+    /// <summary>Segment <paramref name="segmentId"/> from its records, or null when it has none.</summary>
+    private async Task<SegmentImage<TSegment, TEntry>?> ReadStoredAsync(long segmentId)
+    {
+        var chunks = await ReadChunksAsync(segmentId);
+        return chunks.Count == 0 ? null : Join(segmentId, chunks);
+    }
+
+    /// <summary>The records of segment <paramref name="segmentId"/>, in order; none when the segment does not exist.</summary>
+    private async Task<List<(TSegment Record, string? ETag)>> ReadChunksAsync(long segmentId)
+    {
+        var chunks = new List<(TSegment Record, string? ETag)>();
+        for (var chunk = 0; chunk < limits.MaxChunks; chunk++)
+        {
+            var (record, etag) = await store.ReadAsync<TSegment>(recordName(segmentId, chunk));
+            if (record is null)
+            {
+                break;
+            }
+
+            chunks.Add((record, etag));
+        }
+
+        return chunks;
+    }
+
+    /// <summary>One segment from its chunk records, which must follow each other without a gap.</summary>
+    private SegmentImage<TSegment, TEntry> Join(long segmentId, List<(TSegment Record, string? ETag)> chunks)
+    {
+        var segment = chunks.Count == 1 ? chunks[0].Record : SegmentImage<TSegment, TEntry>.Copy(chunks[0].Record);
+        var chunkStart = 0;
+        for (var i = 1; i < chunks.Count; i++)
+        {
+            var chunk = chunks[i].Record;
+            var expected = SegmentImage<TSegment, TEntry>.After(segment);
+            if (chunk.FirstId != expected)
+            {
+                throw new InvalidOperationException(
+                    $"Record '{recordName(segmentId, i)}': chunk {i} of segment {segmentId} starts at id {chunk.FirstId}, not {expected}.");
+            }
+
+            chunkStart = segment.Entries.Count;
+            segment.Entries.AddRange(chunk.Entries);
+            segment.LastAssignedId = Math.Max(segment.LastAssignedId, chunk.LastAssignedId);
+        }
+
+        var chunkBytes = SumBytes(chunks[^1].Record.Entries);
+        var bytes = chunks.Count == 1 ? chunkBytes : SumBytes(segment.Entries);
+        return new SegmentImage<TSegment, TEntry>(segmentId, segment, chunks[^1].ETag, bytes, chunks.Count - 1, chunkStart, chunkBytes);
+    }
+
+    private async Task<long?> FirstIdAsync(long segmentId)
+    {
+        if (segmentId == TailSegment)
+        {
+            return _tail.Segment.FirstId;
+        }
+
+        if (_firstIds.TryGetValue(segmentId, out var first))
+        {
+            return first;
+        }
+
+        if (segmentId < HeadSegment || segmentId > TailSegment)
+        {
+            return null;
+        }
+
+        // The first record alone says where a segment starts.
+        var (record, _) = await store.ReadAsync<TSegment>(recordName(segmentId, 0));
+        if (record is not null)
+        {
+            RememberFirstId(segmentId, record.FirstId);
+        }
+
+        return record?.FirstId;
+    }
 
     private void RememberFirstId(long segmentId, long firstId)
     {

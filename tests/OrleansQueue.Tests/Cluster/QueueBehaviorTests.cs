@@ -254,6 +254,14 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         Assert.False(page.RecordExists && page.State?.Entries.Count > 0, "the emptied in-flight page is deleted");
     }
 
+    /// <summary>Stores a chunk record of queue <paramref name="queue"/> as a previous version wrote it: messages <c>id-{seq}</c> with body <c>m{seq}</c>.</summary>
+    private async Task WriteChunkAsync(string queue, long segment, int chunk, DateTimeOffset enqueuedAt, params long[] seqs)
+    {
+        var messages = seqs.Select(seq => new StoredMessage { Id = $"id-{seq}", Seq = seq, Body = Encoding.UTF8.GetBytes($"m{seq}"), EnqueuedAt = enqueuedAt });
+        await C.Storage().WriteStateAsync(StateNames.SegmentChunk(segment, chunk), C.Grain(queue).GetGrainId(),
+            new GrainState<SegmentState>(new SegmentState { FirstSequence = seqs[0], Messages = [.. messages] }));
+    }
+
     [Fact]
     public async Task StoredByThePreviousVersion_AHeldHeadMessage_IsReadAndNoLongerStallsTheQueue()
     {
@@ -263,13 +271,9 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         var grainId = C.Grain(name).GetGrainId();
         var storage = C.Storage();
         var at = C.Time.GetUtcNow();
-        StoredMessage Stored(long seq) => new() { Id = $"id-{seq}", Seq = seq, Body = Encoding.UTF8.GetBytes($"m{seq}"), EnqueuedAt = at };
-        await storage.WriteStateAsync(StateNames.SegmentChunk(0, 0), grainId,
-            new GrainState<SegmentState>(new SegmentState { FirstSequence = 1, Messages = [Stored(1), Stored(2), Stored(3), Stored(4)] }));
-        await storage.WriteStateAsync(StateNames.SegmentChunk(1, 0), grainId,
-            new GrainState<SegmentState>(new SegmentState { FirstSequence = 5, Messages = [Stored(5), Stored(6), Stored(7), Stored(8)] }));
-        await storage.WriteStateAsync(StateNames.SegmentChunk(2, 0), grainId,
-            new GrainState<SegmentState>(new SegmentState { FirstSequence = 9, Messages = [Stored(9)] }));
+        await WriteChunkAsync(name, 0, 0, at, 1, 2, 3, 4);
+        await WriteChunkAsync(name, 1, 0, at, 5, 6, 7, 8);
+        await WriteChunkAsync(name, 2, 0, at, 9);
         var token = Guid.NewGuid();
         await storage.WriteStateAsync(StateNames.Meta, grainId, new GrainState<QueueMetaState>(new QueueMetaState
         {
@@ -292,6 +296,59 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         await C.Cluster.DeactivateAsync(C.Grain(name));
         await queue.CompleteAsync(token); // the lock written by the previous version still settles
         Assert.Equal((0L, 9L), ((await queue.GetStatsAsync()).ActiveCount, (await queue.GetStatsAsync()).TotalCompleted));
+    }
+
+    [Fact]
+    public async Task StoredByThePreviousVersion_ChunkedSegments_AreReadWhole_GrowTheirLastChunk_AndAreDeletedWithEveryChunk()
+    {
+        // The records the queue's own log wrote before SegmentedLog (segments of four in chunks of two): segment 0 as
+        // [1-2] [3-4], segment 1 as [5-6] [7], messages 1 and 2 completed, and a cursor whose tail hint lags at 0.
+        var name = NewQueueName();
+        var grainId = C.Grain(name).GetGrainId();
+        var storage = C.Storage();
+        var at = C.Time.GetUtcNow();
+        await WriteChunkAsync(name, 0, 0, at, 1, 2);
+        await WriteChunkAsync(name, 0, 1, at, 3, 4);
+        await WriteChunkAsync(name, 1, 0, at, 5, 6);
+        await WriteChunkAsync(name, 1, 1, at, 7);
+        await storage.WriteStateAsync(StateNames.Meta, grainId, new GrainState<QueueMetaState>(new QueueMetaState
+        {
+            HeadSegment = 0, TailSegment = 0, RetainedFrom = 0, AckedBelow = 3, TotalCompleted = 2,
+        }));
+        async Task<string> Chunk(long segment, int chunk)
+        {
+            var state = new GrainState<SegmentState>();
+            await storage.ReadStateAsync(StateNames.SegmentChunk(segment, chunk), grainId, state);
+            return state.RecordExists && state.State is { } stored ? $"{stored.FirstSequence}:{string.Join(",", stored.Messages.Select(m => m.Seq))}" : "none";
+        }
+
+        var queue = C.Queue(name);
+        Assert.Equal((5L, 2L), ((await queue.GetStatsAsync()).ActiveCount, (await queue.GetStatsAsync()).TotalCompleted));
+        Assert.Equal(4, await queue.SendAsync("again", "id-4")); // duplicate detection read every chunk
+        Assert.Equal(8, await queue.SendAsync("m8", "id-8"));     // found past the lagging hint: the tail's small last chunk grows
+        Assert.Equal("7:7,8", await Chunk(1, 1));
+        Assert.Equal("none", await Chunk(1, 2));
+        Assert.Equal([3L, 4, 5, 6, 7, 8], (await queue.PeekAsync(10)).Select(m => m.SequenceNumber));
+
+        await C.Cluster.DeactivateAsync(C.Grain(name));
+        Assert.Equal(9, await queue.SendAsync("m9")); // segment 1 is full: segment 2
+        var delivered = new List<long>();
+        while ((await queue.ReceiveAsync(10)) is { Count: > 0 } batch)
+        {
+            delivered.AddRange(batch.Select(b => b.Message.SequenceNumber));
+            await queue.CompleteAsync(batch.Select(b => b.LockToken));
+        }
+
+        Assert.Equal([3L, 4, 5, 6, 7, 8, 9], delivered);
+        C.Time.Advance(TimeSpan.FromMinutes(11)); // the maintenance timer deletes the completed segments
+        await Wait.UntilAsync(() => Chunk(1, 0), chunk => chunk == "none", "segments 0 and 1 are deleted");
+        Assert.Equal(new[] { "none", "none", "none" }, new[] { await Chunk(0, 0), await Chunk(0, 1), await Chunk(1, 1) });
+        Assert.Equal("9:9", await Chunk(2, 0)); // the tail segment stays
+
+        await C.Cluster.DeactivateAsync(C.Grain(name));
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal((0L, 9L, 9L), (stats.ActiveCount, stats.TotalCompleted, stats.TotalEnqueued));
+        Assert.Equal(10, await queue.SendAsync("m10"));
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using OrleansQueue.Internal;
 using OrleansQueue.Storage;
+using MessageSegment = OrleansQueue.Storage.SegmentImage<OrleansQueue.Storage.SegmentState, OrleansQueue.Storage.StoredMessage>;
 
 namespace OrleansQueue.Tests.Unit;
 
@@ -13,11 +14,33 @@ public sealed partial class QueueCoreTests
     /// <summary>A core plus a fake "storage" of the segments it wrote.</summary>
     private sealed class Harness
     {
+        private QueueCoreLimits _limits;
+
+        /// <summary>The log's tail as last "written", where the next append's plan starts.</summary>
+        private MessageSegment _tail = MessageSegment.Empty(0, 1);
+
         public Dictionary<long, SegmentSnapshot> Stored { get; } = [];
         public QueueCore Core { get; private set; }
 
-        public Harness(QueueCoreLimits? limits = null) =>
-            Core = new QueueCore(limits ?? Limits, new SegmentSnapshot(0, 1, [], 0, null), new QueueMetaState());
+        public Harness(QueueCoreLimits? limits = null)
+        {
+            _limits = limits ?? Limits;
+            Core = new QueueCore(_limits, SegmentSnapshot.Of(_tail), new QueueMetaState());
+        }
+
+        /// <summary>The core's plan for these messages, in an append of the log after the tail.</summary>
+        public AppendPlan Plan(IReadOnlyList<PendingMessage> pending, DateTimeOffset now, int lease = 0) =>
+            Core.PlanAppend(new SegmentAppend<SegmentState, StoredMessage>(_tail, _limits.Segments, Core.NextSeq), pending, now, lease, TimeSpan.FromSeconds(30));
+
+        /// <summary>What the log does once a planned segment is written: it becomes the tail, and the core is told.</summary>
+        public List<Lease> Written(MessageSegment segment, string etag, DateTimeOffset now)
+        {
+            _tail = segment with { ETag = etag };
+            Stored[segment.Id] = SegmentSnapshot.Of(segment);
+            return Core.SegmentWritten(segment, now);
+        }
+
+        private static SegmentState StateOf(SegmentSnapshot segment) => new() { FirstSequence = segment.FirstSeq, Messages = [.. segment.Messages] };
 
         public long[] Append(DateTimeOffset now, params string[] ids) => AppendLeasing(now, 0, ids).Sequences;
 
@@ -25,12 +48,11 @@ public sealed partial class QueueCoreTests
         public (long[] Sequences, List<Lease> Leases) AppendLeasing(DateTimeOffset now, int lease, params string[] ids)
         {
             var pending = ids.Select(id => new PendingMessage(OutgoingMessage.FromText(id, id), id, 600)).ToList();
-            var plan = Core.PlanAppend(pending, now, lease, TimeSpan.FromSeconds(30));
+            var plan = Plan(pending, now, lease);
             var leases = new List<Lease>();
             foreach (var segment in plan.Segments)
             {
-                Stored[segment.Id] = segment;
-                leases.AddRange(Core.SegmentWritten(segment, "etag", now));
+                leases.AddRange(Written(segment, "etag", now));
             }
 
             Assert.Equal(plan.LeasedOnAppend, leases.Count);
@@ -41,7 +63,7 @@ public sealed partial class QueueCoreTests
         {
             while (Core.NextSegmentToLoad is { } id)
             {
-                Core.AddWindowSegment(id, Stored[id].ToState(), now);
+                Core.AddWindowSegment(id, StateOf(Stored[id]), now);
             }
         }
 
@@ -81,7 +103,7 @@ public sealed partial class QueueCoreTests
             {
                 if (Core.NextSegmentToLoad is { } id)
                 {
-                    Core.AddWindowSegment(id, Stored[id].ToState(), now);
+                    Core.AddWindowSegment(id, StateOf(Stored[id]), now);
                 }
                 else if (!Core.TryParkHead(now))
                 {
@@ -95,7 +117,8 @@ public sealed partial class QueueCoreTests
         {
             var meta = storedCursor ?? Core.ToMeta();
             var tail = Stored.Values.Where(s => s.Id >= meta.TailSegment).MaxBy(s => s.Id) ?? Core.Tail;
-            Core = new QueueCore(limits ?? Limits, tail, meta);
+            _limits = limits ?? Limits;
+            Core = new QueueCore(_limits, tail, meta);
             foreach (var (id, page) in Pages.Where(p => p.Key >= meta.InFlightPagesFrom).OrderBy(p => p.Key))
             {
                 Core.RestorePage(id, page, "etag", now);
@@ -104,7 +127,7 @@ public sealed partial class QueueCoreTests
             var mustReach = QueueCore.HighestRecordedSeq(meta);
             while (Core.LoadedThrough < tail.Id && (Core.NextSegmentToLoad is not null || Core.NextSeqLoaded() <= mustReach))
             {
-                Core.AddWindowSegment(Core.LoadedThrough + 1, Stored[Core.LoadedThrough + 1].ToState(), now);
+                Core.AddWindowSegment(Core.LoadedThrough + 1, StateOf(Stored[Core.LoadedThrough + 1]), now);
             }
 
             Core.EndRestore();
@@ -130,23 +153,23 @@ public sealed partial class QueueCoreTests
         var h = new Harness(Limits with { SegmentStretch = 2 });
         h.Append(T0, Ids(1, 3));
         // Three stored, six more: the tail takes five (twice its count of four) in the same write, one goes on.
-        var plan = h.Core.PlanAppend(Ids(4, 6).Select(id => new PendingMessage(OutgoingMessage.FromText(id, id), id, 600)).ToList(), T0);
-        Assert.Equal([(0L, 8), (1L, 1)], plan.Segments.Select(s => (s.Id, s.Messages.Count)));
+        var plan = h.Plan(Ids(4, 6).Select(id => new PendingMessage(OutgoingMessage.FromText(id, id), id, 600)).ToList(), T0);
+        Assert.Equal([(0L, 8), (1L, 1)], plan.Segments.Select(s => (s.Id, s.Segment.Messages.Count)));
         foreach (var segment in plan.Segments)
         {
-            h.Core.SegmentWritten(segment, "etag", T0);
+            h.Written(segment, "etag", T0);
         }
 
         // A later commit finds segment 1 below its count: it fills it to four, and stretches it no further than eight.
         h.Append(T0, Ids(10, 3));
         Assert.Equal((1L, 4), (h.Core.Tail.Id, h.Core.Tail.Messages.Count));
-        var next = h.Core.PlanAppend([new PendingMessage(OutgoingMessage.FromText("m13", "m13"), "m13", 600)], T0);
+        var next = h.Plan([new PendingMessage(OutgoingMessage.FromText("m13", "m13"), "m13", 600)], T0);
         Assert.Equal(2, Assert.Single(next.Segments).Id); // full before the commit: a new segment
 
         // The byte limit stays hard.
         var bytes = new Harness(Limits with { SegmentStretch = 2, SegmentMaxBytes = 1500 });
-        var big = bytes.Core.PlanAppend(Ids(1, 3).Select(id => new PendingMessage(OutgoingMessage.FromText(id, id), id, 600)).ToList(), T0);
-        Assert.Equal([2, 1], big.Segments.Select(s => s.Messages.Count));
+        var big = bytes.Plan(Ids(1, 3).Select(id => new PendingMessage(OutgoingMessage.FromText(id, id), id, 600)).ToList(), T0);
+        Assert.Equal([2, 1], big.Segments.Select(s => s.Segment.Messages.Count));
     }
 
     [Fact]
@@ -156,12 +179,12 @@ public sealed partial class QueueCoreTests
         var writes = new List<(long Segment, int Chunk, long FirstSeq, int Count, bool ByETag)>();
         for (var i = 1; i <= 6; i++)
         {
-            var plan = h.Core.PlanAppend([new PendingMessage(OutgoingMessage.FromText($"m{i}", $"m{i}"), $"m{i}", 600)], T0);
+            var plan = h.Plan([new PendingMessage(OutgoingMessage.FromText($"m{i}", $"m{i}"), $"m{i}", 600)], T0);
             var segment = Assert.Single(plan.Segments);
-            var chunk = segment.ChunkState();
+            var chunk = segment.ChunkRecord();
             writes.Add((segment.Id, segment.Chunk, chunk.FirstSequence, chunk.Messages.Count, segment.ETag is not null));
-            Assert.Equal(segment.Messages.Skip(segment.ChunkStart).Select(m => m.Seq), chunk.Messages.Select(m => m.Seq));
-            h.Core.SegmentWritten(segment, $"etag-{i}", T0);
+            Assert.Equal(segment.Segment.Messages.Skip(segment.ChunkStart).Select(m => m.Seq), chunk.Messages.Select(m => m.Seq));
+            h.Written(segment, $"etag-{i}", T0);
         }
 
         // Segments of 4 in chunks of 2: a chunk record is created (no ETag), rewritten once by its ETag, then left alone.
@@ -171,11 +194,11 @@ public sealed partial class QueueCoreTests
         Assert.Equal([1L, 2, 3, 4], h.Core.PeekWindow(1, 10).Select(m => m.SequenceNumber).Take(4));
 
         // A batch larger than a chunk goes into one new chunk of the tail: one write, and the small chunk is not rewritten.
-        var big = h.Core.PlanAppend(Ids(7, 2).Select(id => new PendingMessage(OutgoingMessage.FromText(id, id), id, 600)).ToList(), T0);
+        var big = h.Plan(Ids(7, 2).Select(id => new PendingMessage(OutgoingMessage.FromText(id, id), id, 600)).ToList(), T0);
         var tail = Assert.Single(big.Segments);
-        Assert.Equal((1L, 1, 2, 7L), (tail.Id, tail.Chunk, tail.ChunkStart, tail.ChunkState().FirstSequence));
+        Assert.Equal((1L, 1, 2, 7L), (tail.Id, tail.Chunk, tail.ChunkStart, tail.ChunkRecord().FirstSequence));
         Assert.Null(tail.ETag);
-        Assert.Equal(4, tail.Messages.Count); // the snapshot still holds the whole segment
+        Assert.Equal(4, tail.Segment.Messages.Count); // the image still holds the whole segment
     }
 
     [Fact]

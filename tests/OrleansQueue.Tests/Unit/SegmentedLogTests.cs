@@ -9,7 +9,7 @@ public sealed class SegmentedLogTests
     private static readonly SegmentLimits FourPerSegment = new(4, 1_000_000);
 
     private static SegmentedLog<DeadLetterSegment, StoredDeadLetter> NewLog(MemoryRecordStore store, SegmentLimits? limits = null) =>
-        new(store, StateNames.DeadLetterSegment, limits ?? FourPerSegment, e => 100 + e.Message.Body.Length);
+        new(store, static (id, _) => StateNames.DeadLetterSegment(id), limits ?? FourPerSegment, e => 100 + e.Message.Body.Length, parallelWrites: 8);
 
     private static List<StoredDeadLetter> Entries(long from, int count, int bodyBytes = 1) =>
         Enumerable.Range(0, count).Select(i => new StoredDeadLetter
@@ -116,7 +116,9 @@ public sealed class SegmentedLogTests
         Assert.NotNull(store.Get<DeadLetterSegment>("oq-dl-seg-0"));
 
         log.CursorStored(2);
-        await log.DeleteEmptyHeadAsync();
+        while (await log.DeleteHeadAsync(log.HeadSegment, static head => head.Entries.Count == 0))
+        {
+        }
         Assert.Equal(2, log.HeadSegment);
         Assert.Null(store.Get<DeadLetterSegment>("oq-dl-seg-0"));
         Assert.Null(store.Get<DeadLetterSegment>("oq-dl-seg-1"));
@@ -214,6 +216,92 @@ public sealed class SegmentedLogTests
         Assert.Equal([1L, 4L, 9L, 10L], await ScanAllAsync(again));
     }
 
+    /// <summary>The queue's layout: segments of four messages (eight within one append) stored in chunk records of two.</summary>
+    private static readonly SegmentLimits Chunked = new(4, 1_000_000) { Stretch = 2, ChunkMaxEntries = 2 };
+
+    private static SegmentedLog<SegmentState, StoredMessage> NewMessageLog(MemoryRecordStore store) =>
+        new(store, StateNames.SegmentChunk, Chunked, m => 100 + m.Body.Length, parallelWrites: 1);
+
+    private static StoredMessage Message(long seq) => new() { Id = $"m{seq}", Seq = seq, Body = [1] };
+
+    /// <summary>The sequence numbers a chunk record holds, from its first sequence number, or "none".</summary>
+    private static string Chunk(MemoryRecordStore store, long segment, int chunk) =>
+        store.Get<SegmentState>(StateNames.SegmentChunk(segment, chunk)) is { } state
+            ? $"{state.FirstSequence}:{string.Join(",", state.Messages.Select(m => m.Seq))}"
+            : "none";
+
+    [Fact]
+    public async Task AChunkedLog_WritesOnlyTheLastChunk_ReadsSegmentsWhole_AndDeletesEveryChunk()
+    {
+        var store = new MemoryRecordStore();
+        var log = NewMessageLog(store);
+        await log.OpenAsync(0, 0, 1);
+        for (var seq = 1; seq <= 6; seq++)
+        {
+            await log.AppendAsync([Message(seq)]);
+        }
+
+        // One write a message: the small last chunk rewritten, then a new chunk record once it holds two.
+        Assert.Equal(6, store.Writes);
+        Assert.Equal(["1:1,2", "3:3,4", "5:5,6", "none"], new[] { Chunk(store, 0, 0), Chunk(store, 0, 1), Chunk(store, 1, 0), Chunk(store, 1, 1) });
+
+        // An append crossing the count stretches the segment it writes, in one write of a new chunk.
+        var append = log.BeginAppend();
+        Assert.Equal([1L, 1, 1, 1, 1], Enumerable.Range(7, 5).Select(seq => append.Add(Message(seq), 101)));
+        Assert.Equal((1L, 1, 2), (Assert.Single(append.Writes).Id, append.Writes[0].Chunk, append.Writes[0].ChunkStart));
+        var landed = new List<long>();
+        Assert.True(await log.WriteAsync(append.Writes, segment =>
+        {
+            landed.Add(segment.Id);
+            return true;
+        }));
+        Assert.Equal([1L], landed);
+        Assert.Equal("7:7,8,9,10,11", Chunk(store, 1, 1));
+
+        // Reopened from a lagging hint: the segments are found and read whole, chunk by chunk.
+        var reopened = NewMessageLog(store);
+        var found = await reopened.OpenAsync(0, 0, 1);
+        Assert.Equal([(0L, 4), (1L, 7)], found.Select(s => (s.Id, s.Segment.Messages.Count)));
+        Assert.Equal((1L, 1, 2, 12L), (reopened.TailSegment, reopened.Tail.Chunk, reopened.Tail.ChunkStart, reopened.NextId));
+        Assert.Equal(Enumerable.Range(1, 11).Select(i => (long)i), (await reopened.ReadAsync(0))!.Messages.Concat((await reopened.ReadAsync(1))!.Messages).Select(m => m.Seq));
+        Assert.Equal(1, await reopened.AppendAsync([Message(12)])); // segment 1 is full: a new one
+        var removal = await reopened.FindAsync([1]);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => reopened.RemoveAsync(removal)); // chunked: whole segments only
+
+        // The head goes whole, the last chunk first; never from the stored tail hint on, nor a segment that is not the head.
+        Assert.False(await reopened.DeleteHeadAsync(0, _ => true));
+        reopened.CursorStored(reopened.TailSegment);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => reopened.DeleteHeadAsync(1, _ => true));
+        Assert.False(await reopened.DeleteHeadAsync(0, segment => segment.Messages.Count == 0));
+        Assert.True(await reopened.DeleteHeadAsync(0, segment => segment.Messages.Count == 4));
+        Assert.Equal(["none", "none"], new[] { Chunk(store, 0, 0), Chunk(store, 0, 1) });
+        Assert.Equal(["oq-seg-0-c1", "oq-seg-0"], store.Deleted);
+        Assert.True(await reopened.DeleteHeadAsync(0, _ => false)); // gone already
+        Assert.Equal(1, reopened.HeadSegment);
+    }
+
+    [Fact]
+    public async Task AChunkedLog_RefusesAChunkThatDoesNotFollowThePreviousOne()
+    {
+        var store = new MemoryRecordStore();
+        store.Put(StateNames.SegmentChunk(0, 0), new SegmentState { FirstSequence = 1, Messages = [Message(1), Message(2)] });
+        store.Put(StateNames.SegmentChunk(0, 1), new SegmentState { FirstSequence = 4, Messages = [Message(4)] });
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => NewMessageLog(store).OpenAsync(0, 0, 1));
+        Assert.Contains("oq-seg-0-c1", error.Message);
+    }
+
+    [Fact]
+    public async Task ALogWritingOneSegmentAtATime_LooksForNoGap()
+    {
+        var store = new MemoryRecordStore();
+        store.Put(StateNames.SegmentChunk(0, 0), new SegmentState { FirstSequence = 1, Messages = [Message(1)] });
+        store.Put(StateNames.SegmentChunk(2, 0), new SegmentState { FirstSequence = 9, Messages = [Message(9)] });
+        var log = NewMessageLog(store);
+        await log.OpenAsync(0, 0, 1);
+        Assert.Equal((0L, 2L), (log.TailSegment, log.NextId));
+        Assert.Equal(0, store.Writes);
+    }
+
     /// <summary>Records by name, stored as JSON copies (so later changes to an object do not reach "storage"), with ETags.</summary>
     private sealed class MemoryRecordStore : ILogRecordStore
     {
@@ -250,10 +338,14 @@ public sealed class SegmentedLogTests
             return Task.FromResult<string?>(_records[name].ETag);
         }
 
+        /// <summary>The records deleted, in order.</summary>
+        public List<string> Deleted { get; } = [];
+
         public Task DeleteAsync<T>(string name, T record, string? etag) where T : class
         {
             CheckETag(name, etag);
             _records.Remove(name);
+            Deleted.Add(name);
             return Task.CompletedTask;
         }
 

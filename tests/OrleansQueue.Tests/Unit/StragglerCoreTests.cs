@@ -134,7 +134,7 @@ public sealed partial class QueueCoreTests
 
         h.Core.Complete([leases[1].Token]);
         Assert.Equal(4, Assert.Single(h.Core.Lease(5, TimeSpan.FromSeconds(30), T0)).Message.Seq);
-        Assert.Equal(0, h.Core.PlanAppend([new PendingMessage(OutgoingMessage.FromText("x", "x"), "x", 600)], T0, 5, TimeSpan.FromSeconds(30)).LeasedOnAppend);
+        Assert.Equal(0, h.Plan([new PendingMessage(OutgoingMessage.FromText("x", "x"), "x", 600)], T0, 5).LeasedOnAppend);
     }
 
     [Fact]
