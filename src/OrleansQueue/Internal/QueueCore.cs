@@ -1282,12 +1282,59 @@ internal sealed class QueueCore
         }
 
         ReleaseDelayed(now);
-        if (_ready.Count > 0)
+        if (_ready.Count > 0 && !HeadIsHeld(now))
         {
             return false;
         }
 
         ParkHeadSegment();
+        return true;
+    }
+
+    /// <summary>
+    /// Parks the window's head while it is held (<see cref="HeadIsHeld"/>) and is not the tail: stragglers then cost
+    /// one copy in an in-flight page, written once, instead of a delivery record in every cursor write and a place in
+    /// the window that new messages need (so these keep being delivered from memory, leased to waiting consumers in
+    /// the write that stores them). Returns how many segments it parked.
+    /// </summary>
+    public int ParkHeldHeads(DateTimeOffset now)
+    {
+        var parked = 0;
+        while (_window.Count > 0 && _window[0].Id < Tail.Id && HeadIsHeld(now))
+        {
+            ParkHeadSegment();
+            parked++;
+        }
+
+        return parked;
+    }
+
+    /// <summary>
+    /// Whether the window's head segment holds only messages that are settled or held past an ordinary delivery: locked
+    /// or delayed beyond one ack deadline from now, or delivered longer than one ack deadline ago. Such a head is parked
+    /// as soon as the full window keeps more messages from being loaded, not only once nothing is ready: otherwise the
+    /// stragglers would shrink the window for everyone behind them, and new messages would wait their turn in storage.
+    /// </summary>
+    private bool HeadIsHeld(DateTimeOffset now)
+    {
+        var horizon = now + AckDeadline;
+        var head = _window[0];
+        for (var i = 0; i < head.Entries.Count; i++)
+        {
+            var entry = head.Entries[i];
+            var held = entry.State switch
+            {
+                EntryState.Completed => true,
+                EntryState.Leased => entry.LockedUntil > horizon || entry.Attempts is { Count: > 0 } attempts && now - attempts[^1] > AckDeadline,
+                EntryState.Ready => entry.NotBefore > horizon,
+                _ => false, // being moved to the dead-letter grain: gone soon
+            };
+            if (!held)
+            {
+                return false;
+            }
+        }
+
         return true;
     }
 

@@ -235,6 +235,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                 // Push consumers waiting with credit get the new messages leased in the same write that stores them:
                 // the first delivery is as durable as the message, and no cursor write stands before the push.
                 DropExpiredSubscriptions(core, now);
+                if (core.ParkHeldHeads(now) > 0)
+                {
+                    LogParked(QueueName, core.HeadSegment - 1, core.ParkedCount); // stragglers keep no room in the window or the cursor
+                }
+
                 var credit = _consumers.Count > 0 && core.CanLeaseOnAppend(now) ? TakeCredit(batch.Count) : [];
                 var plan = core.PlanAppend(log.BeginAppend(), batch, now, credit.Count, core.AckDeadline);
                 ReturnCredit(credit, plan.LeasedOnAppend);
@@ -692,6 +697,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         var generation = _generation;
         var core = _core!;
         var log = _log!;
+        if (core.ParkHeldHeads(_time.GetUtcNow()) > 0)
+        {
+            LogParked(QueueName, core.HeadSegment - 1, core.ParkedCount); // their delivery records leave the cursor
+        }
+
         if (core.ParkWhileCursorOverBudget() is > 0 and var parked)
         {
             LogParkedForCursor(QueueName, parked, core.ParkedCount);

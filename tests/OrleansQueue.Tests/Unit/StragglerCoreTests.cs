@@ -54,6 +54,48 @@ public sealed partial class QueueCoreTests
         Assert.Equal(h.Core.InFlightPagesTo, h.Core.InFlightPagesFrom);
     }
 
+    [Theory]
+    [InlineData(60, true)] // locked for an hour: held past an ordinary delivery, parked although others are ready
+    [InlineData(0, false)] // an ordinary 30 s lock: the head stays until nothing else is ready
+    public void Straggler_AFullWindowParksAHeldHead_EvenWhileOthersAreReady_ButNotAnOrdinaryDelivery(int lockMinutes, bool parked)
+    {
+        var h = new Harness(); // segments of 4 messages, 2 in the window
+        h.Append(T0, Ids(1, 20));
+        h.FillForDelivery(T0, 4);
+        var lockDuration = lockMinutes > 0 ? TimeSpan.FromMinutes(lockMinutes) : TimeSpan.FromSeconds(30);
+        Assert.Equal(4, h.Core.Lease(4, lockDuration, T0).Count); // the whole head segment
+
+        h.FillForDelivery(T0, 8); // a consumer wants 8: the window holds the head and 4 ready
+        Assert.Equal(parked ? (4, 8) : (0, 4), (h.Core.ParkedCount, h.Core.ReadyInWindow));
+    }
+
+    [Fact]
+    public void Straggler_HeldHeads_AreParkedBeforeACursorWrite_SoTheCursorCarriesNoRecordOfThem()
+    {
+        var h = new Harness();
+        h.Append(T0, Ids(1, 20));
+        h.FillForDelivery(T0, 8);
+        Assert.Equal(4, h.Core.Lease(4, TimeSpan.FromMinutes(10), T0).Count); // the head segment, held by a long lock
+        var ordinary = h.Core.Lease(4, TimeSpan.FromSeconds(30), T0);
+        Assert.Equal(4, ordinary.Count); // the next segment, an ordinary delivery
+
+        Assert.Equal(1, h.Core.ParkHeldHeads(T0));
+        Assert.Equal(4, h.Core.ParkedCount);
+        Assert.Equal([5L, 6L, 7L, 8L], h.Core.ToMeta().Deliveries.Select(d => d.Seq).Order());
+        Assert.Equal(0, h.Core.ParkHeldHeads(T0)); // an ordinary delivery stays in the window
+
+        // Delivered longer than an ack deadline ago (a slow handler whose lock is renewed): held too.
+        var later = T0 + h.Core.AckDeadline + TimeSpan.FromSeconds(1);
+        foreach (var lease in ordinary)
+        {
+            h.Core.Renew(lease.Token, TimeSpan.FromSeconds(30), later);
+        }
+
+        Assert.Equal(1, h.Core.ParkHeldHeads(later));
+        Assert.Equal(8, h.Core.ParkedCount);
+        Assert.Empty(h.Core.ToMeta().Deliveries);
+    }
+
     [Fact]
     public void Straggler_ParkedLock_SurvivesAReload_AndAnExpiredOneIsDeliveredFirst()
     {
