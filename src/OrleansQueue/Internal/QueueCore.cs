@@ -141,6 +141,10 @@ internal sealed class QueueCore
     private readonly SortedDictionary<long, InFlightPage> _pages = [];
     private int _delayedCount;
     private readonly Queue<long> _deferredMoves = new();
+    private readonly Dictionary<string, string> _interned = new(StringComparer.Ordinal);
+
+    /// <summary>Most distinct texts <see cref="Intern"/> keeps.</summary>
+    private const int MaxInternedStrings = 1024;
     private HashSet<long>? _restoreCompleted;
     private Dictionary<long, DeliveryRecord>? _restoreRecords;
 
@@ -766,13 +770,38 @@ internal sealed class QueueCore
         }
     }
 
-    private static void RecordError(ref Entry entry, string? errorType, string? errorMessage)
+    private void RecordError(ref Entry entry, string? errorType, string? errorMessage)
     {
         if (errorType is not null)
         {
-            entry.ErrorType = errorType is { Length: > MaxErrorLength } ? errorType[..MaxErrorLength] : errorType;
-            entry.ErrorMessage = errorMessage is { Length: > MaxErrorLength } ? errorMessage[..MaxErrorLength] : errorMessage;
+            entry.ErrorType = Intern(errorType is { Length: > MaxErrorLength } ? errorType[..MaxErrorLength] : errorType);
+            entry.ErrorMessage = Intern(errorMessage is { Length: > MaxErrorLength } ? errorMessage[..MaxErrorLength] : errorMessage);
         }
+    }
+
+    /// <summary>
+    /// One instance per distinct error or dead-letter text (up to <see cref="MaxInternedStrings"/>): the binary
+    /// encoding stores a repeated instance once per record, so a thousand messages that failed the same way cost one
+    /// copy of the text in the cursor, not a thousand.
+    /// </summary>
+    private string? Intern(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (_interned.TryGetValue(text, out var known))
+        {
+            return known;
+        }
+
+        if (_interned.Count < MaxInternedStrings)
+        {
+            _interned[text] = text;
+        }
+
+        return text;
     }
 
     private MoveRecord? BeginMove(long seq, ref Entry entry, DeadLetterReason reason, string? description, DateTimeOffset now)
@@ -782,6 +811,8 @@ internal sealed class QueueCore
         {
             description = description[..MaxDescriptionLength];
         }
+
+        description = Intern(description);
 
         if (_moves.Count >= MaxPendingMoves)
         {

@@ -759,7 +759,10 @@ internal sealed partial class QueueGrain
             RecordAbandoned(1);
         }
 
-        await _metaPump!.CommitAsync();
+        // Stored with the next cursor write, within CursorWriteDelay: nothing waits on it. The delivery itself was
+        // counted when its lock was stored; a redelivery's lock is stored (with this) before its push, and a move to
+        // the dead-letter grain is stored before the move.
+        CommitMetaInBackground();
         AfterRelease();
     }
 
