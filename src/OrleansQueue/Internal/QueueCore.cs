@@ -61,10 +61,21 @@ internal sealed class QueueCore
     internal const int MaxDescriptionLength = 512;
 
     /// <summary>
-    /// Most moves to the dead-letter grain stored in the cursor record at once: a message to dead-letter beyond them
-    /// waits its turn as a delayed message (<see cref="MoveDeferral"/>), so a dead-letter storm cannot grow the cursor.
+    /// Most moves to the dead-letter grain stored in the cursor record at once, and most estimated bytes they take
+    /// there (<see cref="MaxPendingMoveBytes"/>): a message to dead-letter beyond them waits its turn as a delayed
+    /// message (<see cref="MoveDeferral"/>), so a dead-letter storm cannot grow the cursor. The more are pending, the
+    /// more each move batch and cursor write carries (W6: 6.7k moves/s at 200, 13k at 1,000).
     /// </summary>
-    internal const int MaxPendingMoves = 200;
+    internal const int MaxPendingMoves = 1000;
+
+    /// <summary>
+    /// Most estimated bytes of pending moves (<see cref="EstimateMoveBytes"/>): 245 KiB, what 200 moves with the longest
+    /// descriptions take, so the cursor's worst case does not grow with <see cref="MaxPendingMoves"/>.
+    /// </summary>
+    internal const long MaxPendingMoveBytes = 245 * 1024;
+
+    /// <summary>A pending move's estimated share of the cursor record.</summary>
+    internal static long EstimateMoveBytes(string? description) => 200 + 2L * (description?.Length ?? 0);
 
     internal static readonly TimeSpan MoveDeferral = TimeSpan.FromSeconds(1);
 
@@ -141,6 +152,7 @@ internal sealed class QueueCore
     private readonly SortedDictionary<long, InFlightPage> _pages = [];
     private int _delayedCount;
     private readonly Queue<long> _deferredMoves = new();
+    private long _movesBytes;
     private readonly Dictionary<string, string> _interned = new(StringComparer.Ordinal);
 
     /// <summary>Most distinct texts <see cref="Intern"/> keeps.</summary>
@@ -164,6 +176,7 @@ internal sealed class QueueCore
         foreach (var move in meta.PendingMoves)
         {
             _moves[move.Seq] = move;
+            _movesBytes += EstimateMoveBytes(move.Description);
         }
 
         DurableHeadSegment = meta.HeadSegment;
@@ -814,7 +827,7 @@ internal sealed class QueueCore
 
         description = Intern(description);
 
-        if (_moves.Count >= MaxPendingMoves)
+        if (_moves.Count >= MaxPendingMoves || _movesBytes + EstimateMoveBytes(description) > MaxPendingMoveBytes)
         {
             // Waits its turn as a delayed message; its delivery record keeps the decision across a reload.
             entry.State = EntryState.Ready;
@@ -836,6 +849,7 @@ internal sealed class QueueCore
 
         var move = new MoveRecord { Seq = seq, MoveId = RandomIds.NewGuid(), Reason = reason, Description = description, At = now };
         _moves[seq] = move;
+        _movesBytes += EstimateMoveBytes(description);
         return move;
     }
 
@@ -912,17 +926,26 @@ internal sealed class QueueCore
     /// <summary>Records that the dead-letter grain stored the move's entry: the message leaves the queue.</summary>
     public void CompleteMove(long seq)
     {
-        if (!_moves.Remove(seq))
+        if (!_moves.Remove(seq, out var completed))
         {
             return;
         }
 
+        _movesBytes -= EstimateMoveBytes(completed.Description);
+
         // A deferred move takes the room at once, rather than when its deferral ends.
-        while (_moves.Count < MaxPendingMoves && _deferredMoves.TryDequeue(out var waiting))
+        while (_moves.Count < MaxPendingMoves && _deferredMoves.TryPeek(out var waiting))
         {
             ref var deferred = ref TryEntryRef(waiting);
-            if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref deferred) && deferred is { State: EntryState.Ready, DeferredMove: { } reason }
-                && deferred.NotBefore > default(DateTimeOffset))
+            var stillDeferred = !System.Runtime.CompilerServices.Unsafe.IsNullRef(ref deferred)
+                && deferred is { State: EntryState.Ready, DeferredMove: not null } && deferred.NotBefore > default(DateTimeOffset);
+            if (stillDeferred && _movesBytes + EstimateMoveBytes(deferred.DeferredDescription) > MaxPendingMoveBytes)
+            {
+                break; // it keeps its place until there is room for it
+            }
+
+            _deferredMoves.Dequeue();
+            if (stillDeferred && deferred.DeferredMove is { } reason)
             {
                 _delayedCount--; // its entry in the delayed queue no longer matches and is skipped
                 var decidedAt = deferred.NotBefore - MoveDeferral; // when it was to be dead-lettered
@@ -1077,6 +1100,7 @@ internal sealed class QueueCore
         TotalPurged += removed;
         // Purged means gone: messages that were on their way to the dead-letter grain are purged too.
         _moves.Clear();
+        _movesBytes = 0;
         // The tail stays the head; its messages are below AckedBelow, so reloading it marks them completed.
         var tailWindow = new WindowSegment(Tail.Id, Tail.FirstSeq);
         foreach (var message in Tail.Messages)
@@ -1394,10 +1418,7 @@ internal sealed class QueueCore
     public long EstimateCursorBytes(bool withHistories)
     {
         long bytes = 1024 + 300L * Subscriptions.Count;
-        foreach (var move in _moves.Values)
-        {
-            bytes += 200 + 2L * (move.Description?.Length ?? 0);
-        }
+        bytes += _movesBytes;
 
         foreach (var window in _window)
         {

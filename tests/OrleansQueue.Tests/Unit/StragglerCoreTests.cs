@@ -292,21 +292,24 @@ public sealed partial class QueueCoreTests
     [Fact]
     public void DeadLetterStorm_PendingMovesStayBounded_TheRestWaitTheirTurn_AndAllEndDeadLettered()
     {
-        var limits = Limits with { SegmentMaxMessages = 100, ActiveSegments = 8, DefaultMaxDeliveryCount = 1 };
+        const int Messages = 1500;
+        var limits = Limits with { SegmentMaxMessages = 100, ActiveSegments = 16, DefaultMaxDeliveryCount = 1 };
         var h = new Harness(limits);
-        h.Append(T0, Ids(1, 500));
+        h.Append(T0, Ids(1, Messages));
         var now = T0;
-        h.FillForDelivery(now, 500);
-        foreach (var lease in h.Core.Lease(500, TimeSpan.FromSeconds(30), now))
+        h.FillForDelivery(now, Messages);
+        foreach (var lease in h.Core.Lease(Messages, TimeSpan.FromSeconds(30), now))
         {
             h.Core.Abandon(lease.Token, now, "Boom", "failed"); // over the maximum of one delivery: dead-letter
         }
 
         var moved = new HashSet<long>();
-        for (var round = 0; round < 20 && moved.Count < 500; round++)
+        Assert.True(h.Core.DeferredMoveCount > 0, "some wait their turn");
+        for (var round = 0; round < 20 && moved.Count < Messages; round++)
         {
             Assert.InRange(h.Core.PendingMoves.Count, 0, QueueCore.MaxPendingMoves);
-            Assert.InRange(h.Core.EstimateCursorBytes(withHistories: true), 0, 200 * 1024);
+            Assert.InRange(h.Core.PendingMoves.Sum(m => QueueCore.EstimateMoveBytes(m.Description)), 0, QueueCore.MaxPendingMoveBytes);
+            Assert.InRange(h.Core.EstimateCursorBytes(withHistories: true), 0, limits.CursorBudgetBytes);
             foreach (var move in h.Core.PendingMoves.ToList())
             {
                 Assert.Equal(DeadLetterReason.MaxDeliveriesExceeded, move.Reason);
@@ -324,9 +327,9 @@ public sealed partial class QueueCoreTests
             h.Core.ReleaseDelayed(now);
         }
 
-        Assert.Equal(500, moved.Count);
+        Assert.Equal(Messages, moved.Count);
         Assert.Equal(0, h.Core.ActiveCount);
-        Assert.Equal(500, h.Core.TotalDeadLettered);
+        Assert.Equal(Messages, h.Core.TotalDeadLettered);
     }
 
     [Fact]
@@ -337,24 +340,27 @@ public sealed partial class QueueCoreTests
         h.Append(T0, Ids(1, 300));
         var now = T0;
         h.FillForDelivery(now, 300);
+        var description = new string('x', QueueCore.MaxDescriptionLength); // the longest: pending moves fill their bytes first
         foreach (var lease in h.Core.Lease(300, TimeSpan.FromSeconds(30), now))
         {
-            h.Core.DeadLetter(lease.Token, DeadLetterReason.RejectedByConsumer, "bad order", now); // the consumer's own call
+            h.Core.DeadLetter(lease.Token, DeadLetterReason.RejectedByConsumer, description, now); // the consumer's own call
         }
 
-        Assert.Equal(QueueCore.MaxPendingMoves, h.Core.PendingMoves.Count);
-        Assert.Equal(100, h.Core.DeferredMoveCount);
+        var fit = (int)(QueueCore.MaxPendingMoveBytes / QueueCore.EstimateMoveBytes(description));
+        Assert.Equal(fit, h.Core.PendingMoves.Count);
+        var deferred = 300 - fit;
+        Assert.Equal(deferred, h.Core.DeferredMoveCount);
         for (var second = 0; second < 30; second++)
         {
             // The dead-letter grain is unreachable for half a minute: the deferred ones wait, each in one place.
             now += QueueCore.MoveDeferral;
             h.Core.ReleaseDelayed(now);
-            Assert.Equal(100, h.Core.DeferredMoveCount);
+            Assert.Equal(deferred, h.Core.DeferredMoveCount);
         }
 
         h.WriteCursor();
         h.Reload(now, limits: limits);
-        Assert.Equal(100, h.Core.DeferredMoveCount);
+        Assert.Equal(deferred, h.Core.DeferredMoveCount);
         var moved = new List<MoveRecord>();
         while (h.Core.PendingMoves.Count > 0)
         {
@@ -366,7 +372,7 @@ public sealed partial class QueueCoreTests
         }
 
         Assert.Equal(300, moved.Select(m => m.Seq).Distinct().Count());
-        Assert.All(moved, m => Assert.Equal((DeadLetterReason.RejectedByConsumer, "bad order"), (m.Reason, m.Description)));
+        Assert.All(moved, m => Assert.Equal((DeadLetterReason.RejectedByConsumer, description), (m.Reason, m.Description)));
         Assert.Equal(0, h.Core.ActiveCount);
     }
 }
