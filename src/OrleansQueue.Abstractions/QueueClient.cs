@@ -93,6 +93,10 @@ public sealed class QueueClient
     public Task<long> SendAsync(string text, string? messageId = null, CancellationToken cancellationToken = default) =>
         SendAsync(OutgoingMessage.FromText(text, messageId), cancellationToken);
 
+    /// <summary>Sends one UTF-8 text message with a generated id; returns its sequence number once it is durably stored.</summary>
+    public Task<long> SendAsync(string text, CancellationToken cancellationToken) =>
+        SendAsync(OutgoingMessage.FromText(text), cancellationToken);
+
     /// <summary>Sends the messages in one call; returns their sequence numbers, in order, once all are durably stored.</summary>
     public async Task<long[]> SendBatchAsync(IEnumerable<OutgoingMessage> messages, CancellationToken cancellationToken = default)
     {
@@ -335,15 +339,22 @@ public sealed class QueueClient
     public Task AbandonAsync(ReceivedMessage message, CancellationToken cancellationToken = default) =>
         CallAsync(() => Grain.Abandon(RequireMessage(message).LockToken), cancellationToken);
 
-    /// <summary>Extends the message's lease from now; returns the new end of the lease.</summary>
-    public Task<DateTimeOffset> RenewLockAsync(ReceivedMessage message, TimeSpan? leaseDuration = null, CancellationToken cancellationToken = default)
+    /// <summary>Extends the message's lock from now; returns the new locked-until time.</summary>
+    public Task<DateTimeOffset> RenewLockAsync(ReceivedMessage message, TimeSpan? leaseDuration = null, CancellationToken cancellationToken = default) =>
+        RenewLockAsync(RequireMessage(message).LockToken, leaseDuration, cancellationToken);
+
+    /// <summary>
+    /// Extends the lock of the delivery with <paramref name="lockToken"/> from now (a received message's or a pushed
+    /// delivery's, for a consumer that settles it later); returns the new locked-until time.
+    /// </summary>
+    public Task<DateTimeOffset> RenewLockAsync(Guid lockToken, TimeSpan? leaseDuration = null, CancellationToken cancellationToken = default)
     {
         if (leaseDuration is { } lease)
         {
             QueueLimits.ValidateLease(lease, QueueLimits.MaxLeaseDuration);
         }
 
-        return CallAsync(() => Grain.RenewLock(RequireMessage(message).LockToken, leaseDuration), cancellationToken);
+        return CallAsync(() => Grain.RenewLock(lockToken, leaseDuration), cancellationToken);
     }
 
     /// <summary>Browses up to <paramref name="maxMessages"/> messages not yet completed, without leasing them.</summary>

@@ -48,6 +48,7 @@ internal interface IQueueRedriveTarget : IGrainWithStringKey
 /// costs the segment writes it fills.
 /// Any failed storage call drops the in-memory state: the next call reads everything again.
 /// </summary>
+[GrainType(GrainTypes.DeadLetters)]
 internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLetterStore
 {
     private const int MoveIdsKept = 100_000;

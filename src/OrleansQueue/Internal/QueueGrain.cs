@@ -20,6 +20,7 @@ namespace OrleansQueue.Internal;
 /// After any failed write the activation drops its in-memory state and reloads from storage (re-read and decide again).
 /// </summary>
 [Reentrant]
+[GrainType(GrainTypes.Queue)]
 internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarget, IRemindable
 {
     private sealed class EnqueueRequest(List<PendingMessage> messages, long stagedAt, long bytes)

@@ -58,6 +58,7 @@ internal static class QueueRegistry
 }
 
 /// <summary>A registry shard. Any failed storage call drops the in-memory state: the next call reads it again.</summary>
+[GrainType(GrainTypes.QueueRegistry)]
 internal sealed partial class QueueRegistryGrain : Grain, IQueueRegistryShard
 {
     private readonly OrleansQueueOptions _options;

@@ -419,5 +419,21 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
         var stats = await Wait.UntilAsync(() => queue.GetStatsAsync(), s => s.TotalCompleted == 10, "all ten completed");
         Assert.Equal(0, stats.TotalDeadLettered);
     }
+
+    [Fact]
+    public async Task ALockToken_CanBeRenewedThroughTheClient_AndATextSendTakesACancellationToken()
+    {
+        var queue = C.Queue(NewName("renew"));
+        using var cancellation = new CancellationTokenSource();
+        await queue.SendAsync("renew me", cancellation.Token); // text and a token: no message id in between
+        var received = Assert.Single(await queue.ReceiveAsync(1, TimeSpan.FromSeconds(30)));
+
+        // What a push consumer settling later holds is the delivery's lock token: it renews with it alone.
+        var lockedUntil = await queue.RenewLockAsync(received.LockToken, TimeSpan.FromMinutes(5));
+        Assert.Equal(C.Time.GetUtcNow() + TimeSpan.FromMinutes(5), lockedUntil);
+        C.Time.Advance(TimeSpan.FromMinutes(1)); // past the first 30 s lock
+        await queue.CompleteAsync(received.LockToken);
+        Assert.Equal(1, (await queue.GetStatsAsync()).TotalCompleted);
+    }
 }
 

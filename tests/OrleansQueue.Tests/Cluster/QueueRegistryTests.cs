@@ -21,6 +21,16 @@ public sealed class QueueRegistryTests(MemoryClusterFixture fixture) : IClassFix
     }
 
     [Fact]
+    public void GrainTypeNames_ArePinned_SoStoredRecordsFollowTheirGrains()
+    {
+        // Storage keys records by grain id: these names (what Orleans derived from the class names before they were
+        // pinned) must never change.
+        Assert.Equal("queue", C.Grain("pinned").GetGrainId().Type.ToString());
+        Assert.Equal("deadletter", C.Client.GetGrain<IDeadLetterGrain>(0).GetGrainId().Type.ToString());
+        Assert.Equal("queueregistry", C.Client.GetGrain<IQueueRegistryShard>(0).GetGrainId().Type.ToString());
+    }
+
+    [Fact]
     public void TheShardOfAName_IsStable_AndSpreadsNamesOverEveryShard()
     {
         // Stored data depends on it: these values must never change.
