@@ -23,7 +23,7 @@ Console.WriteLine($"Sent 'Hello World!' as message #{sequenceNumber}");
 var deadline = DateTime.UtcNow.AddSeconds(30);
 while (DateTime.UtcNow < deadline)
 {
-    var received = await queue.ReceiveAsync(maxMessages: 10, leaseDuration: TimeSpan.FromSeconds(30));
+    var received = await queue.ReceiveAsync(maxMessages: 10, lockDuration: TimeSpan.FromSeconds(30));
     foreach (var delivery in received)
     {
         Console.WriteLine($"Received '{delivery.Message.BodyAsString()}' (message #{delivery.Message.SequenceNumber}, delivery {delivery.Message.DeliveryCount})");

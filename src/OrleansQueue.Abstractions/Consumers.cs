@@ -152,10 +152,10 @@ public sealed record ConsumerOptions
         QueueLimits.ValidateCount(Prefetch, 1000, nameof(Prefetch));
         QueueLimits.ValidateCount(MaxBatchSize, 1000, nameof(MaxBatchSize));
         QueueLimits.ValidateCount(MaxConcurrentCalls, 1000, nameof(MaxConcurrentCalls));
-        if (MaxAutoLockRenewalDuration < QueueLimits.MinLeaseDuration || MaxAutoLockRenewalDuration > QueueLimits.MaxLeaseDuration)
+        if (MaxAutoLockRenewalDuration < QueueLimits.MinLockDuration || MaxAutoLockRenewalDuration > QueueLimits.MaxLockDuration)
         {
             throw new QueueException(QueueErrorCode.InvalidArgument,
-                $"{nameof(MaxAutoLockRenewalDuration)} {MaxAutoLockRenewalDuration} is outside {QueueLimits.MinLeaseDuration} to {QueueLimits.MaxLeaseDuration}.");
+                $"{nameof(MaxAutoLockRenewalDuration)} {MaxAutoLockRenewalDuration} is outside {QueueLimits.MinLockDuration} to {QueueLimits.MaxLockDuration}.");
         }
     }
 }

@@ -17,11 +17,11 @@ public interface IQueueGrain : IGrainWithStringKey
     Task<long[]> Enqueue(OutgoingMessage[] messages);
 
     /// <summary>
-    /// Leases up to <paramref name="maxMessages"/> ready messages, oldest first, for <paramref name="leaseDuration"/>
+    /// Leases up to <paramref name="maxMessages"/> ready messages, oldest first, for <paramref name="lockDuration"/>
     /// (the queue's default when <see langword="null"/>). Returns an empty array when none is ready.
     /// </summary>
     [Alias("Receive")]
-    Task<ReceivedMessage[]> Receive(int maxMessages, TimeSpan? leaseDuration);
+    Task<ReceivedMessage[]> Receive(int maxMessages, TimeSpan? lockDuration);
 
     /// <summary>Completes the leased messages: all of them, or, if any token is no longer valid, none (<see cref="QueueErrorCode.MessageLockLost"/>).</summary>
     [Alias("Complete")]
@@ -31,9 +31,9 @@ public interface IQueueGrain : IGrainWithStringKey
     [Alias("Abandon")]
     Task Abandon(Guid lockToken);
 
-    /// <summary>Extends the lease by <paramref name="leaseDuration"/> from now (the queue's default when <see langword="null"/>) and returns the new end.</summary>
+    /// <summary>Extends the lease by <paramref name="lockDuration"/> from now (the queue's default when <see langword="null"/>) and returns the new end.</summary>
     [Alias("RenewLock")]
-    Task<DateTimeOffset> RenewLock(Guid lockToken, TimeSpan? leaseDuration);
+    Task<DateTimeOffset> RenewLock(Guid lockToken, TimeSpan? lockDuration);
 
     /// <summary>Returns up to <paramref name="maxMessages"/> messages not yet completed, from sequence number <paramref name="fromSequenceNumber"/> on, without leasing them.</summary>
     [Alias("Peek")]
@@ -54,7 +54,7 @@ public interface IQueueGrain : IGrainWithStringKey
     /// releases what a call that returned just as its caller cancelled had locked.
     /// </summary>
     [Alias("ReceiveWait")]
-    Task<ReceivedMessage[]> ReceiveWait(int maxMessages, TimeSpan? leaseDuration, TimeSpan maxWait, Guid receiveId, CancellationToken cancellationToken);
+    Task<ReceivedMessage[]> ReceiveWait(int maxMessages, TimeSpan? lockDuration, TimeSpan maxWait, Guid receiveId, CancellationToken cancellationToken);
 
     /// <summary>
     /// Releases the messages that the receive with <paramref name="receiveId"/> (in the last two minutes) locked and

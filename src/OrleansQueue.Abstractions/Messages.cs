@@ -85,7 +85,7 @@ public sealed record QueueStats
     [Id(0)] public long ReadyCount { get; init; }
 
     /// <summary>Messages leased to a receiver and not yet settled.</summary>
-    [Id(1)] public long LeasedCount { get; init; }
+    [Id(1)] public long LockedCount { get; init; }
 
     /// <summary>Messages ever enqueued (confirmed) into this queue.</summary>
     [Id(2)] public long TotalEnqueued { get; init; }
@@ -115,5 +115,5 @@ public sealed record QueueStats
     [Id(9)] public bool InFlightLimitReached { get; init; }
 
     /// <summary>Messages in the queue: ready, leased, delayed, or on their way to the dead-letter grain.</summary>
-    public long ActiveCount => ReadyCount + LeasedCount + DelayedCount + DeadLetteringCount;
+    public long ActiveCount => ReadyCount + LockedCount + DelayedCount + DeadLetteringCount;
 }

@@ -186,38 +186,38 @@ public sealed class QueueClient
     }
 
     /// <summary>Leases up to <paramref name="maxMessages"/> ready messages; an empty list when none is ready.</summary>
-    public async Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages = 1, TimeSpan? leaseDuration = null, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages = 1, TimeSpan? lockDuration = null, CancellationToken cancellationToken = default)
     {
         QueueLimits.ValidateCount(maxMessages, _options.MaxBatchCount, nameof(maxMessages));
-        if (leaseDuration is { } lease)
+        if (lockDuration is { } lease)
         {
-            QueueLimits.ValidateLease(lease, QueueLimits.MaxLeaseDuration);
+            QueueLimits.ValidateLockDuration(lease, QueueLimits.MaxLockDuration);
         }
 
-        return await ReceiveCoreAsync(maxMessages, leaseDuration, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+        return await ReceiveCoreAsync(maxMessages, lockDuration, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Like <see cref="ReceiveAsync(int, TimeSpan?, CancellationToken)"/>, but waits up to <paramref name="maxWait"/>
     /// (at most 20 s) for a message when none is ready: a long poll.
     /// </summary>
-    public async Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages, TimeSpan? leaseDuration, TimeSpan maxWait, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages, TimeSpan? lockDuration, TimeSpan maxWait, CancellationToken cancellationToken = default)
     {
         QueueLimits.ValidateCount(maxMessages, _options.MaxBatchCount, nameof(maxMessages));
-        if (leaseDuration is { } lease)
+        if (lockDuration is { } lease)
         {
-            QueueLimits.ValidateLease(lease, QueueLimits.MaxLeaseDuration);
+            QueueLimits.ValidateLockDuration(lease, QueueLimits.MaxLockDuration);
         }
 
         ValidateWait(maxWait);
-        return await ReceiveCoreAsync(maxMessages, leaseDuration, maxWait, cancellationToken).ConfigureAwait(false);
+        return await ReceiveCoreAsync(maxMessages, lockDuration, maxWait, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
     /// A receive that locks nothing when cancelled: the cancellation reaches the grain, which releases what it locked;
     /// if the call returned just as it was cancelled, the grain is asked to release that receive's locks.
     /// </summary>
-    private async Task<ReceivedMessage[]> ReceiveCoreAsync(int maxMessages, TimeSpan? leaseDuration, TimeSpan maxWait, CancellationToken cancellationToken)
+    private async Task<ReceivedMessage[]> ReceiveCoreAsync(int maxMessages, TimeSpan? lockDuration, TimeSpan maxWait, CancellationToken cancellationToken)
     {
         long? failingOverSince = null;
         while (true)
@@ -228,7 +228,7 @@ public sealed class QueueClient
             var lost = cut?.Token ?? CancellationToken.None;
             try
             {
-                return await WaitUnlessLostAsync(Grain.ReceiveWait(maxMessages, leaseDuration, maxWait, receiveId, cancellationToken), lost, cancellationToken)
+                return await WaitUnlessLostAsync(Grain.ReceiveWait(maxMessages, lockDuration, maxWait, receiveId, cancellationToken), lost, cancellationToken)
                     .ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -267,7 +267,7 @@ public sealed class QueueClient
     public Task DeadLetterAsync(ReceivedMessage message, string? description = null, CancellationToken cancellationToken = default) =>
         DeadLetterAsync(RequireMessage(message).LockToken, description, cancellationToken);
 
-    /// <summary>Changes the queue's settings: ack deadline, maximum deliveries, redelivery policy, fail-fast exceptions.</summary>
+    /// <summary>Changes the queue's settings: lock duration, maximum deliveries, redelivery policy, fail-fast exceptions.</summary>
     public Task ConfigureAsync(QueueSettings settings, CancellationToken cancellationToken = default) =>
         CallAsync(() => Grain.Configure(settings ?? throw new ArgumentNullException(nameof(settings))), cancellationToken);
 
@@ -340,21 +340,21 @@ public sealed class QueueClient
         CallAsync(() => Grain.Abandon(RequireMessage(message).LockToken), cancellationToken);
 
     /// <summary>Extends the message's lock from now; returns the new locked-until time.</summary>
-    public Task<DateTimeOffset> RenewLockAsync(ReceivedMessage message, TimeSpan? leaseDuration = null, CancellationToken cancellationToken = default) =>
-        RenewLockAsync(RequireMessage(message).LockToken, leaseDuration, cancellationToken);
+    public Task<DateTimeOffset> RenewLockAsync(ReceivedMessage message, TimeSpan? lockDuration = null, CancellationToken cancellationToken = default) =>
+        RenewLockAsync(RequireMessage(message).LockToken, lockDuration, cancellationToken);
 
     /// <summary>
     /// Extends the lock of the delivery with <paramref name="lockToken"/> from now (a received message's or a pushed
     /// delivery's, for a consumer that settles it later); returns the new locked-until time.
     /// </summary>
-    public Task<DateTimeOffset> RenewLockAsync(Guid lockToken, TimeSpan? leaseDuration = null, CancellationToken cancellationToken = default)
+    public Task<DateTimeOffset> RenewLockAsync(Guid lockToken, TimeSpan? lockDuration = null, CancellationToken cancellationToken = default)
     {
-        if (leaseDuration is { } lease)
+        if (lockDuration is { } lease)
         {
-            QueueLimits.ValidateLease(lease, QueueLimits.MaxLeaseDuration);
+            QueueLimits.ValidateLockDuration(lease, QueueLimits.MaxLockDuration);
         }
 
-        return CallAsync(() => Grain.RenewLock(lockToken, leaseDuration), cancellationToken);
+        return CallAsync(() => Grain.RenewLock(lockToken, lockDuration), cancellationToken);
     }
 
     /// <summary>Browses up to <paramref name="maxMessages"/> messages not yet completed, without leasing them.</summary>

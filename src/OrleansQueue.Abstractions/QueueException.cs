@@ -19,7 +19,7 @@ public enum QueueErrorCode
     InvalidBatch = 5,
 
     /// <summary>A lease duration is outside the allowed range.</summary>
-    InvalidLeaseDuration = 6,
+    InvalidLockDuration = 6,
 
     /// <summary>A count or position argument is out of range.</summary>
     InvalidArgument = 7,

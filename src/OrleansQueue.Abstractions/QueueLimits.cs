@@ -27,10 +27,10 @@ public static class QueueLimits
     public const int DefaultMaxMessageBodyBytes = 256 * 1024;
 
     /// <summary>Shortest lease a receiver may ask for.</summary>
-    public static readonly TimeSpan MinLeaseDuration = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan MinLockDuration = TimeSpan.FromSeconds(1);
 
     /// <summary>Longest lease any queue allows.</summary>
-    public static readonly TimeSpan MaxLeaseDuration = TimeSpan.FromHours(12);
+    public static readonly TimeSpan MaxLockDuration = TimeSpan.FromHours(12);
 
     /// <summary>Longest wait of a long-polling receive (below the Orleans response timeout of 30 s).</summary>
     public static readonly TimeSpan MaxReceiveWait = TimeSpan.FromSeconds(20);
@@ -196,12 +196,12 @@ public static class QueueLimits
     }
 
     /// <summary>Throws <see cref="QueueException"/> unless <paramref name="lease"/> is between 1 second and <paramref name="max"/>.</summary>
-    public static void ValidateLease(TimeSpan lease, TimeSpan max)
+    public static void ValidateLockDuration(TimeSpan lease, TimeSpan max)
     {
-        if (lease < MinLeaseDuration || lease > max)
+        if (lease < MinLockDuration || lease > max)
         {
-            throw new QueueException(QueueErrorCode.InvalidLeaseDuration,
-                $"The lease duration {lease} is outside the allowed range {MinLeaseDuration} to {max}.");
+            throw new QueueException(QueueErrorCode.InvalidLockDuration,
+                $"The lease duration {lease} is outside the allowed range {MinLockDuration} to {max}.");
         }
     }
 

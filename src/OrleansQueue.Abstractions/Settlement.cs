@@ -59,7 +59,7 @@ public sealed record RedeliveryPolicy
     /// <summary>Throws <see cref="QueueException"/> unless the delays are between 0 and 12 hours and the jitter between 0 and 1.</summary>
     public void Validate()
     {
-        if (!Enum.IsDefined(Mode) || Delay < TimeSpan.Zero || MaxDelay < Delay || MaxDelay > QueueLimits.MaxLeaseDuration || Jitter is < 0 or > 1 || double.IsNaN(Jitter))
+        if (!Enum.IsDefined(Mode) || Delay < TimeSpan.Zero || MaxDelay < Delay || MaxDelay > QueueLimits.MaxLockDuration || Jitter is < 0 or > 1 || double.IsNaN(Jitter))
         {
             throw new QueueException(QueueErrorCode.InvalidArgument,
                 $"The redelivery policy is invalid: delays must be 0 to 12 h with MaxDelay >= Delay, jitter 0 to 1 (got {this}).");
@@ -72,7 +72,7 @@ public sealed record RedeliveryPolicy
 public sealed record QueueSettings
 {
     /// <summary>How long a delivery may stay unsettled before it is delivered again (the lease of pushes and of receives that name none). 1 s to 12 h.</summary>
-    [Id(0)] public TimeSpan? AckDeadline { get; init; }
+    [Id(0)] public TimeSpan? LockDuration { get; init; }
 
     /// <summary>Deliveries after which a message that still fails moves to the dead-letter grain. 1 to 1,000.</summary>
     [Id(1)] public int? MaxDeliveryCount { get; init; }

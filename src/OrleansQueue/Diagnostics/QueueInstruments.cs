@@ -24,10 +24,10 @@ public static class QueueInstruments
     public static readonly ActivitySource ActivitySource = new(Name, "1.0");
 
     internal static readonly Counter<long> Enqueued = Meter.CreateCounter<long>("orleansqueue.messages.enqueued", "{message}", "Messages durably stored by sends.");
-    internal static readonly Counter<long> Delivered = Meter.CreateCounter<long>("orleansqueue.messages.delivered", "{message}", "Deliveries (leases) handed to receivers and consumers.");
+    internal static readonly Counter<long> Delivered = Meter.CreateCounter<long>("orleansqueue.messages.delivered", "{message}", "Deliveries (locks) handed to receivers and consumers.");
     internal static readonly Counter<long> Redelivered = Meter.CreateCounter<long>("orleansqueue.messages.redelivered", "{message}", "Deliveries of messages delivered before.");
     internal static readonly Counter<long> Completed = Meter.CreateCounter<long>("orleansqueue.messages.completed", "{message}", "Messages completed.");
-    internal static readonly Counter<long> Abandoned = Meter.CreateCounter<long>("orleansqueue.messages.abandoned", "{message}", "Failed deliveries: abandoned, handler exceptions, expired leases.");
+    internal static readonly Counter<long> Abandoned = Meter.CreateCounter<long>("orleansqueue.messages.abandoned", "{message}", "Failed deliveries: abandoned, handler exceptions, expired locks.");
     internal static readonly Counter<long> DeadLettered = Meter.CreateCounter<long>("orleansqueue.messages.deadlettered", "{message}", "Messages moved to the dead-letter grain.");
     internal static readonly Histogram<double> EnqueueToComplete = Meter.CreateHistogram<double>("orleansqueue.message.enqueue_to_complete", "ms", "Time from the durable send to completion.");
     internal static readonly Histogram<int> DeliveryCount = Meter.CreateHistogram<int>("orleansqueue.message.delivery_count", "{delivery}", "Deliveries a message took until it was completed.");
@@ -47,7 +47,7 @@ public static class QueueInstruments
         "{message}", "Messages waiting for delivery, per queue active on this silo.");
 
     internal static readonly ObservableGauge<long> Leased = Meter.CreateObservableGauge(
-        "orleansqueue.queue.leased", () => QueueDepths.Keys.Select(d => new Measurement<long>(d.Leased, Queue(d.QueueName))),
+        "orleansqueue.queue.locked", () => QueueDepths.Keys.Select(d => new Measurement<long>(d.Leased, Queue(d.QueueName))),
         "{message}", "Messages delivered and not yet settled, per queue active on this silo.");
 
     internal static readonly ObservableGauge<long> InFlight = Meter.CreateObservableGauge(

@@ -231,7 +231,7 @@ internal sealed class QueueCore
     /// <summary>What the queue registry was last told about this queue; see <see cref="QueueMetaState.Listing"/>.</summary>
     public RegistryListing Listing { get; set; }
 
-    public TimeSpan AckDeadline => Settings.AckDeadline ?? _limits.DefaultAckDeadline;
+    public TimeSpan LockDuration => Settings.AckDeadline ?? _limits.DefaultLockDuration;
 
     public int MaxDeliveryCount => Settings.MaxDeliveryCount ?? _limits.DefaultMaxDeliveryCount;
 
@@ -252,7 +252,7 @@ internal sealed class QueueCore
 
     public int ReadyInWindow => _ready.Count;
 
-    public int LeasedCount => _leases.Count;
+    public int LockedCount => _leases.Count;
 
     /// <summary>Id of the last segment in the active window (head - 1 when the window is empty).</summary>
     public long LoadedThrough => _window.Count > 0 ? _window[^1].Id : HeadSegment - 1;
@@ -476,11 +476,11 @@ internal sealed class QueueCore
     /// after <see cref="Tail"/>, which decides the segments and chunks) without changing the core. With
     /// <paramref name="leaseOnAppend"/> above zero, that many of the new messages (the first ones, and only those
     /// whose segment joins the active window when written) are stored already leased for
-    /// <paramref name="leaseDuration"/>: their first delivery is durable with the message, and
+    /// <paramref name="lockDuration"/>: their first delivery is durable with the message, and
     /// <see cref="SegmentWritten"/> returns their leases. Call it only when <see cref="CanLeaseOnAppend"/> said so.
     /// </summary>
     public AppendPlan PlanAppend(SegmentAppend<SegmentState, StoredMessage> append, IReadOnlyList<PendingMessage> pending, DateTimeOffset now,
-        int leaseOnAppend = 0, TimeSpan leaseDuration = default)
+        int leaseOnAppend = 0, TimeSpan lockDuration = default)
     {
         if (append.SegmentId != Tail.Id)
         {
@@ -548,7 +548,7 @@ internal sealed class QueueCore
             {
                 // The append stores the message as it is when written: its first lease goes with it.
                 stored.FirstLeaseToken = RandomIds.NewGuid();
-                stored.FirstLeasedUntil = now + leaseDuration;
+                stored.FirstLeasedUntil = now + lockDuration;
                 leased++;
             }
 
@@ -1119,7 +1119,7 @@ internal sealed class QueueCore
         var oldest = OldestActiveMessage();
         return new QueueStats
         {
-            LeasedCount = _leases.Count,
+            LockedCount = _leases.Count,
             ReadyCount = ReadyCount,
             DelayedCount = _delayedCount,
             InFlightLimitReached = InFlightLimitReached,
@@ -1366,13 +1366,13 @@ internal sealed class QueueCore
 
     /// <summary>
     /// Whether the window's head segment holds only messages that are settled or held past an ordinary delivery: locked
-    /// or delayed beyond one ack deadline from now, or delivered longer than one ack deadline ago. Such a head is parked
+    /// or delayed beyond one lock duration from now, or delivered longer than one lock duration ago. Such a head is parked
     /// as soon as the full window keeps more messages from being loaded, not only once nothing is ready: otherwise the
     /// stragglers would shrink the window for everyone behind them, and new messages would wait their turn in storage.
     /// </summary>
     private bool HeadIsHeld(DateTimeOffset now)
     {
-        var horizon = now + AckDeadline;
+        var horizon = now + LockDuration;
         var head = _window[0];
         for (var i = 0; i < head.Entries.Count; i++)
         {
@@ -1380,7 +1380,7 @@ internal sealed class QueueCore
             var held = entry.State switch
             {
                 EntryState.Completed => true,
-                EntryState.Leased => entry.LockedUntil > horizon || entry.Attempts is { Count: > 0 } attempts && now - attempts[^1] > AckDeadline,
+                EntryState.Leased => entry.LockedUntil > horizon || entry.Attempts is { Count: > 0 } attempts && now - attempts[^1] > LockDuration,
                 EntryState.Ready => entry.NotBefore > horizon,
                 _ => false, // being moved to the dead-letter grain: gone soon
             };
@@ -1726,7 +1726,7 @@ internal sealed record QueueCoreLimits(int SegmentMaxMessages, long SegmentMaxBy
     /// </summary>
     public SegmentLimits Segments => new(SegmentMaxMessages, SegmentMaxBytes) { Stretch = SegmentStretch, ChunkMaxEntries = ChunkMaxMessages };
 
-    public TimeSpan DefaultAckDeadline { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan DefaultLockDuration { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// The cursor record's size budget: above it, attempt histories are left out of it, and window heads are parked

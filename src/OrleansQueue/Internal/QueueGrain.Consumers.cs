@@ -70,9 +70,9 @@ internal sealed partial class QueueGrain
     public async Task Configure(QueueSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        if (settings.AckDeadline is { } deadline)
+        if (settings.LockDuration is { } deadline)
         {
-            QueueLimits.ValidateLease(deadline, _options.MaxLeaseDuration);
+            QueueLimits.ValidateLockDuration(deadline, _options.MaxLockDuration);
         }
 
         if (settings.MaxDeliveryCount is { } max)
@@ -89,7 +89,7 @@ internal sealed partial class QueueGrain
         var core = await GetCoreAsync();
         core.Settings = new QueueSettingsState
         {
-            AckDeadline = settings.AckDeadline,
+            AckDeadline = settings.LockDuration,
             MaxDeliveryCount = settings.MaxDeliveryCount,
             RedeliveryMode = settings.Redelivery?.Mode,
             RedeliveryDelay = settings.Redelivery?.Delay,
@@ -105,7 +105,7 @@ internal sealed partial class QueueGrain
         var core = await GetCoreAsync();
         return new QueueSettings
         {
-            AckDeadline = core.AckDeadline,
+            LockDuration = core.LockDuration,
             MaxDeliveryCount = core.MaxDeliveryCount,
             Redelivery = core.Redelivery,
             FailFastExceptionTypes = core.Settings.FailFastExceptionTypes?.ToArray() ?? [],
@@ -125,7 +125,7 @@ internal sealed partial class QueueGrain
         StartMoves();
     }
 
-    public async Task<ReceivedMessage[]> ReceiveWait(int maxMessages, TimeSpan? leaseDuration, TimeSpan maxWait, Guid receiveId, CancellationToken cancellationToken)
+    public async Task<ReceivedMessage[]> ReceiveWait(int maxMessages, TimeSpan? lockDuration, TimeSpan maxWait, Guid receiveId, CancellationToken cancellationToken)
     {
         if (maxWait < TimeSpan.Zero || maxWait > QueueLimits.MaxReceiveWait)
         {
@@ -136,7 +136,7 @@ internal sealed partial class QueueGrain
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var received = await Receive(maxMessages, leaseDuration);
+            var received = await Receive(maxMessages, lockDuration);
             if (received.Length > 0)
             {
                 if (cancellationToken.IsCancellationRequested || !_recentReceives.Remember(receiveId, received, _time.GetUtcNow()))
@@ -358,7 +358,7 @@ internal sealed partial class QueueGrain
                         return;
                     }
 
-                    var leases = core.Lease(credit, core.AckDeadline, now);
+                    var leases = core.Lease(credit, core.LockDuration, now);
                     RecordLeases(leases);
                     RecordInFlightLimit(core, credit, leases.Count);
                     if (leases.Count == 0)
@@ -820,9 +820,9 @@ internal sealed partial class QueueGrain
         {
             // A call to a consumer that unsubscribed or lapsed keeps its lock until the lock runs out, unrenewed: its
             // result still counts if it comes back before.
-            if (IsSubscribed(consumer) && core.LockedUntil(token) is { } until && until - now <= core.AckDeadline / 2)
+            if (IsSubscribed(consumer) && core.LockedUntil(token) is { } until && until - now <= core.LockDuration / 2)
             {
-                core.Renew(token, core.AckDeadline, now);
+                core.Renew(token, core.LockDuration, now);
                 renewed++;
             }
         }
@@ -840,7 +840,7 @@ internal sealed partial class QueueGrain
         {
             if (IsSubscribed(consumer) && core.LockedUntil(token) is { } until)
             {
-                var at = until - core.AckDeadline / 2;
+                var at = until - core.LockDuration / 2;
                 if (due is null || at < due)
                 {
                     due = at;
@@ -1010,7 +1010,7 @@ internal sealed partial class QueueGrain
         StartMoves();
         Dispatch();
         SyncListingInBackground(core);
-        if (core.Subscriptions.Count > 0 || core.LeasedCount > 0 || core.PendingMoves.Count > 0)
+        if (core.Subscriptions.Count > 0 || core.LockedCount > 0 || core.PendingMoves.Count > 0)
         {
             _ = EnsureReminderAsync(core);
         }
@@ -1062,7 +1062,7 @@ internal sealed partial class QueueGrain
         var core = await GetCoreAsync();
         _reminderRegistered = true;
         await OnTimerAsync(CancellationToken.None);
-        if (core.Subscriptions.Count == 0 && core.LeasedCount == 0 && core.PendingMoves.Count == 0 && core.NextWakeUp() is null)
+        if (core.Subscriptions.Count == 0 && core.LockedCount == 0 && core.PendingMoves.Count == 0 && core.NextWakeUp() is null)
         {
             // Idle: nothing needs waking after a crash any more.
             var reminder = await this.GetReminder(WakeReminder);

@@ -20,7 +20,7 @@ internal sealed partial class QueueGrain
     {
         if (_core is { } core)
         {
-            (_depth ??= QueueInstruments.TrackQueue(QueueName)).Set(core.ReadyCount, core.LeasedCount, core.InFlightCount);
+            (_depth ??= QueueInstruments.TrackQueue(QueueName)).Set(core.ReadyCount, core.LockedCount, core.InFlightCount);
         }
     }
 

@@ -82,7 +82,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         _limits = new QueueCoreLimits(_options.SegmentMaxMessages, _options.SegmentMaxBytes, _options.ActiveSegments,
             _options.DuplicateDetectionWindow, _options.DuplicateDetectionMaxIds, _options.MaxDeliveryCount)
         {
-            DefaultAckDeadline = _options.DefaultLeaseDuration,
+            DefaultLockDuration = _options.DefaultLockDuration,
             MaxInFlight = _options.MaxMessagesInFlight,
             ChunkMaxMessages = Math.Min(_options.SegmentChunkMessages, _options.SegmentMaxMessages),
             SegmentStretch = SegmentStretch,
@@ -242,7 +242,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
                 }
 
                 var credit = _consumers.Count > 0 && core.CanLeaseOnAppend(now) ? TakeCredit(batch.Count) : [];
-                var plan = core.PlanAppend(log.BeginAppend(), batch, now, credit.Count, core.AckDeadline);
+                var plan = core.PlanAppend(log.BeginAppend(), batch, now, credit.Count, core.LockDuration);
                 ReturnCredit(credit, plan.LeasedOnAppend);
                 var createdSegment = plan.Segments.Any(s => s.Id != core.Tail.Id);
                 var leases = new List<Lease>(plan.LeasedOnAppend);
@@ -315,12 +315,12 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
     // ------------------------------------------------------------------ receive and settle
 
-    public async Task<ReceivedMessage[]> Receive(int maxMessages, TimeSpan? leaseDuration)
+    public async Task<ReceivedMessage[]> Receive(int maxMessages, TimeSpan? lockDuration)
     {
         QueueLimits.ValidateCount(maxMessages, _options.MaxBatchCount, nameof(maxMessages));
-        if (leaseDuration is { } requested)
+        if (lockDuration is { } requested)
         {
-            QueueLimits.ValidateLease(requested, _options.MaxLeaseDuration);
+            QueueLimits.ValidateLockDuration(requested, _options.MaxLockDuration);
         }
 
         var core = await GetCoreAsync();
@@ -330,7 +330,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
         var now = _time.GetUtcNow();
         ExpireLeases(core, now);
-        var leases = core.Lease(maxMessages, leaseDuration ?? core.AckDeadline, now);
+        var leases = core.Lease(maxMessages, lockDuration ?? core.LockDuration, now);
         RecordLeases(leases);
         RecordInFlightLimit(core, maxMessages, leases.Count);
         if (leases.Count == 0)
@@ -389,17 +389,17 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         AfterRelease();
     }
 
-    public async Task<DateTimeOffset> RenewLock(Guid lockToken, TimeSpan? leaseDuration)
+    public async Task<DateTimeOffset> RenewLock(Guid lockToken, TimeSpan? lockDuration)
     {
-        if (leaseDuration is { } requested)
+        if (lockDuration is { } requested)
         {
-            QueueLimits.ValidateLease(requested, _options.MaxLeaseDuration);
+            QueueLimits.ValidateLockDuration(requested, _options.MaxLockDuration);
         }
 
         var core = await GetCoreAsync();
         var now = _time.GetUtcNow();
         ExpireLeases(core, now);
-        var until = core.Renew(lockToken, leaseDuration ?? core.AckDeadline, now);
+        var until = core.Renew(lockToken, lockDuration ?? core.LockDuration, now);
         await _metaPump!.CommitAsync();
         return until;
     }
@@ -576,7 +576,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         _metaETag = metaState.ETag;
         _metaPump = new CommitPump(WriteMetaAsync, Invalidate, _options.CursorWriteDelay);
         _loading = null;
-        LogLoaded(QueueName, core.HeadSegment, tail.Id, core.ActiveCount, core.LeasedCount);
+        LogLoaded(QueueName, core.HeadSegment, tail.Id, core.ActiveCount, core.LockedCount);
         PublishDepth();
         ArmTimer();
         StartCleanup();
@@ -869,7 +869,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
             core.TrimDedup(now);
             StartCleanup();
             SyncListingInBackground(core);
-            if (!_reminderRegistered && (core.Subscriptions.Count > 0 || core.LeasedCount > 0 || core.PendingMoves.Count > 0))
+            if (!_reminderRegistered && (core.Subscriptions.Count > 0 || core.LockedCount > 0 || core.PendingMoves.Count > 0))
             {
                 _ = EnsureReminderAsync(core); // an earlier registration failed: try again
             }

@@ -95,10 +95,10 @@ public sealed class OrleansQueueOptions
     public TimeSpan CursorWriteDelay { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>
-    /// The ack deadline: the lease of pushed deliveries and of receives that name none (a queue's settings may
-    /// override it). Default 30 seconds; 1 second to <see cref="MaxLeaseDuration"/>.
+    /// The lock duration of pushed deliveries and of receives that name none (a queue's settings may
+    /// override it). Default 30 seconds; 1 second to <see cref="MaxLockDuration"/>.
     /// </summary>
-    public TimeSpan DefaultLeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan DefaultLockDuration { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// Deliveries after which a message that still fails moves to the dead-letter grain (a queue's settings may
@@ -107,7 +107,7 @@ public sealed class OrleansQueueOptions
     public int MaxDeliveryCount { get; set; } = 10;
 
     /// <summary>Longest lease a receiver may ask for. Default 12 hours; 1 second to 12 hours.</summary>
-    public TimeSpan MaxLeaseDuration { get; set; } = QueueLimits.MaxLeaseDuration;
+    public TimeSpan MaxLockDuration { get; set; } = QueueLimits.MaxLockDuration;
 
     /// <summary>
     /// How long a message id is remembered: a message with the same id sent again within this window is not stored

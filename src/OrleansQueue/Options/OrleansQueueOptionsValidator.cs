@@ -56,8 +56,8 @@ internal sealed class OrleansQueueOptionsValidator(IOptions<OrleansQueueOptions>
         Range(nameof(o.GroupCommitMaxMessages), o.GroupCommitMaxMessages, 1, 10_000);
         Range(nameof(o.MaxStagedBytes), o.MaxStagedBytes, o.MaxBatchBodyBytes, 1024L * 1024 * 1024);
         Range(nameof(o.CursorWriteDelay), o.CursorWriteDelay, TimeSpan.Zero, TimeSpan.FromSeconds(5));
-        Range(nameof(o.MaxLeaseDuration), o.MaxLeaseDuration, QueueLimits.MinLeaseDuration, QueueLimits.MaxLeaseDuration);
-        Range(nameof(o.DefaultLeaseDuration), o.DefaultLeaseDuration, QueueLimits.MinLeaseDuration, o.MaxLeaseDuration);
+        Range(nameof(o.MaxLockDuration), o.MaxLockDuration, QueueLimits.MinLockDuration, QueueLimits.MaxLockDuration);
+        Range(nameof(o.DefaultLockDuration), o.DefaultLockDuration, QueueLimits.MinLockDuration, o.MaxLockDuration);
         Range(nameof(o.MaxDeliveryCount), o.MaxDeliveryCount, 1, 1000);
         Range(nameof(o.MaxQueueLength), o.MaxQueueLength, 1, 1_000_000_000);
         Range(nameof(o.DuplicateDetectionWindow), o.DuplicateDetectionWindow, TimeSpan.Zero, TimeSpan.FromDays(7));
@@ -88,7 +88,7 @@ internal sealed class OrleansQueueOptionsValidator(IOptions<OrleansQueueOptions>
             Range($"{name}.{nameof(subscription.Prefetch)}", subscription.Prefetch, 1, 1000);
             Range($"{name}.{nameof(subscription.MaxConcurrentCalls)}", subscription.MaxConcurrentCalls, 1, 1000);
             Range($"{name}.{nameof(subscription.MaxAutoLockRenewalDuration)}", subscription.MaxAutoLockRenewalDuration,
-                QueueLimits.MinLeaseDuration, QueueLimits.MaxLeaseDuration);
+                QueueLimits.MinLockDuration, QueueLimits.MaxLockDuration);
         }
     }
 

@@ -120,6 +120,7 @@ internal sealed class SubscriptionRecord
 [GenerateSerializer, Alias("oq.QueueSettingsState")]
 internal sealed class QueueSettingsState
 {
+    /// <summary>The queue's lock duration (the stored name predates the word).</summary>
     [Id(0)] public TimeSpan? AckDeadline { get; set; }
     [Id(1)] public int? MaxDeliveryCount { get; set; }
     [Id(2)] public RedeliveryMode? RedeliveryMode { get; set; }

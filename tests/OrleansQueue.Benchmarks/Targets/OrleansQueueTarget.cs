@@ -119,7 +119,7 @@ public sealed class OrleansQueueTarget(string system, string provider, string? a
         }
 
         var stats = await handle.GetStatsAsync();
-        return new Stragglers(handle, tokens, (int)Math.Min(tokens.Count, stats.LeasedCount), stats.ReadyCount,
+        return new Stragglers(handle, tokens, (int)Math.Min(tokens.Count, stats.LockedCount), stats.ReadyCount,
             $"a QueueClient receive, locked for {lockDuration.TotalMinutes:0.##} min");
     }
 

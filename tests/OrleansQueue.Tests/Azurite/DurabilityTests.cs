@@ -47,7 +47,7 @@ public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
         await using var after = await QueueTestCluster.StartAsync(storage, Small, serviceId);
         var again = after.Queue("orders");
         var stats = await again.GetStatsAsync();
-        Assert.Equal((500L, 400L, 50L, 100L), (stats.TotalEnqueued, stats.ActiveCount, stats.LeasedCount, stats.TotalCompleted));
+        Assert.Equal((500L, 400L, 50L, 100L), (stats.TotalEnqueued, stats.ActiveCount, stats.LockedCount, stats.TotalCompleted));
 
         after.Time.Advance(TimeSpan.FromMinutes(2)); // the open leases end
         var delivered = new List<QueueMessage>();

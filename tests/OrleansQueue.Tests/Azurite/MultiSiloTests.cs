@@ -16,7 +16,7 @@ public sealed class MultiSiloTests(ITestOutputHelper output) : AzuriteTest
     {
         _cluster = await QueueTestCluster.StartAsync(
             new StorageSetup(StorageKind.AzureTable, Azurite.ConnectionString),
-            o => o.DefaultLeaseDuration = TimeSpan.FromMinutes(5), // far longer than failure detection
+            o => o.DefaultLockDuration = TimeSpan.FromMinutes(5), // far longer than failure detection
             silos: 3,
             configureSilo: silo =>
             {

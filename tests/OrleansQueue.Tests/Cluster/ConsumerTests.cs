@@ -168,7 +168,7 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
 
         var deliveries = await Wait.UntilAsync(() => Task.FromResult(ConsumerScript.For(consumer).Succeeded.ToList()), d => d.Count == 2, "both pushed");
         Assert.All(deliveries, d => Assert.False(d.AutoComplete));
-        Assert.Equal(2, (await queue.GetStatsAsync()).LeasedCount); // returning did not settle them
+        Assert.Equal(2, (await queue.GetStatsAsync()).LockedCount); // returning did not settle them
 
         await queue.CompleteAsync(deliveries.Single(d => d.Message.MessageId == "m-1").LockToken);
         await queue.DeadLetterAsync(deliveries.Single(d => d.Message.MessageId == "m-2").LockToken, "not for us");
@@ -216,7 +216,7 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
 
         // The lease lives only in the segment record; a new activation still knows the message was delivered once.
         await C.Cluster.DeactivateAsync(C.Grain(queue.Name));
-        Assert.Equal(1, (await queue.GetStatsAsync()).LeasedCount);
+        Assert.Equal(1, (await queue.GetStatsAsync()).LockedCount);
         C.Time.Advance(TimeSpan.FromSeconds(31)); // past the ack deadline
         var again = (await Wait.UntilAsync(() => Task.FromResult(ConsumerScript.For(consumer).Deliveries.ToList()), d => d.Count == 2, "redelivered"))[1];
         Assert.Equal(("on-write-1", 2), (again.Message.MessageId, again.Message.DeliveryCount));
@@ -232,7 +232,7 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
         var consumer = NewName("slow-consumer");
         var release = new TaskCompletionSource();
         ConsumerScript.For(consumer).Behavior = (_, _) => release.Task;
-        await queue.ConfigureAsync(new QueueSettings { AckDeadline = TimeSpan.FromSeconds(10) });
+        await queue.ConfigureAsync(new QueueSettings { LockDuration = TimeSpan.FromSeconds(10) });
         await queue.SendAsync("long job");
         await queue.SubscribeAsync(Consumer(consumer));
         var delivery = await Wait.UntilAsync(() => Task.FromResult(ConsumerScript.For(consumer).Deliveries.FirstOrDefault()), d => d is not null, "pushed");
@@ -240,7 +240,7 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
         for (var i = 0; i < 6; i++)
         {
             C.Time.Advance(TimeSpan.FromSeconds(4)); // 24 s in all, the deadline is 10 s: renewed by the timer
-            await Wait.UntilAsync(() => queue.GetStatsAsync(), s => s.LeasedCount == 1, "still leased");
+            await Wait.UntilAsync(() => queue.GetStatsAsync(), s => s.LockedCount == 1, "still leased");
         }
 
         Assert.Single(ConsumerScript.For(consumer).Deliveries); // never redelivered
@@ -332,7 +332,7 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
         Assert.Equal(QueueErrorCode.InvalidArgument, error.Code);
         await Assert.ThrowsAsync<QueueException>(() => queue.SubscribeAsync(Consumer(NewName("single")), new ConsumerOptions { MaxBatchSize = 1001 }));
         await queue.SendAsync("nobody is subscribed");
-        Assert.Equal((1L, 0L), ((await queue.GetStatsAsync()).ReadyCount, (await queue.GetStatsAsync()).LeasedCount));
+        Assert.Equal((1L, 0L), ((await queue.GetStatsAsync()).ReadyCount, (await queue.GetStatsAsync()).LockedCount));
     }
 
     [Fact]

@@ -179,13 +179,13 @@ public sealed class MetricsTests(MemoryClusterFixture fixture) : IClassFixture<M
         var queue = fixture.Cluster.Queue("gauges-" + Guid.NewGuid().ToString("N")[..8]);
         await queue.SendBatchAsync(Enumerable.Range(0, 5).Select(i => OutgoingMessage.FromText($"m{i}")).ToArray());
         var leased = await queue.ReceiveAsync(2);
-        Assert.Equal((3L, 2L), (Gauge("orleansqueue.queue.ready", queue.Name), Gauge("orleansqueue.queue.leased", queue.Name)));
+        Assert.Equal((3L, 2L), (Gauge("orleansqueue.queue.ready", queue.Name), Gauge("orleansqueue.queue.locked", queue.Name)));
 
         await queue.CompleteAsync([leased[0].LockToken]);
         await queue.DeadLetterAsync(leased[1], "gauge test");
         // The queue and the dead-letter grain publish separately: wait until both show the move.
         var depths = await Wait.UntilAsync(
-            () => Task.FromResult((DeadLettered: Gauge("orleansqueue.deadletter.depth", queue.Name), Leased: Gauge("orleansqueue.queue.leased", queue.Name))),
+            () => Task.FromResult((DeadLettered: Gauge("orleansqueue.deadletter.depth", queue.Name), Leased: Gauge("orleansqueue.queue.locked", queue.Name))),
             d => d.DeadLettered == 1 && d.Leased == 0, "the dead-letter depth gauge to show the entry and the lease to be gone");
         Assert.Equal((1L, 0L), depths);
         Assert.Equal(3L, Gauge("orleansqueue.queue.ready", queue.Name));

@@ -40,11 +40,11 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         Assert.Equal(Enumerable.Range(0, 7).Select(i => $"m{i}"), received.Select(r => r.Message.BodyAsString()));
         Assert.All(received, r => Assert.Equal(1, r.Message.DeliveryCount));
         var stats = await queue.GetStatsAsync();
-        Assert.Equal((0, 7, 7, 0), (stats.ReadyCount, stats.LeasedCount, stats.TotalEnqueued, stats.TotalCompleted));
+        Assert.Equal((0, 7, 7, 0), (stats.ReadyCount, stats.LockedCount, stats.TotalEnqueued, stats.TotalCompleted));
 
         await queue.CompleteAsync(received.Select(r => r.LockToken));
         stats = await queue.GetStatsAsync();
-        Assert.Equal((0, 0, 7, 7), (stats.ReadyCount, stats.LeasedCount, stats.TotalEnqueued, stats.TotalCompleted));
+        Assert.Equal((0, 0, 7, 7), (stats.ReadyCount, stats.LockedCount, stats.TotalEnqueued, stats.TotalCompleted));
         Assert.Null(stats.OldestMessageAge);
         Assert.Empty(await queue.ReceiveAsync(10));
     }
@@ -174,7 +174,7 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         var error = await Assert.ThrowsAsync<QueueException>(() => queue.CompleteAsync([leased[0].LockToken, stale, leased[1].LockToken]));
         Assert.Equal(QueueErrorCode.MessageLockLost, error.Code);
         Assert.Equal([stale], error.LockTokens);
-        Assert.Equal((0, 2L), ((await queue.GetStatsAsync()).TotalCompleted, (await queue.GetStatsAsync()).LeasedCount));
+        Assert.Equal((0, 2L), ((await queue.GetStatsAsync()).TotalCompleted, (await queue.GetStatsAsync()).LockedCount));
 
         await queue.CompleteAsync(leased.Select(l => l.LockToken));
         Assert.Equal(2, (await queue.GetStatsAsync()).TotalCompleted);
@@ -207,7 +207,7 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
 
         Assert.Equal(25, await queue.PurgeAsync());
         var stats = await queue.GetStatsAsync();
-        Assert.Equal((0L, 0L, 25L, 25L), (stats.ActiveCount, stats.LeasedCount, stats.TotalPurged, stats.TotalEnqueued));
+        Assert.Equal((0L, 0L, 25L, 25L), (stats.ActiveCount, stats.LockedCount, stats.TotalPurged, stats.TotalEnqueued));
         Assert.Empty(await queue.ReceiveAsync(10));
         await Assert.ThrowsAsync<QueueException>(() => queue.CompleteAsync(leased[0]));
 
@@ -216,7 +216,7 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
 
         await C.Cluster.DeactivateAsync(C.Grain(queue.Name));
         stats = await queue.GetStatsAsync();
-        Assert.Equal((1L, 1L), (stats.ActiveCount, stats.LeasedCount));
+        Assert.Equal((1L, 1L), (stats.ActiveCount, stats.LockedCount));
     }
 
     [Fact]
@@ -236,7 +236,7 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
 
         Assert.Equal(Enumerable.Range(1, 30).Select(i => $"m{i}"), delivered);
         var stats = await queue.GetStatsAsync();
-        Assert.Equal((0L, 1L, 1L, 30L), (stats.ReadyCount, stats.LeasedCount, stats.ActiveCount, stats.TotalCompleted));
+        Assert.Equal((0L, 1L, 1L, 30L), (stats.ReadyCount, stats.LockedCount, stats.ActiveCount, stats.TotalCompleted));
         var grainId = C.Grain(queue.Name).GetGrainId();
         var page = new GrainState<InFlightPageState>();
         await C.Storage().ReadStateAsync(StateNames.InFlightPage(0), grainId, page);
@@ -244,7 +244,7 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
 
         await C.Cluster.DeactivateAsync(C.Grain(queue.Name));
         stats = await queue.GetStatsAsync();
-        Assert.Equal((0L, 1L, 1L), (stats.ReadyCount, stats.LeasedCount, stats.ActiveCount));
+        Assert.Equal((0L, 1L, 1L), (stats.ReadyCount, stats.LockedCount, stats.ActiveCount));
         Assert.Empty(await queue.ReceiveAsync(5));
         await queue.CompleteAsync(straggler);
         stats = await queue.GetStatsAsync();
@@ -283,7 +283,7 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
 
         var queue = C.Queue(name);
         var stats = await queue.GetStatsAsync();
-        Assert.Equal((6L, 1L, 7L), (stats.ReadyCount, stats.LeasedCount, stats.ActiveCount));
+        Assert.Equal((6L, 1L, 7L), (stats.ReadyCount, stats.LockedCount, stats.ActiveCount));
         var delivered = new List<long>();
         while ((await queue.ReceiveAsync(1)) is { Count: > 0 } batch)
         {
@@ -362,7 +362,7 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         await C.Cluster.DeactivateAsync(C.Grain(queue.Name));
 
         var stats = await queue.GetStatsAsync();
-        Assert.Equal((9L, 2L, 1L), (stats.ActiveCount, stats.LeasedCount, stats.TotalCompleted));
+        Assert.Equal((9L, 2L, 1L), (stats.ActiveCount, stats.LockedCount, stats.TotalCompleted));
         await queue.CompleteAsync(leased[1]); // the lease survived the deactivation
         Assert.Equal(3, await queue.SendAsync("again", "id-3")); // and so did duplicate detection
 
@@ -511,8 +511,8 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue([]));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue(Enumerable.Range(0, 17).Select(_ => new OutgoingMessage(new byte[256 * 1024])).ToArray()));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue(Enumerable.Range(0, 1001).Select(_ => Text("x")).ToArray()));
-        await Rejected(QueueErrorCode.InvalidLeaseDuration, () => grain.Receive(1, TimeSpan.Zero));
-        await Rejected(QueueErrorCode.InvalidLeaseDuration, () => grain.Receive(1, TimeSpan.FromHours(13)));
+        await Rejected(QueueErrorCode.InvalidLockDuration, () => grain.Receive(1, TimeSpan.Zero));
+        await Rejected(QueueErrorCode.InvalidLockDuration, () => grain.Receive(1, TimeSpan.FromHours(13)));
         await Rejected(QueueErrorCode.InvalidArgument, () => grain.Receive(0, null));
         await Rejected(QueueErrorCode.InvalidArgument, () => grain.Receive(100_000, null));
         await Rejected(QueueErrorCode.MessageLockLost, () => grain.Abandon(Guid.NewGuid()));

@@ -89,7 +89,7 @@ public sealed class SlowConsumerTests(ShortResponseTimeoutClusterFixture fixture
                 await Task.Delay(5);
             }
         };
-        await queue.ConfigureAsync(new QueueSettings { AckDeadline = TimeSpan.FromSeconds(30) });
+        await queue.ConfigureAsync(new QueueSettings { LockDuration = TimeSpan.FromSeconds(30) });
         await queue.SendAsync("long job", "long-job");
 
         await using (await queue.SubscribeAsync(C.Client.GetGrain<IPlainConsumerGrain>(name), new ConsumerOptions { Prefetch = 5 }))
@@ -185,7 +185,7 @@ public sealed class CancelledReceiveTests(MemoryClusterFixture fixture) : IClass
         var received = Assert.Single(await Wait.UntilAsync(() => queue.ReceiveAsync(5), r => r.Count > 0, "the message is receivable"));
         Assert.Equal(1, received.Message.DeliveryCount);
         var stats = await queue.GetStatsAsync();
-        Assert.Equal((0L, 1L), (stats.ReadyCount, stats.LeasedCount));
+        Assert.Equal((0L, 1L), (stats.ReadyCount, stats.LockedCount));
     }
 
     [Fact]

@@ -76,7 +76,7 @@ public sealed class StragglerTests(DefaultSizesClusterFixture fixture) : IClassF
 
         Assert.Empty(await ReceiveAllAsync(queue, history, _ => false));
         var stats = await queue.GetStatsAsync();
-        Assert.Equal((0L, 1L, 1L, 100_000L), (stats.ReadyCount, stats.LeasedCount, stats.ActiveCount, stats.TotalCompleted));
+        Assert.Equal((0L, 1L, 1L, 100_000L), (stats.ReadyCount, stats.LockedCount, stats.ActiveCount, stats.TotalCompleted));
 
         await queue.CompleteAsync(straggler);
         history.Completed(straggler.Message.MessageId);
@@ -94,12 +94,12 @@ public sealed class StragglerTests(DefaultSizesClusterFixture fixture) : IClassF
         var held = await ReceiveAllAsync(queue, history, m => m.SequenceNumber % 200 == 7);
         Assert.Equal(1000, held.Count);
         var stats = await queue.GetStatsAsync();
-        Assert.Equal((0L, 1000L, 1000L), (stats.ReadyCount, stats.LeasedCount, stats.ActiveCount));
+        Assert.Equal((0L, 1000L, 1000L), (stats.ReadyCount, stats.LockedCount, stats.ActiveCount));
         Assert.False(stats.InFlightLimitReached);
 
         await C.Cluster.DeactivateAsync(C.Grain(queue.Name));
         stats = await queue.GetStatsAsync();
-        Assert.Equal((0L, 1000L, 1000L), (stats.ReadyCount, stats.LeasedCount, stats.ActiveCount));
+        Assert.Equal((0L, 1000L, 1000L), (stats.ReadyCount, stats.LockedCount, stats.ActiveCount));
         Assert.Empty(await queue.ReceiveAsync(10));
 
         await queue.CompleteAsync(held.Select(r => r.LockToken));

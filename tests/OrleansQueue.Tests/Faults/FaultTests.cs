@@ -173,7 +173,7 @@ public sealed class FaultTests(ITestOutputHelper output)
 
         var stats = await queue.GetStatsAsync();
         output.WriteLine($"B5: {rejected} stale settlements rejected; {stats}");
-        Assert.Equal((10L, 10L, 0L), (stats.ActiveCount, stats.LeasedCount, stats.TotalCompleted));
+        Assert.Equal((10L, 10L, 0L), (stats.ActiveCount, stats.LockedCount, stats.TotalCompleted));
         await queue.CompleteAsync(second.Select(s => s.LockToken));
         Assert.Equal(10, (await queue.GetStatsAsync()).TotalCompleted);
     }

@@ -16,7 +16,7 @@ public sealed class HostingTests
         {
             ["OrleansQueue:StorageName"] = "orders-store",
             ["OrleansQueue:SegmentMaxMessages"] = "64",
-            ["OrleansQueue:DefaultLeaseDuration"] = "00:01:00",
+            ["OrleansQueue:DefaultLockDuration"] = "00:01:00",
             ["OrleansQueue:DuplicateDetectionWindow"] = "00:30:00",
         }).Build();
         var services = new ServiceCollection();
@@ -25,7 +25,7 @@ public sealed class HostingTests
 
         var options = services.BuildServiceProvider().GetRequiredService<IOptions<OrleansQueueOptions>>().Value;
         Assert.Equal(("orders-store", 64, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(30)),
-            (options.StorageName, options.SegmentMaxMessages, options.DefaultLeaseDuration, options.DuplicateDetectionWindow));
+            (options.StorageName, options.SegmentMaxMessages, options.DefaultLockDuration, options.DuplicateDetectionWindow));
     }
 
     [Fact]

@@ -30,10 +30,10 @@ public sealed class OptionsValidatorTests
         { nameof(OrleansQueueOptions.GroupCommitMaxMessages), o => o.GroupCommitMaxMessages = -1 },
         { nameof(OrleansQueueOptions.CursorWriteDelay), o => o.CursorWriteDelay = TimeSpan.FromMilliseconds(-1) },
         { nameof(OrleansQueueOptions.CursorWriteDelay), o => o.CursorWriteDelay = TimeSpan.FromSeconds(6) },
-        { nameof(OrleansQueueOptions.DefaultLeaseDuration), o => o.DefaultLeaseDuration = TimeSpan.Zero },
-        { nameof(OrleansQueueOptions.DefaultLeaseDuration), o => o.DefaultLeaseDuration = TimeSpan.FromSeconds(-5) },
-        { nameof(OrleansQueueOptions.MaxLeaseDuration), o => o.MaxLeaseDuration = TimeSpan.FromHours(13) },
-        { nameof(OrleansQueueOptions.DefaultLeaseDuration), o => o.MaxLeaseDuration = TimeSpan.FromSeconds(10) },
+        { nameof(OrleansQueueOptions.DefaultLockDuration), o => o.DefaultLockDuration = TimeSpan.Zero },
+        { nameof(OrleansQueueOptions.DefaultLockDuration), o => o.DefaultLockDuration = TimeSpan.FromSeconds(-5) },
+        { nameof(OrleansQueueOptions.MaxLockDuration), o => o.MaxLockDuration = TimeSpan.FromHours(13) },
+        { nameof(OrleansQueueOptions.DefaultLockDuration), o => o.MaxLockDuration = TimeSpan.FromSeconds(10) },
         { nameof(OrleansQueueOptions.DuplicateDetectionWindow), o => o.DuplicateDetectionWindow = TimeSpan.FromDays(8) },
         { nameof(OrleansQueueOptions.DuplicateDetectionMaxIds), o => o.DuplicateDetectionMaxIds = 0 },
         { nameof(OrleansQueueOptions.MaxDeliveryCount), o => o.MaxDeliveryCount = 0 },
@@ -56,8 +56,8 @@ public sealed class OptionsValidatorTests
     public async Task ASiloWithBadOptions_DoesNotStart()
     {
         var error = await Assert.ThrowsAnyAsync<Exception>(() =>
-            QueueTestCluster.StartAsync(new StorageSetup(StorageKind.Memory), o => o.DefaultLeaseDuration = TimeSpan.Zero));
-        Assert.Contains("OrleansQueueOptions.DefaultLeaseDuration", error.ToString());
+            QueueTestCluster.StartAsync(new StorageSetup(StorageKind.Memory), o => o.DefaultLockDuration = TimeSpan.Zero));
+        Assert.Contains("OrleansQueueOptions.DefaultLockDuration", error.ToString());
     }
 
     [Fact]

@@ -210,13 +210,13 @@ public sealed partial class QueueCoreTests
         var (_, leases) = h.AppendLeasing(T0, 2, "a", "b", "c");
         Assert.Equal([(1L, 1), (2L, 1)], leases.Select(l => (l.Message.Seq, l.DeliveryCount)));
         Assert.Equal(T0.AddSeconds(30), leases[0].LockedUntil);
-        Assert.Equal((2, 1), (h.Core.LeasedCount, h.Core.ReadyInWindow));
+        Assert.Equal((2, 1), (h.Core.LockedCount, h.Core.ReadyInWindow));
         Assert.Equal(leases[1].Token, h.Stored[0].Messages[1].FirstLeaseToken);
         Assert.Null(h.Stored[0].Messages[2].FirstLeaseToken);
 
         // The silo dies before any cursor write: the leases come back from the segment alone, tokens and all.
         h.Reload(T0.AddSeconds(1), cursorBefore);
-        Assert.Equal((2, 1), (h.Core.LeasedCount, h.Core.ReadyInWindow));
+        Assert.Equal((2, 1), (h.Core.LockedCount, h.Core.ReadyInWindow));
         h.Core.Complete([leases[0].Token]);
         Assert.Equal(0, h.Core.ExpireLeases(T0.AddSeconds(29)));
         Assert.Equal(1, h.Core.ExpireLeases(T0.AddSeconds(31)));
@@ -235,7 +235,7 @@ public sealed partial class QueueCoreTests
         Assert.Equal([2L], h.Core.ToMeta().Deliveries.Select(d => d.Seq)); // renewed: the cursor must say so
 
         h.Reload(T0.AddSeconds(40)); // from that cursor: 1 and 3 expired (their stored leases), 2 renewed until 65 s
-        Assert.Equal((1, 2), (h.Core.LeasedCount, h.Core.ReadyInWindow));
+        Assert.Equal((1, 2), (h.Core.LockedCount, h.Core.ReadyInWindow));
         h.Core.Complete([leases[1].Token]);
         Assert.Equal([(1L, 2), (3L, 2)], h.Core.Lease(10, TimeSpan.FromSeconds(30), T0.AddSeconds(40)).Select(l => (l.Message.Seq, l.DeliveryCount)));
     }
@@ -268,7 +268,7 @@ public sealed partial class QueueCoreTests
         h.Core.Complete([leases[0].Token]);
         h.Core.Abandon(leases[1].Token, T0.AddSeconds(1));
         h.Reload(T0.AddSeconds(2)); // the cursor now says: 1 completed, 2 ready again after one delivery
-        Assert.Equal((0, 1), (h.Core.LeasedCount, h.Core.ReadyInWindow));
+        Assert.Equal((0, 1), (h.Core.LockedCount, h.Core.ReadyInWindow));
         Assert.Equal([(2L, 2)], h.Core.Lease(10, TimeSpan.FromSeconds(30), T0.AddSeconds(2)).Select(l => (l.Message.Seq, l.DeliveryCount)));
     }
 
@@ -342,7 +342,7 @@ public sealed partial class QueueCoreTests
         var stale = Guid.NewGuid();
         var error = Assert.Throws<QueueException>(() => h.Core.Complete([leases[0].Token, stale]));
         Assert.Equal(QueueErrorCode.MessageLockLost, error.Code);
-        Assert.Equal(3, h.Core.LeasedCount);
+        Assert.Equal(3, h.Core.LockedCount);
         Assert.Equal(0, h.Core.TotalCompleted);
     }
 
@@ -374,7 +374,7 @@ public sealed partial class QueueCoreTests
         h.Core.Abandon(leases[2].Token, T0);
 
         h.Reload(T0 + TimeSpan.FromSeconds(1));
-        Assert.Equal(3, h.Core.LeasedCount); // 1, 4 and 6
+        Assert.Equal(3, h.Core.LockedCount); // 1, 4 and 6
         Assert.Equal(6, h.Core.ActiveCount);
         h.Core.Complete([leases[0].Token, leases[3].Token, leases[5].Token]);
         var rest = h.Core.Lease(10, TimeSpan.FromMinutes(1), T0);
@@ -389,7 +389,7 @@ public sealed partial class QueueCoreTests
         h.Append(T0, Ids(1, 2));
         h.Core.Lease(2, TimeSpan.FromSeconds(5), T0);
         h.Reload(T0 + TimeSpan.FromSeconds(6));
-        Assert.Equal(0, h.Core.LeasedCount);
+        Assert.Equal(0, h.Core.LockedCount);
         Assert.Equal([2, 2], h.Core.Lease(2, TimeSpan.FromSeconds(5), T0).Select(l => l.DeliveryCount));
     }
 
@@ -417,7 +417,7 @@ public sealed partial class QueueCoreTests
         h.Append(T0, Ids(1, 10));
         h.Core.Lease(3, TimeSpan.FromMinutes(1), T0);
         Assert.Equal(10, h.Core.Purge());
-        Assert.Equal((0L, 0, 11L), (h.Core.ActiveCount, h.Core.LeasedCount, h.Core.AckedBelow));
+        Assert.Equal((0L, 0, 11L), (h.Core.ActiveCount, h.Core.LockedCount, h.Core.AckedBelow));
         h.Core.CursorWritten(h.Core.ToMeta());
         Assert.Equal([0L, 1], h.Core.DeletableSegments(T0 + TimeSpan.FromHours(1)));
         h.Append(T0, "after");

@@ -85,10 +85,10 @@ public sealed class QueueLimitsTests
     [Fact]
     public void Leases_AreBetweenOneSecondAndTheMaximum()
     {
-        QueueLimits.ValidateLease(TimeSpan.FromSeconds(1), TimeSpan.FromHours(12));
-        QueueLimits.ValidateLease(TimeSpan.FromHours(12), TimeSpan.FromHours(12));
-        Assert.Throws<QueueException>(() => QueueLimits.ValidateLease(TimeSpan.FromMilliseconds(999), TimeSpan.FromHours(12)));
-        Assert.Throws<QueueException>(() => QueueLimits.ValidateLease(TimeSpan.FromSeconds(-1), TimeSpan.FromHours(12)));
-        Assert.Throws<QueueException>(() => QueueLimits.ValidateLease(TimeSpan.FromMinutes(6), TimeSpan.FromMinutes(5)));
+        QueueLimits.ValidateLockDuration(TimeSpan.FromSeconds(1), TimeSpan.FromHours(12));
+        QueueLimits.ValidateLockDuration(TimeSpan.FromHours(12), TimeSpan.FromHours(12));
+        Assert.Throws<QueueException>(() => QueueLimits.ValidateLockDuration(TimeSpan.FromMilliseconds(999), TimeSpan.FromHours(12)));
+        Assert.Throws<QueueException>(() => QueueLimits.ValidateLockDuration(TimeSpan.FromSeconds(-1), TimeSpan.FromHours(12)));
+        Assert.Throws<QueueException>(() => QueueLimits.ValidateLockDuration(TimeSpan.FromMinutes(6), TimeSpan.FromMinutes(5)));
     }
 }

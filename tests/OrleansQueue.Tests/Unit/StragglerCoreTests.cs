@@ -41,7 +41,7 @@ public sealed partial class QueueCoreTests
         Assert.Equal(Enumerable.Range(2, 39).Select(i => (long)i), delivered);
         Assert.Equal(1, h.Core.ParkedCount);
         var stats = h.Core.Stats(T0);
-        Assert.Equal((0L, 1L, 1L), (stats.ReadyCount, stats.LeasedCount, stats.ActiveCount));
+        Assert.Equal((0L, 1L, 1L), (stats.ReadyCount, stats.LockedCount, stats.ActiveCount));
         Assert.Equal(TimeSpan.Zero, stats.OldestMessageAge);
 
         // The parked message's page is written before the cursor; completing it empties and deletes the page.
@@ -85,7 +85,7 @@ public sealed partial class QueueCoreTests
         Assert.Equal(0, h.Core.ParkHeldHeads(T0)); // an ordinary delivery stays in the window
 
         // Delivered longer than an ack deadline ago (a slow handler whose lock is renewed): held too.
-        var later = T0 + h.Core.AckDeadline + TimeSpan.FromSeconds(1);
+        var later = T0 + h.Core.LockDuration + TimeSpan.FromSeconds(1);
         foreach (var lease in ordinary)
         {
             h.Core.Renew(lease.Token, TimeSpan.FromSeconds(30), later);
@@ -108,7 +108,7 @@ public sealed partial class QueueCoreTests
 
         h.Reload(T0.AddMinutes(1));
         Assert.Equal(2, h.Core.ParkedCount);
-        Assert.Equal(2, h.Core.LeasedCount);
+        Assert.Equal(2, h.Core.LockedCount);
         Assert.Equal(2, h.Core.ActiveCount);
         Assert.True(h.Core.IsLeased(held[0].Token));
         var until = h.Core.Renew(held[0].Token, TimeSpan.FromMinutes(30), T0.AddMinutes(1));
@@ -142,7 +142,7 @@ public sealed partial class QueueCoreTests
         h.Reload(T0, before);
         Assert.Equal(0, h.Core.ParkedCount);
         Assert.Equal(40, h.Core.ActiveCount); // the completions were never stored: delivered again, the straggler still locked
-        Assert.Equal(1, h.Core.LeasedCount);
+        Assert.Equal(1, h.Core.LockedCount);
         Assert.True(h.Core.IsLeased(straggler.Token));
         var cleanup = h.Core.DirtyPages();
         Assert.Null(Assert.Single(cleanup).State);
@@ -165,13 +165,13 @@ public sealed partial class QueueCoreTests
         Assert.Empty(h.Core.Lease(5, TimeSpan.FromSeconds(30), T0));
         var stats = h.Core.Stats(T0);
         Assert.True(stats.InFlightLimitReached);
-        Assert.Equal((5L, 3L), (stats.ReadyCount, stats.LeasedCount));
+        Assert.Equal((5L, 3L), (stats.ReadyCount, stats.LockedCount));
 
         // A failed delivery waiting out its redelivery delay is in flight too, and not ready.
         h.Core.Settings = new QueueSettingsState { RedeliveryMode = RedeliveryMode.Fixed, RedeliveryDelay = TimeSpan.FromMinutes(1), RedeliveryJitter = 0 };
         h.Core.Abandon(leases[0].Token, T0);
         stats = h.Core.Stats(T0);
-        Assert.Equal((5L, 2L, 1L, true), (stats.ReadyCount, stats.LeasedCount, stats.DelayedCount, stats.InFlightLimitReached));
+        Assert.Equal((5L, 2L, 1L, true), (stats.ReadyCount, stats.LockedCount, stats.DelayedCount, stats.InFlightLimitReached));
         Assert.Equal(8, stats.ActiveCount);
 
         h.Core.Complete([leases[1].Token]);
