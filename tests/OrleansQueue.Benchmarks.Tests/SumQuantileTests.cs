@@ -1,6 +1,6 @@
 using OrleansQueue.Benchmarks.Harness;
 
-namespace OrleansQueue.Tests.Unit;
+namespace OrleansQueue.Benchmarks.Tests;
 
 /// <summary>The benchmark's W3 lower bound: quantiles of the sum of two samples over all pairs, against brute force.</summary>
 public sealed class SumQuantileTests

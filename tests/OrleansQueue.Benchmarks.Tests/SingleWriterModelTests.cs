@@ -1,6 +1,6 @@
 using OrleansQueue.Benchmarks.Harness;
 
-namespace OrleansQueue.Tests.Unit;
+namespace OrleansQueue.Benchmarks.Tests;
 
 /// <summary>The benchmark's model of a queue with one write in flight, on hand-checked cases.</summary>
 public sealed class SingleWriterModelTests
