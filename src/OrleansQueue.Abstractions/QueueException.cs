@@ -69,4 +69,11 @@ public sealed class QueueException : Exception
 
     /// <summary>For <see cref="QueueErrorCode.MessageLockLost"/>: the tokens that are no longer valid.</summary>
     [Id(1)] public IReadOnlyList<Guid> LockTokens { get; private set; } = [];
+
+    /// <summary>
+    /// Whether the same call may succeed later: storage failed (<see cref="QueueErrorCode.StorageFailed"/>) or was
+    /// busy (<see cref="QueueErrorCode.ServerBusy"/>). Sends are safe to repeat with the same message ids. Every other
+    /// code fails again until the input or the state changes. See <see cref="QueueErrors.IsTransient"/> for any exception.
+    /// </summary>
+    public bool IsTransient => Code is QueueErrorCode.StorageFailed or QueueErrorCode.ServerBusy;
 }

@@ -220,21 +220,7 @@ public sealed class AzuriteFaultTests(ITestOutputHelper output) : AzuriteTest
         {
             try
             {
-                var batch = await queue.ReceiveAsync(100);
-                foreach (var delivery in batch)
-                {
-                    history.Delivered(delivery.Message);
-                }
-
-                if (batch.Count > 0)
-                {
-                    await queue.CompleteAsync(batch.Select(b => b.LockToken));
-                    foreach (var delivery in batch)
-                    {
-                        history.Completed(delivery.Message.MessageId);
-                    }
-                }
-                else
+                if (await Workload.ReceiveAndCompleteAsync(queue, history) == 0)
                 {
                     cluster.Time.Advance(TimeSpan.FromSeconds(1)); // lets leases of a lost consumer call expire
                 }

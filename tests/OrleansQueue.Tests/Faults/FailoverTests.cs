@@ -61,12 +61,8 @@ public sealed class FailoverTests(ITestOutputHelper output) : AzuriteTest
                 {
                     try
                     {
-                        var batch = await queue.ReceiveAsync(50, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
-                        batch.ToList().ForEach(r => history.Delivered(r.Message));
-                        if (batch.Count > 0)
+                        if (await Workload.ReceiveAndCompleteAsync(queue, history, 50, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5)) > 0)
                         {
-                            await queue.CompleteAsync(batch.Select(r => r.LockToken));
-                            batch.ToList().ForEach(r => history.Completed(r.Message.MessageId));
                             receives.Enqueue(clock.ElapsedMilliseconds);
                         }
                     }

@@ -29,41 +29,30 @@ public sealed class FaultTests(ITestOutputHelper output)
         Assert.Equal((10_000, 0, 0, 0, 0, 0), (report.Delivered, report.Lost, report.Unexpected, report.DuplicatedEnqueues, report.DuplicatedCompletions, report.OrderInversions));
     }
 
-    [Fact]
-    public async Task F5_AmbiguousWrites_NoDuplicateEnqueues_NothingLost()
+    /// <summary>
+    /// F5 and F7: storage writes that fail at random, after the write landed (its outcome unknown to the queue: F5)
+    /// or before it (F7). Every confirmed send is delivered, nothing unexpected comes, no id is stored twice, and a
+    /// send that failed is absent or there once.
+    /// </summary>
+    [Theory]
+    [InlineData("F5", true, 10)] // ambiguous writes, retried up to 10 times: the message ids make the retries safe
+    [InlineData("F7", false, 2)] // failures before the write, retried once: some sends fail for good
+    public async Task F5_F7_StorageWritesFailingAtRandom_NoDuplicateEnqueues_NothingLost_FailedSendsAbsentOrSingle(string name, bool afterWrite, int sendAttempts)
     {
         var faults = new FaultInjector();
         await using var cluster = await QueueTestCluster.StartAsync(new StorageSetup(StorageKind.Memory) { Faults = faults });
-        var queue = cluster.Client.GetQueue("f5", new QueueClientOptions { SendAttempts = 10, RetryDelay = TimeSpan.FromMilliseconds(1) });
+        var queue = cluster.Client.GetQueue(name.ToLowerInvariant(), new QueueClientOptions { SendAttempts = sendAttempts, RetryDelay = TimeSpan.FromMilliseconds(1) });
         var history = new History();
-        faults.FailAfterWrite = 0.05;
-        await Workload.ProduceAsync(queue, history, 2_000, inFlight: 50, "f5");
+        (faults.FailAfterWrite, faults.FailBeforeWrite) = afterWrite ? (0.05, 0.0) : (0.0, 0.10);
+        await Workload.ProduceAsync(queue, history, 2_000, inFlight: 50, name.ToLowerInvariant());
         await Workload.DrainAsync(cluster, queue, history);
-        faults.FailAfterWrite = 0;
+        (faults.FailAfterWrite, faults.FailBeforeWrite) = (0.0, 0.0);
 
         var report = history.Check();
-        Print("F5", report, faults);
-        Assert.True(faults.InjectedAfter > 10, "faults were injected");
+        Print(name, report, faults);
+        Assert.True((afterWrite ? faults.InjectedAfter : faults.InjectedBefore) > 10, "faults were injected");
         Assert.Equal((0, 0, 0), (report.Lost, report.Unexpected, report.DuplicatedEnqueues));
         Assert.Equal(report.Delivered, (int)(await queue.GetStatsAsync()).TotalEnqueued); // each id stored once
-    }
-
-    [Fact]
-    public async Task F7_FailuresBeforeTheWrite_EveryConfirmedSendIsDelivered_FailedOnesAbsentOrSingle()
-    {
-        var faults = new FaultInjector();
-        await using var cluster = await QueueTestCluster.StartAsync(new StorageSetup(StorageKind.Memory) { Faults = faults });
-        var queue = cluster.Client.GetQueue("f7", new QueueClientOptions { SendAttempts = 2, RetryDelay = TimeSpan.FromMilliseconds(1) });
-        var history = new History();
-        faults.FailBeforeWrite = 0.10;
-        await Workload.ProduceAsync(queue, history, 2_000, inFlight: 50, "f7");
-        await Workload.DrainAsync(cluster, queue, history);
-        faults.FailBeforeWrite = 0;
-
-        var report = history.Check();
-        Print("F7", report, faults);
-        Assert.True(faults.InjectedBefore > 10, "faults were injected");
-        Assert.Equal((0, 0, 0), (report.Lost, report.Unexpected, report.DuplicatedEnqueues));
         Assert.Equal(report.Confirmed, report.Delivered - report.FailedSendsPresent);
     }
 

@@ -77,21 +77,8 @@ public sealed class ProcessFaultTests(ITestOutputHelper output) : AzuriteTest
             {
                 try
                 {
-                    var batch = await queue.ReceiveAsync(100, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2));
-                    foreach (var delivery in batch)
-                    {
-                        history.Delivered(delivery.Message);
-                    }
-
-                    if (batch.Count > 0)
-                    {
-                        await queue.CompleteAsync(batch.Select(b => b.LockToken));
-                        foreach (var delivery in batch)
-                        {
-                            history.Completed(delivery.Message.MessageId);
-                        }
-                    }
-                    else if ((await queue.GetStatsAsync()).ActiveCount == 0)
+                    if (await Workload.ReceiveAndCompleteAsync(queue, history, 100, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2)) == 0
+                        && (await queue.GetStatsAsync()).ActiveCount == 0)
                     {
                         break;
                     }

@@ -33,6 +33,32 @@ public static class Workload
         }));
     }
 
+    /// <summary>
+    /// One receive (a long poll when <paramref name="maxWait"/> is given), recorded, then its batch completed and
+    /// recorded; returns how many messages came. Failures are the caller's to ride out.
+    /// </summary>
+    public static async Task<int> ReceiveAndCompleteAsync(QueueClient queue, History history, int maxMessages = 100, TimeSpan? lockDuration = null, TimeSpan? maxWait = null)
+    {
+        var batch = maxWait is { } wait
+            ? await queue.ReceiveAsync(maxMessages, lockDuration, wait)
+            : await queue.ReceiveAsync(maxMessages, lockDuration);
+        foreach (var delivery in batch)
+        {
+            history.Delivered(delivery.Message);
+        }
+
+        if (batch.Count > 0)
+        {
+            await queue.CompleteAsync(batch.Select(b => b.LockToken));
+            foreach (var delivery in batch)
+            {
+                history.Completed(delivery.Message.MessageId);
+            }
+        }
+
+        return batch.Count;
+    }
+
     /// <summary>Receives and completes until the queue is empty, riding out injected failures.</summary>
     public static async Task DrainAsync(QueueTestCluster cluster, QueueClient queue, History history, TimeSpan? timeout = null)
     {
