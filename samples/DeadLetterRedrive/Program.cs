@@ -40,7 +40,7 @@ var retry = client.GetQueue("work-retry");
 var received = 0;
 while (received < redriven)
 {
-    var batch = await retry.ReceiveAsync(100, lockDuration: null, maxWait: TimeSpan.FromSeconds(5));
+    var batch = await retry.WaitAndReceiveAsync(TimeSpan.FromSeconds(5), maxMessages: 100);
     if (batch.Count == 0)
     {
         break;

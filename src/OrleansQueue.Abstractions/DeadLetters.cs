@@ -19,6 +19,9 @@ public sealed record DeadLetterEntry
     /// <summary>What the consumer or the queue said about it.</summary>
     [Id(4)] public string? Description { get; init; }
 
+    /// <summary>The short reason a consumer gave when it dead-lettered the message (<see cref="QueueClient.DeadLetterAsync(Guid, string?, string?, CancellationToken)"/>); null otherwise.</summary>
+    [Id(9)] public string? ConsumerReason { get; init; }
+
     /// <summary>Full type name of the last exception a handler threw, if any.</summary>
     [Id(5)] public string? LastExceptionType { get; init; }
 
@@ -135,26 +138,18 @@ public sealed record PurgeResult
 [Alias("oq.IDeadLetterGrain")]
 public interface IDeadLetterGrain : IGrainWithIntegerKey
 {
-    /// <summary>Browses entries matching <paramref name="filter"/>, oldest first, from <paramref name="fromEntryId"/> on.</summary>
+    /// <summary>Browses entries matching <paramref name="filter"/>, oldest first, from <paramref name="fromEntryId"/> on; a cancelled browse stops reading.</summary>
     [Alias("Browse")]
-    Task<DeadLetterPage> Browse(DeadLetterFilter filter, int pageSize, long fromEntryId);
+    Task<DeadLetterPage> Browse(DeadLetterFilter filter, int pageSize, long fromEntryId, CancellationToken cancellationToken = default);
 
     /// <summary>Counts of entries, in all, per reason and per source queue.</summary>
     [Alias("GetStats")]
     Task<DeadLetterStats> GetStats();
 
     /// <summary>
-    /// Sends up to <paramref name="maxMessages"/> matching entries back to their source queue (or to
-    /// <paramref name="targetQueue"/>), keeping each message id, with a fresh delivery count; removes them here once
-    /// the target confirms. Looks from the first entry on, as far as it takes to find a match (kept for older clients;
-    /// the paged overload does bounded work per call).
-    /// </summary>
-    [Alias("Redrive")]
-    Task<RedriveResult> Redrive(DeadLetterFilter filter, string? targetQueue, int maxMessages);
-
-    /// <summary>
-    /// One page of a redrive: like <see cref="Redrive(DeadLetterFilter, string?, int)"/> over the entries of
-    /// <paramref name="range"/>, reading a bounded number of segments; returns the range to go on with
+    /// One page of a redrive: sends up to <paramref name="maxMessages"/> matching entries of <paramref name="range"/> back
+    /// to their source queue (or to <paramref name="targetQueue"/>), keeping each message id, with a fresh delivery count,
+    /// and removes them here once the target confirms; reads a bounded number of segments and returns the range to go on with
     /// (<see cref="RedriveResult.Next"/>). Messages go to the target queue in batches within its batch limits.
     /// </summary>
     [Alias("RedriveRange")]
@@ -163,10 +158,6 @@ public interface IDeadLetterGrain : IGrainWithIntegerKey
     /// <summary>Deletes the entries with these ids; returns how many existed.</summary>
     [Alias("Delete")]
     Task<int> Delete(long[] entryIds);
-
-    /// <summary>Deletes every entry matching <paramref name="filter"/> in one call; returns how many (kept for older clients).</summary>
-    [Alias("Purge")]
-    Task<long> Purge(DeadLetterFilter filter);
 
     /// <summary>
     /// One page of a purge: deletes the matching entries of <paramref name="range"/> that a bounded number of segments

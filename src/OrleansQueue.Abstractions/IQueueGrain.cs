@@ -37,7 +37,7 @@ public interface IQueueGrain : IGrainWithStringKey
 
     /// <summary>Returns up to <paramref name="maxMessages"/> messages not yet completed, from sequence number <paramref name="fromSequenceNumber"/> on, without leasing them.</summary>
     [Alias("Peek")]
-    Task<QueueMessage[]> Peek(int maxMessages, long fromSequenceNumber);
+    Task<QueueMessage[]> Peek(int maxMessages, long fromSequenceNumber, CancellationToken cancellationToken = default);
 
     /// <summary>Removes every message in the queue, leased or not, and returns how many were removed.</summary>
     [Alias("Purge")]
@@ -63,13 +63,20 @@ public interface IQueueGrain : IGrainWithStringKey
     [Alias("ReleaseReceive")]
     Task ReleaseReceive(Guid receiveId);
 
-    /// <summary>Ends the lease and moves the message to the dead-letter grain, with <paramref name="description"/>.</summary>
+    /// <summary>
+    /// Ends the lock and moves the message to the dead-letter grain with <see cref="DeadLetterReason.RejectedByConsumer"/>,
+    /// the consumer's <paramref name="reason"/> (cut to 128 characters) and <paramref name="description"/> (cut so both fit in 512).
+    /// </summary>
     [Alias("DeadLetter")]
-    Task DeadLetter(Guid lockToken, string? description);
+    Task DeadLetter(Guid lockToken, string? reason, string? description);
 
-    /// <summary>Changes the queue's settings (stored with the queue); null members go back to the silo's defaults.</summary>
+    /// <summary>Changes the queue's settings that <paramref name="settings"/> sets (stored with the queue); null members leave a setting as it is.</summary>
     [Alias("Configure")]
     Task Configure(QueueSettings settings);
+
+    /// <summary>Returns every setting of the queue to the silo's defaults (<c>OrleansQueueOptions</c>).</summary>
+    [Alias("ResetSettings")]
+    Task ResetSettings();
 
     /// <summary>Returns the queue's effective settings.</summary>
     [Alias("GetSettings")]

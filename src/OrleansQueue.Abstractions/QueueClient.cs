@@ -198,10 +198,11 @@ public sealed class QueueClient
     }
 
     /// <summary>
-    /// Like <see cref="ReceiveAsync(int, TimeSpan?, CancellationToken)"/>, but waits up to <paramref name="maxWait"/>
-    /// (at most 20 s) for a message when none is ready: a long poll.
+    /// A long poll: like <see cref="ReceiveAsync(int, TimeSpan?, CancellationToken)"/>, but when no message is ready waits
+    /// up to <paramref name="maxWait"/> (at most 20 s) for one, and returns as soon as any is ready. A cancelled long poll
+    /// locks nothing.
     /// </summary>
-    public async Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages, TimeSpan? lockDuration, TimeSpan maxWait, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<ReceivedMessage>> WaitAndReceiveAsync(TimeSpan maxWait, int maxMessages = 1, TimeSpan? lockDuration = null, CancellationToken cancellationToken = default)
     {
         QueueLimits.ValidateCount(maxMessages, _options.MaxBatchCount, nameof(maxMessages));
         if (lockDuration is { } lease)
@@ -259,17 +260,28 @@ public sealed class QueueClient
     public Task AbandonAsync(Guid lockToken, CancellationToken cancellationToken = default) =>
         CallAsync(() => Grain.Abandon(lockToken), cancellationToken);
 
-    /// <summary>Moves the leased message to the dead-letter grain, with a description of why.</summary>
-    public Task DeadLetterAsync(Guid lockToken, string? description = null, CancellationToken cancellationToken = default) =>
-        CallAsync(() => Grain.DeadLetter(lockToken, description), cancellationToken);
+    /// <summary>
+    /// Moves the locked message to the dead-letter grain (<see cref="DeadLetterReason.RejectedByConsumer"/>) with a short
+    /// <paramref name="reason"/> (kept as <see cref="DeadLetterEntry.ConsumerReason"/>, cut to 128 characters) and a longer
+    /// <paramref name="description"/> (cut so that both fit in 512 characters).
+    /// </summary>
+    public Task DeadLetterAsync(Guid lockToken, string? reason = null, string? description = null, CancellationToken cancellationToken = default) =>
+        CallAsync(() => Grain.DeadLetter(lockToken, reason, description), cancellationToken);
 
-    /// <summary>Moves the leased message to the dead-letter grain, with a description of why.</summary>
-    public Task DeadLetterAsync(ReceivedMessage message, string? description = null, CancellationToken cancellationToken = default) =>
-        DeadLetterAsync(RequireMessage(message).LockToken, description, cancellationToken);
+    /// <summary>Moves the received message to the dead-letter grain; see <see cref="DeadLetterAsync(Guid, string?, string?, CancellationToken)"/>.</summary>
+    public Task DeadLetterAsync(ReceivedMessage message, string? reason = null, string? description = null, CancellationToken cancellationToken = default) =>
+        DeadLetterAsync(RequireMessage(message).LockToken, reason, description, cancellationToken);
 
-    /// <summary>Changes the queue's settings: lock duration, maximum deliveries, redelivery policy, fail-fast exceptions.</summary>
+    /// <summary>
+    /// Changes the settings that <paramref name="settings"/> sets (lock duration, maximum deliveries, redelivery policy,
+    /// fail-fast exceptions) and leaves the others as they are; stored with the queue.
+    /// </summary>
     public Task ConfigureAsync(QueueSettings settings, CancellationToken cancellationToken = default) =>
         CallAsync(() => Grain.Configure(settings ?? throw new ArgumentNullException(nameof(settings))), cancellationToken);
+
+    /// <summary>Returns every setting of the queue to the silo's defaults, which then follow the silo's configuration.</summary>
+    public Task ResetSettingsAsync(CancellationToken cancellationToken = default) =>
+        CallAsync(() => Grain.ResetSettings(), cancellationToken);
 
     /// <summary>Returns the queue's effective settings.</summary>
     public Task<QueueSettings> GetSettingsAsync(CancellationToken cancellationToken = default) => CallAsync(() => Grain.GetSettings(), cancellationToken);
@@ -361,7 +373,7 @@ public sealed class QueueClient
     public async Task<IReadOnlyList<QueueMessage>> PeekAsync(int maxMessages = 10, long fromSequenceNumber = 1, CancellationToken cancellationToken = default)
     {
         QueueLimits.ValidateCount(maxMessages, _options.MaxBatchCount, nameof(maxMessages));
-        return await CallAsync(() => Grain.Peek(maxMessages, fromSequenceNumber), cancellationToken).ConfigureAwait(false);
+        return await CallAsync(() => Grain.Peek(maxMessages, fromSequenceNumber, cancellationToken), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -509,7 +521,7 @@ public sealed class DeadLetterClient
     public Task<DeadLetterPage> BrowseAsync(DeadLetterFilter? filter = null, int pageSize = 100, long fromEntryId = 0, CancellationToken cancellationToken = default)
     {
         QueueLimits.ValidateCount(pageSize, 1000, nameof(pageSize));
-        return _grain.Browse(filter ?? DeadLetterFilter.All, pageSize, fromEntryId).WaitAsync(cancellationToken);
+        return _grain.Browse(filter ?? DeadLetterFilter.All, pageSize, fromEntryId, cancellationToken).WaitAsync(cancellationToken);
     }
 
     /// <summary>Every entry matching <paramref name="filter"/>, page by page.</summary>

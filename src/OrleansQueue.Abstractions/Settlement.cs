@@ -67,7 +67,11 @@ public sealed record RedeliveryPolicy
     }
 }
 
-/// <summary>The settings of one queue; a <see langword="null"/> member keeps the silo's default.</summary>
+/// <summary>
+/// The settings of one queue. In <see cref="QueueClient.ConfigureAsync"/> a <see langword="null"/> member leaves that
+/// setting as it is (a queue never configured follows the silo's defaults; <see cref="QueueClient.ResetSettingsAsync"/>
+/// returns to them); <see cref="QueueClient.GetSettingsAsync"/> fills every member with the effective value.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("oq.QueueSettings")]
 public sealed record QueueSettings
 {

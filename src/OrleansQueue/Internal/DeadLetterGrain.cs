@@ -251,12 +251,12 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
 
     // ------------------------------------------------------------------ browse, stats
 
-    public async Task<DeadLetterPage> Browse(DeadLetterFilter filter, int pageSize, long fromEntryId)
+    public async Task<DeadLetterPage> Browse(DeadLetterFilter filter, int pageSize, long fromEntryId, CancellationToken cancellationToken)
     {
         QueueLimits.ValidateCount(pageSize, MaxEntriesPerCall, nameof(pageSize));
         ArgumentNullException.ThrowIfNull(filter);
         await EnsureLoadedAsync();
-        var (matches, continuation) = await ScanAsync(filter, pageSize, fromEntryId, long.MaxValue);
+        var (matches, continuation) = await ScanAsync(filter, pageSize, fromEntryId, long.MaxValue, cancellationToken);
         return new DeadLetterPage { Entries = matches.Select(m => ToEntry(m)).ToArray(), ContinuationEntryId = continuation };
     }
 
@@ -272,23 +272,6 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
     }
 
     // ------------------------------------------------------------------ redrive, delete, purge
-
-    public async Task<RedriveResult> Redrive(DeadLetterFilter filter, string? targetQueue, int maxMessages)
-    {
-        // An older client starts from the first entry each time and stops at a call that redrives nothing: go on
-        // until something matches, so it reaches matches however far back they are.
-        var range = new DeadLetterRange();
-        while (true)
-        {
-            var result = await Redrive(filter, targetQueue, maxMessages, range);
-            if (result.Redriven > 0 || result.Next is null)
-            {
-                return result;
-            }
-
-            range = result.Next;
-        }
-    }
 
     public async Task<RedriveResult> Redrive(DeadLetterFilter filter, string? targetQueue, int maxMessages, DeadLetterRange range)
     {
@@ -339,19 +322,6 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
         QueueLimits.ValidateCount(entryIds.Length, MaxEntriesPerCall, "The number of entry ids");
         await EnsureLoadedAsync();
         return await DeleteAsync(entryIds);
-    }
-
-    public async Task<long> Purge(DeadLetterFilter filter)
-    {
-        long purged = 0;
-        for (DeadLetterRange? range = new(); range is not null;)
-        {
-            var page = await Purge(filter, range);
-            purged += page.Purged;
-            range = page.Next;
-        }
-
-        return purged;
     }
 
     public async Task<PurgeResult> Purge(DeadLetterFilter filter, DeadLetterRange range)
@@ -438,7 +408,8 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
     /// Up to <paramref name="max"/> entries matching the filter with ids from <paramref name="fromEntryId"/> up to
     /// <paramref name="untilEntryId"/>, reading at most MaxSegmentsPerCall segments, and where to go on (null at the end).
     /// </summary>
-    private async Task<(List<StoredDeadLetter> Matches, long? Continuation)> ScanAsync(DeadLetterFilter filter, int max, long fromEntryId, long untilEntryId)
+    private async Task<(List<StoredDeadLetter> Matches, long? Continuation)> ScanAsync(
+        DeadLetterFilter filter, int max, long fromEntryId, long untilEntryId, CancellationToken cancellationToken = default)
     {
         var matches = new List<StoredDeadLetter>();
         var pastEnd = false;
@@ -447,6 +418,7 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
         {
             continuation = await _log.ScanAsync(fromEntryId, Limits.MaxSegmentsPerCall, entry =>
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 if (entry.EntryId >= untilEntryId)
                 {
                     pastEnd = true;
@@ -558,7 +530,7 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
         DeliveryCount = entry.Message.DeliveryCount,
         SourceQueue = entry.SourceQueue,
         Reason = entry.Reason,
-        Description = Truncate(entry.Description, 1024),
+        Description = DeadLetterNote.Encode(entry.ConsumerReason, entry.Description, 1024),
         ErrorType = Truncate(entry.LastExceptionType, 512),
         ErrorMessage = Truncate(entry.LastExceptionMessage, 1024),
         Attempts = entry.Attempts.TakeLast(QueueCore.MaxAttemptsKept).Select(a => a.ToUnixTimeMilliseconds()).ToList(),
@@ -566,18 +538,23 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
         MoveId = moveId,
     };
 
-    private static DeadLetterEntry ToEntry(StoredDeadLetter stored, bool withBody = true) => new()
+    private static DeadLetterEntry ToEntry(StoredDeadLetter stored, bool withBody = true)
     {
-        EntryId = stored.EntryId,
-        Message = QueueCore.ToQueueMessage(withBody ? stored.Message : new StoredMessage { Id = stored.Message.Id, Seq = stored.Message.Seq }, stored.DeliveryCount),
-        SourceQueue = stored.SourceQueue,
-        Reason = stored.Reason,
-        Description = stored.Description,
-        LastExceptionType = stored.ErrorType,
-        LastExceptionMessage = stored.ErrorMessage,
-        Attempts = stored.Attempts.Select(DateTimeOffset.FromUnixTimeMilliseconds).ToArray(),
-        DeadLetteredAt = stored.At,
-    };
+        var (consumerReason, description) = DeadLetterNote.Decode(stored.Description);
+        return new()
+        {
+            EntryId = stored.EntryId,
+            Message = QueueCore.ToQueueMessage(withBody ? stored.Message : new StoredMessage { Id = stored.Message.Id, Seq = stored.Message.Seq }, stored.DeliveryCount),
+            SourceQueue = stored.SourceQueue,
+            Reason = stored.Reason,
+            ConsumerReason = consumerReason,
+            Description = description,
+            LastExceptionType = stored.ErrorType,
+            LastExceptionMessage = stored.ErrorMessage,
+            Attempts = stored.Attempts.Select(DateTimeOffset.FromUnixTimeMilliseconds).ToArray(),
+            DeadLetteredAt = stored.At,
+        };
+    }
 
     private static string? Truncate(string? value, int max) => value is { Length: > 0 } && value.Length > max ? value[..max] : value;
 

@@ -907,12 +907,14 @@ internal sealed class QueueCore
     public DeadLetterEntry ToDeadLetterEntry(MoveRecord move, string queueName)
     {
         ref var entry = ref EntryRef(move.Seq, out var message);
+        var (consumerReason, description) = DeadLetterNote.Decode(move.Description);
         return new DeadLetterEntry
         {
             Message = ToQueueMessage(message, entry.DeliveryCount),
             SourceQueue = queueName,
             Reason = move.Reason,
-            Description = move.Description,
+            ConsumerReason = consumerReason,
+            Description = description,
             LastExceptionType = entry.ErrorType,
             LastExceptionMessage = entry.ErrorMessage,
             Attempts = entry.Attempts?.ToArray() ?? [],

@@ -87,16 +87,24 @@ internal sealed partial class QueueGrain
         }
 
         var core = await GetCoreAsync();
+        var current = core.Settings;
         core.Settings = new QueueSettingsState
         {
-            AckDeadline = settings.LockDuration,
-            MaxDeliveryCount = settings.MaxDeliveryCount,
-            RedeliveryMode = settings.Redelivery?.Mode,
-            RedeliveryDelay = settings.Redelivery?.Delay,
-            RedeliveryMaxDelay = settings.Redelivery?.MaxDelay,
-            RedeliveryJitter = settings.Redelivery?.Jitter,
-            FailFastExceptionTypes = settings.FailFastExceptionTypes?.ToList(),
+            AckDeadline = settings.LockDuration ?? current.AckDeadline,
+            MaxDeliveryCount = settings.MaxDeliveryCount ?? current.MaxDeliveryCount,
+            RedeliveryMode = settings.Redelivery is { } policy ? policy.Mode : current.RedeliveryMode,
+            RedeliveryDelay = settings.Redelivery is { } p1 ? p1.Delay : current.RedeliveryDelay,
+            RedeliveryMaxDelay = settings.Redelivery is { } p2 ? p2.MaxDelay : current.RedeliveryMaxDelay,
+            RedeliveryJitter = settings.Redelivery is { } p3 ? p3.Jitter : current.RedeliveryJitter,
+            FailFastExceptionTypes = settings.FailFastExceptionTypes?.ToList() ?? current.FailFastExceptionTypes,
         };
+        await _metaPump!.CommitAsync();
+    }
+
+    public async Task ResetSettings()
+    {
+        var core = await GetCoreAsync();
+        core.Settings = new QueueSettingsState();
         await _metaPump!.CommitAsync();
     }
 
@@ -114,12 +122,12 @@ internal sealed partial class QueueGrain
 
     // ------------------------------------------------------------------ dead-letter, long poll
 
-    public async Task DeadLetter(Guid lockToken, string? description)
+    public async Task DeadLetter(Guid lockToken, string? reason, string? description)
     {
         var core = await GetCoreAsync();
         var now = _time.GetUtcNow();
         ExpireLeases(core, now);
-        core.DeadLetter(lockToken, DeadLetterReason.RejectedByConsumer, description, now);
+        core.DeadLetter(lockToken, DeadLetterReason.RejectedByConsumer, DeadLetterNote.Encode(reason, description, QueueCore.MaxDescriptionLength), now);
         PublishDepth(); // no longer leased; counted again once the move to the dead-letter grain is done
         await _metaPump!.CommitAsync();
         StartMoves();

@@ -406,7 +406,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
     // ------------------------------------------------------------------ browse, purge, stats
 
-    public async Task<QueueMessage[]> Peek(int maxMessages, long fromSequenceNumber)
+    public async Task<QueueMessage[]> Peek(int maxMessages, long fromSequenceNumber, CancellationToken cancellationToken)
     {
         QueueLimits.ValidateCount(maxMessages, _options.MaxBatchCount, nameof(maxMessages));
         var core = await GetCoreAsync();
@@ -422,6 +422,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         var start = Math.Max(from, result.Count > 0 ? result[^1].SequenceNumber + 1 : from);
         await _log!.ScanAsync(start, int.MaxValue, message =>
         {
+            cancellationToken.ThrowIfCancellationRequested();
             if (result.Count >= maxMessages)
             {
                 return false;

@@ -114,7 +114,7 @@ public sealed class OrleansQueueTarget(string system, string provider, string? a
         var watch = Stopwatch.StartNew();
         while (tokens.Count < count && watch.Elapsed < timeout)
         {
-            var received = await handle.ReceiveAsync(Math.Min(count - tokens.Count, 1000), lockDuration, TimeSpan.FromSeconds(1));
+            var received = await handle.WaitAndReceiveAsync(TimeSpan.FromSeconds(1), Math.Min(count - tokens.Count, 1000), lockDuration);
             tokens.AddRange(received.Select(m => m.LockToken));
         }
 

@@ -32,7 +32,7 @@ public sealed class StorageEncodingTests : AzuriteTest
             var queue = writer.Queue("work");
             await queue.SendAsync("poison", "job-7");
             var delivery = Assert.Single(await queue.ReceiveAsync(1));
-            await queue.DeadLetterAsync(delivery, "always fails");
+            await queue.DeadLetterAsync(delivery, "AlwaysFails", "always fails");
             await Wait.UntilAsync(() => writer.Client.GetDeadLetters().GetStatsAsync(), s => s.Count == 1, "the dead-letter grain stored the entry");
         }
 
@@ -44,7 +44,7 @@ public sealed class StorageEncodingTests : AzuriteTest
         // Back on the encoding the records were written in, they read as before.
         await using var again = await QueueTestCluster.StartAsync(storage, serviceId: ServiceId);
         var entry = Assert.Single(await again.Client.GetDeadLetters().BrowseAllAsync().ToListAsync());
-        Assert.Equal(("job-7", "always fails"), (entry.Message.MessageId, entry.Description));
+        Assert.Equal(("job-7", "AlwaysFails", "always fails"), (entry.Message.MessageId, entry.ConsumerReason, entry.Description));
     }
 
     [Theory]

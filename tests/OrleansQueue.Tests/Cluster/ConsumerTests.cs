@@ -147,6 +147,24 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task Configure_ChangesOnlyWhatItSets_AndResetReturnsToTheSiloDefaults()
+    {
+        var queue = C.Queue(NewName("settings"));
+        var defaults = await queue.GetSettingsAsync();
+        await queue.ConfigureAsync(new QueueSettings { MaxDeliveryCount = 4, FailFastExceptionTypes = ["System.FormatException"] });
+        await queue.ConfigureAsync(new QueueSettings { LockDuration = TimeSpan.FromMinutes(2) });
+
+        var merged = await queue.GetSettingsAsync();
+        Assert.Equal((TimeSpan.FromMinutes(2), 4, "System.FormatException"), (merged.LockDuration, merged.MaxDeliveryCount, Assert.Single(merged.FailFastExceptionTypes!)));
+        Assert.Equal(defaults.Redelivery, merged.Redelivery);
+
+        await queue.ResetSettingsAsync();
+        var reset = await queue.GetSettingsAsync();
+        Assert.Equal((defaults.LockDuration, defaults.MaxDeliveryCount, defaults.Redelivery), (reset.LockDuration, reset.MaxDeliveryCount, reset.Redelivery));
+        Assert.Empty(reset.FailFastExceptionTypes!);
+    }
+
+    [Fact]
     public void ExponentialBackoff_JitterStaysWithinItsBand()
     {
         var policy = RedeliveryPolicy.Exponential(TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(5), jitter: 0.2);
@@ -171,9 +189,9 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
         Assert.Equal(2, (await queue.GetStatsAsync()).LockedCount); // returning did not settle them
 
         await queue.CompleteAsync(deliveries.Single(d => d.Message.MessageId == "m-1").LockToken);
-        await queue.DeadLetterAsync(deliveries.Single(d => d.Message.MessageId == "m-2").LockToken, "not for us");
+        await queue.DeadLetterAsync(deliveries.Single(d => d.Message.MessageId == "m-2").LockToken, "NotForUs", "a push consumer settling by hand");
         var entry = (await Wait.UntilAsync(() => C.DeadLettersOf(queue.Name), e => e.Count == 1, "the rejected message is dead-lettered"))[0];
-        Assert.Equal((DeadLetterReason.RejectedByConsumer, "not for us"), (entry.Reason, entry.Description));
+        Assert.Equal((DeadLetterReason.RejectedByConsumer, "NotForUs", "a push consumer settling by hand"), (entry.Reason, entry.ConsumerReason, entry.Description));
         var stats = await queue.GetStatsAsync();
         Assert.Equal((1L, 1L, 0L), (stats.TotalCompleted, stats.TotalDeadLettered, stats.ActiveCount));
     }
@@ -253,17 +271,17 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
     public async Task LongPoll_ReturnsAsSoonAsAMessageArrives_OrEmptyAfterTheWait()
     {
         var queue = C.Queue(NewName("poll"));
-        var waiting = queue.ReceiveAsync(1, null, TimeSpan.FromSeconds(20));
+        var waiting = queue.WaitAndReceiveAsync(TimeSpan.FromSeconds(20));
         await Task.Delay(50); // let the wait start
         Assert.False(waiting.IsCompleted);
         await queue.SendAsync("wake up");
         Assert.Equal("wake up", Assert.Single(await waiting).Message.BodyAsString());
 
-        var empty = queue.ReceiveAsync(1, null, TimeSpan.FromSeconds(5));
+        var empty = queue.WaitAndReceiveAsync(TimeSpan.FromSeconds(5));
         await Task.Delay(50);
         C.Time.Advance(TimeSpan.FromSeconds(5));
         Assert.Empty(await empty);
-        await Assert.ThrowsAsync<QueueException>(() => queue.ReceiveAsync(1, null, TimeSpan.FromSeconds(21)));
+        await Assert.ThrowsAsync<QueueException>(() => queue.WaitAndReceiveAsync(TimeSpan.FromSeconds(21)));
     }
 
     [Fact]
@@ -347,7 +365,7 @@ public sealed class ConsumerTests(MemoryClusterFixture fixture) : IClassFixture<
             {
                 foreach (var delivery in await queue.ReceiveAsync(30))
                 {
-                    await queue.DeadLetterAsync(delivery, $"rejected {delivery.Message.MessageId}");
+                    await queue.DeadLetterAsync(delivery, description: $"rejected {delivery.Message.MessageId}");
                 }
 
                 return (await queue.GetStatsAsync()).TotalDeadLettered;

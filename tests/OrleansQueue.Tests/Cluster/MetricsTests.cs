@@ -136,7 +136,7 @@ public sealed class MetricsTests(MemoryClusterFixture fixture) : IClassFixture<M
         // From here on the queue knows the send's trace only from what it stored with the message.
         await fixture.Cluster.Cluster.DeactivateAsync(fixture.Cluster.Grain(queue.Name));
         var again = Assert.Single(await queue.ReceiveAsync(2));
-        await queue.DeadLetterAsync(again, "link test");
+        await queue.DeadLetterAsync(again, description: "link test");
         var deadLettered = await Wait.UntilAsync(() => Task.FromResult(Of("dead-letter", "la")), l => l.Count == 1, "the dead-letter activity");
 
         var deliveries = Of("deliver", "la").OrderBy(a => (int)a.GetTagItem("delivery.count")!).ToList();
@@ -182,7 +182,7 @@ public sealed class MetricsTests(MemoryClusterFixture fixture) : IClassFixture<M
         Assert.Equal((3L, 2L), (Gauge("orleansqueue.queue.ready", queue.Name), Gauge("orleansqueue.queue.locked", queue.Name)));
 
         await queue.CompleteAsync([leased[0].LockToken]);
-        await queue.DeadLetterAsync(leased[1], "gauge test");
+        await queue.DeadLetterAsync(leased[1], description: "gauge test");
         // The queue and the dead-letter grain publish separately: wait until both show the move.
         var depths = await Wait.UntilAsync(
             () => Task.FromResult((DeadLettered: Gauge("orleansqueue.deadletter.depth", queue.Name), Leased: Gauge("orleansqueue.queue.locked", queue.Name))),

@@ -174,7 +174,7 @@ public sealed class CancelledReceiveTests(MemoryClusterFixture fixture) : IClass
     {
         var queue = C.Queue("poll-" + Guid.NewGuid().ToString("N")[..10]);
         using var cancel = new CancellationTokenSource();
-        var polling = queue.ReceiveAsync(5, null, TimeSpan.FromSeconds(20), cancel.Token);
+        var polling = queue.WaitAndReceiveAsync(TimeSpan.FromSeconds(20), 5, cancellationToken: cancel.Token);
         await Task.Delay(200); // the poll is waiting in the grain (nothing to wait on: it is an empty queue)
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => polling);

@@ -114,7 +114,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : AzuriteTest
             // nobody got: their 5-second locks run out and they come again.
             await Wait.UntilAsync(async () =>
             {
-                var rest = await queue.ReceiveAsync(100, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1));
+                var rest = await queue.WaitAndReceiveAsync(TimeSpan.FromSeconds(1), 100, TimeSpan.FromSeconds(30));
                 rest.ToList().ForEach(r => history.Delivered(r.Message));
                 if (rest.Count > 0)
                 {

@@ -40,7 +40,7 @@ public static class Workload
     public static async Task<int> ReceiveAndCompleteAsync(QueueClient queue, History history, int maxMessages = 100, TimeSpan? lockDuration = null, TimeSpan? maxWait = null)
     {
         var batch = maxWait is { } wait
-            ? await queue.ReceiveAsync(maxMessages, lockDuration, wait)
+            ? await queue.WaitAndReceiveAsync(wait, maxMessages, lockDuration)
             : await queue.ReceiveAsync(maxMessages, lockDuration);
         foreach (var delivery in batch)
         {
