@@ -1,18 +1,5 @@
 namespace OrleansQueue;
 
-/// <summary>How long a failed message waits before it is delivered again.</summary>
-public enum RedeliveryMode
-{
-    /// <summary>At once.</summary>
-    Immediate = 0,
-
-    /// <summary>After <see cref="RedeliveryPolicy.Delay"/> every time.</summary>
-    Fixed = 1,
-
-    /// <summary>After <see cref="RedeliveryPolicy.Delay"/> × 2^(deliveries − 1), capped at <see cref="RedeliveryPolicy.MaxDelay"/>, with jitter.</summary>
-    Exponential = 2,
-}
-
 /// <summary>The redelivery policy of a queue: applied when a delivery fails (the handler throws, the receiver abandons, or the lease runs out).</summary>
 [GenerateSerializer, Immutable, Alias("oq.RedeliveryPolicy")]
 public sealed record RedeliveryPolicy
@@ -65,38 +52,4 @@ public sealed record RedeliveryPolicy
                 $"The redelivery policy is invalid: delays must be 0 to 12 h with MaxDelay >= Delay, jitter 0 to 1 (got {this}).");
         }
     }
-}
-
-/// <summary>
-/// The settings of one queue. In <see cref="QueueClient.ConfigureAsync"/> a <see langword="null"/> member leaves that
-/// setting as it is (a queue never configured follows the silo's defaults; <see cref="QueueClient.ResetSettingsAsync"/>
-/// returns to them); <see cref="QueueClient.GetSettingsAsync"/> fills every member with the effective value.
-/// </summary>
-[GenerateSerializer, Immutable, Alias("oq.QueueSettings")]
-public sealed record QueueSettings
-{
-    /// <summary>How long a delivery may stay unsettled before it is delivered again (the lease of pushes and of receives that name none). 1 s to 12 h.</summary>
-    [Id(0)] public TimeSpan? LockDuration { get; init; }
-
-    /// <summary>Deliveries after which a message that still fails moves to the dead-letter grain. 1 to 1,000.</summary>
-    [Id(1)] public int? MaxDeliveryCount { get; init; }
-
-    /// <summary>When a failed message is delivered again.</summary>
-    [Id(2)] public RedeliveryPolicy? Redelivery { get; init; }
-
-    /// <summary>Full names of exception types that will never succeed: a handler throwing one dead-letters the message at once.</summary>
-    [Id(3)] public IReadOnlyList<string>? FailFastExceptionTypes { get; init; }
-}
-
-/// <summary>Why a message was dead-lettered.</summary>
-public enum DeadLetterReason
-{
-    /// <summary>It was delivered the queue's maximum number of times without being completed.</summary>
-    MaxDeliveriesExceeded = 1,
-
-    /// <summary>A receiver or consumer dead-lettered it explicitly.</summary>
-    RejectedByConsumer = 2,
-
-    /// <summary>The handler threw an exception the queue lists as fail-fast.</summary>
-    FailFast = 3,
 }

@@ -2,7 +2,7 @@ namespace OrleansQueue;
 
 /// <summary>
 /// A durable FIFO queue; the grain key is the queue name (see <see cref="QueueLimits.ValidateQueueName"/>).
-/// Prefer the <see cref="QueueClient"/> handle from <see cref="GrainFactoryQueueExtensions.GetQueue"/>:
+/// Prefer the <c>QueueClient</c> handle from <c>grainFactory.GetQueue(name)</c> (OrleansQueue.Client):
 /// it checks arguments before calling and generates message ids that make retries safe.
 /// </summary>
 [Alias("oq.IQueueGrain")]
@@ -87,7 +87,7 @@ public interface IQueueGrain : IGrainWithStringKey
     /// object reference from an Orleans client), so the queue pushes messages to it; subscribing again updates the
     /// options. The id, not a typed reference, is passed so that silos without the consumer's grain class can host
     /// the queue. A grain stays subscribed until <see cref="Unsubscribe"/>; a client object's subscription lasts
-    /// 2 minutes unless renewed (the <see cref="QueueClient.SubscribeAsync(IQueueConsumer, ConsumerOptions?, CancellationToken)"/> handle renews it).
+    /// 2 minutes unless renewed (the subscription handle from <c>QueueClient.SubscribeAsync</c> renews it).
     /// </summary>
     [Alias("Subscribe")]
     Task Subscribe(GrainId consumer, ConsumerOptions options);

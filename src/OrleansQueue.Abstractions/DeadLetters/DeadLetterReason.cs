@@ -1,0 +1,14 @@
+namespace OrleansQueue;
+
+/// <summary>Why a message was dead-lettered.</summary>
+public enum DeadLetterReason
+{
+    /// <summary>It was delivered the queue's maximum number of times without being completed.</summary>
+    MaxDeliveriesExceeded = 1,
+
+    /// <summary>A receiver or consumer dead-lettered it explicitly.</summary>
+    RejectedByConsumer = 2,
+
+    /// <summary>The handler threw an exception the queue lists as fail-fast.</summary>
+    FailFast = 3,
+}

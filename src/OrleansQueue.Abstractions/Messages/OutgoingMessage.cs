@@ -1,0 +1,31 @@
+namespace OrleansQueue;
+
+/// <summary>A message a producer sends to a queue.</summary>
+/// <remarks>
+/// The body is not copied: do not change the array after handing it over.
+/// Give every message a <see cref="MessageId"/> you can reproduce when you retry a send whose outcome is unknown
+/// (a timeout): within the queue's duplicate-detection window a retried id is stored once.
+/// When it is <see langword="null"/>, the client handle generates one before the first attempt.
+/// </remarks>
+[GenerateSerializer, Immutable, Alias("oq.OutgoingMessage")]
+public sealed record OutgoingMessage
+{
+    /// <summary>Creates a message with the given body.</summary>
+    public OutgoingMessage(byte[] body) => Body = body ?? throw new ArgumentNullException(nameof(body));
+
+    /// <summary>The message body, at most <see cref="QueueLimits.DefaultMaxMessageBodyBytes"/> bytes by default.</summary>
+    [Id(0)] public byte[] Body { get; init; }
+
+    /// <summary>The producer's id of the message: 1 to 128 printable ASCII characters, none of <c>/ \ # ?</c>.</summary>
+    [Id(1)] public string? MessageId { get; init; }
+
+    /// <summary>The MIME type of the body, for example <c>application/json</c>; optional.</summary>
+    [Id(2)] public string? ContentType { get; init; }
+
+    /// <summary>Application headers: at most 64 KiB of keys and values together (UTF-8).</summary>
+    [Id(3)] public IReadOnlyDictionary<string, string>? Headers { get; init; }
+
+    /// <summary>Creates a message whose body is the UTF-8 encoding of <paramref name="text"/>.</summary>
+    public static OutgoingMessage FromText(string text, string? messageId = null) =>
+        new(System.Text.Encoding.UTF8.GetBytes(text)) { MessageId = messageId, ContentType = "text/plain; charset=utf-8" };
+}

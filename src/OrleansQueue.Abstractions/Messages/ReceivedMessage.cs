@@ -1,0 +1,16 @@
+namespace OrleansQueue;
+
+/// <summary>A message leased to one receiver until <see cref="LockedUntil"/>.</summary>
+/// <remarks>Settle it with <see cref="LockToken"/>: complete, abandon, or renew the lock.</remarks>
+[GenerateSerializer, Immutable, Alias("oq.ReceivedMessage")]
+public sealed record ReceivedMessage
+{
+    /// <summary>The message.</summary>
+    [Id(0)] public required QueueMessage Message { get; init; }
+
+    /// <summary>Identifies this delivery of the message; a token from an earlier delivery is rejected.</summary>
+    [Id(1)] public required Guid LockToken { get; init; }
+
+    /// <summary>When the lease ends unless renewed; then the message is delivered again.</summary>
+    [Id(2)] public required DateTimeOffset LockedUntil { get; init; }
+}

@@ -1,0 +1,45 @@
+namespace OrleansQueue;
+
+/// <summary>A snapshot of a queue's counters.</summary>
+[GenerateSerializer, Immutable, Alias("oq.QueueStats")]
+public sealed record QueueStats
+{
+    /// <summary>
+    /// Messages a receive can get now (including messages whose lock expired), unless
+    /// <see cref="InFlightLimitReached"/>: not locked, not waiting out a redelivery delay, not being dead-lettered.
+    /// </summary>
+    [Id(0)] public long ReadyCount { get; init; }
+
+    /// <summary>Messages leased to a receiver and not yet settled.</summary>
+    [Id(1)] public long LockedCount { get; init; }
+
+    /// <summary>Messages ever enqueued (confirmed) into this queue.</summary>
+    [Id(2)] public long TotalEnqueued { get; init; }
+
+    /// <summary>Messages ever completed.</summary>
+    [Id(3)] public long TotalCompleted { get; init; }
+
+    /// <summary>Messages removed by <see cref="IQueueGrain.Purge"/>.</summary>
+    [Id(4)] public long TotalPurged { get; init; }
+
+    /// <summary>Age of the oldest message not yet completed, or <see langword="null"/> when the queue is empty.</summary>
+    [Id(5)] public TimeSpan? OldestMessageAge { get; init; }
+
+    /// <summary>Messages moved to the dead-letter grain.</summary>
+    [Id(6)] public long TotalDeadLettered { get; init; }
+
+    /// <summary>Messages on their way to the dead-letter grain (the move is stored and finishes even after a crash).</summary>
+    [Id(7)] public long DeadLetteringCount { get; init; }
+
+    /// <summary>Messages that failed a delivery and wait out the queue's redelivery delay before they are ready again.</summary>
+    [Id(8)] public long DelayedCount { get; init; }
+
+    /// <summary>
+    /// Whether the queue holds as many messages in flight (locked, delayed or being dead-lettered) as the silo's
+    /// <c>MaxMessagesInFlight</c> allows: receives and pushes get nothing until some of them are settled.
+    /// </summary>
+    [Id(9)] public bool InFlightLimitReached { get; init; }
+
+    /// <summary>Messages in the queue: ready, leased, delayed, or on their way to the dead-letter grain.</summary>
+    public long ActiveCount => ReadyCount + LockedCount + DelayedCount + DeadLetteringCount;
+}
