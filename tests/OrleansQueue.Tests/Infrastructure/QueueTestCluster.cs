@@ -7,6 +7,7 @@ using Orleans.Runtime;
 using Orleans.TestingHost;
 using OrleansQueue.Hosting;
 using OrleansQueue.Options;
+using OrleansQueue.TestKit;
 
 namespace OrleansQueue.Tests.Infrastructure;
 
@@ -60,23 +61,24 @@ public sealed record StorageSetup(StorageKind Kind, string? ConnectionString = n
     }
 }
 
-/// <summary>An in-process Orleans cluster hosting OrleansQueue, with a fake clock for grains.</summary>
+/// <summary>
+/// An in-process Orleans cluster hosting OrleansQueue, with a fake clock for grains: the test kit's
+/// <see cref="OrleansQueueTestCluster"/> (so every cluster test exercises it), on the storage a test chooses.
+/// </summary>
 public sealed class QueueTestCluster : IAsyncDisposable
 {
-    private QueueTestCluster(InProcessTestCluster cluster, FakeTimeProvider time)
-    {
-        Cluster = cluster;
-        Time = time;
-    }
+    private readonly OrleansQueueTestCluster _kit;
 
-    public InProcessTestCluster Cluster { get; }
+    private QueueTestCluster(OrleansQueueTestCluster kit) => _kit = kit;
 
-    /// <summary>The clock grains and grain timers read; advance it to expire leases without sleeping.</summary>
-    public FakeTimeProvider Time { get; }
+    public InProcessTestCluster Cluster => _kit.Cluster;
 
-    public IClusterClient Client => Cluster.Client;
+    /// <summary>The clock grains and grain timers read; advance it to expire locks without sleeping.</summary>
+    public FakeTimeProvider Time => _kit.Time;
 
-    public QueueClient Queue(string name) => Client.GetQueue(name);
+    public IClusterClient Client => _kit.Client;
+
+    public QueueClient Queue(string name) => _kit.GetQueue(name);
 
     public IQueueGrain Grain(string name) => Client.GetGrain<IQueueGrain>(name);
 
@@ -85,40 +87,22 @@ public sealed class QueueTestCluster : IAsyncDisposable
         Action<OrleansQueueOptions>? configure = null,
         string? serviceId = null,
         short silos = 1,
-        Action<ISiloBuilder>? configureSilo = null)
-    {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var builder = new InProcessTestClusterBuilder(silos);
-        builder.Options.ServiceId = serviceId ?? "oq-test-" + Guid.NewGuid().ToString("N")[..8];
-        builder.Options.ConfigureFileLogging = false;
-        builder.ConfigureSilo((_, silo) =>
+        Action<ISiloBuilder>? configureSilo = null) =>
+        new(await OrleansQueueTestCluster.StartAsync(o =>
         {
-            storage.Apply(silo);
-            silo.UseInMemoryReminderService();
-            silo.AddOrleansQueue(o =>
+            o.Silos = silos;
+            o.ServiceId = serviceId;
+            o.ConfigureStorage = storage.Apply;
+            o.ConfigureQueues = q =>
             {
-                o.StorageName = storage.Name;
-                configure?.Invoke(o);
-            });
-            silo.Services.AddKeyedSingleton<TimeProvider>(TimeProviderNames.Grains, time);
-            configureSilo?.Invoke(silo);
-        });
-        var cluster = builder.Build();
-        await cluster.DeployAsync();
-        return new QueueTestCluster(cluster, time);
-    }
+                q.StorageName = storage.Name;
+                configure?.Invoke(q);
+            };
+            o.ConfigureSilo = configureSilo;
+        }));
 
     /// <summary>Every entry of the dead-letter grain that came from <paramref name="queue"/>, in id order.</summary>
-    public async Task<List<DeadLetterEntry>> DeadLettersOf(string queue)
-    {
-        var entries = new List<DeadLetterEntry>();
-        await foreach (var entry in Client.GetDeadLetters().BrowseAllAsync(new DeadLetterFilter { SourceQueue = queue }))
-        {
-            entries.Add(entry);
-        }
-
-        return entries;
-    }
+    public async Task<List<DeadLetterEntry>> DeadLettersOf(string queue) => [.. await _kit.DeadLettersOfAsync(queue)];
 
     /// <summary>The silo an activation of the grain lives on, or null when it is not active.</summary>
     public SiloAddress? SiloOf(IAddressable grain) =>
@@ -128,15 +112,5 @@ public sealed class QueueTestCluster : IAsyncDisposable
     public IGrainStorage Storage(string name = OrleansQueueOptions.DefaultStorageName) =>
         Cluster.GetSiloServiceProvider().GetRequiredKeyedService<IGrainStorage>(name);
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            await Cluster.StopAllSilosAsync();
-        }
-        finally
-        {
-            await Cluster.DisposeAsync();
-        }
-    }
+    public ValueTask DisposeAsync() => _kit.DisposeAsync();
 }
