@@ -85,9 +85,10 @@ public sealed class QueueTestCluster : IAsyncDisposable
         Action<OrleansQueueOptions>? configure = null,
         string? serviceId = null,
         short silos = 1,
-        Action<ISiloBuilder>? configureSilo = null)
+        Action<ISiloBuilder>? configureSilo = null,
+        DateTimeOffset? startTime = null)
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var time = new FakeTimeProvider(startTime ?? DateTimeOffset.UtcNow);
         var builder = new InProcessTestClusterBuilder(silos);
         builder.Options.ServiceId = serviceId ?? "oq-test-" + Guid.NewGuid().ToString("N")[..8];
         builder.Options.ConfigureFileLogging = false;
