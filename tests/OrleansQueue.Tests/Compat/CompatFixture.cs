@@ -142,9 +142,17 @@ public sealed record CompatExpectations
     public required List<CompatMessage> PushDelayed { get; init; }
 }
 
-public sealed record CompatMessage(long Seq, string Id, string Body, string? ContentType, Dictionary<string, string>? Headers, int DeliveryCount);
+/// <summary>A message as a receive or push shows it (the delivery count of that delivery).</summary>
+public sealed record CompatMessage(long Seq, string Id, string Body, string? ContentType, Dictionary<string, string>? Headers, int DeliveryCount, DateTimeOffset EnqueuedTime);
 
-public sealed record CompatDeadLetter(string SourceQueue, string MessageId, long Seq, string Body, DeadLetterReason Reason, string? Description, string? ExceptionType, int DeliveryCount);
+/// <summary>A dead-letter entry as browsing shows it; <see cref="Attempts"/> is how many delivery attempts it lists.</summary>
+public sealed record CompatDeadLetter(
+    string SourceQueue, string MessageId, long Seq, string Body, DeadLetterReason Reason, string? Description, string? ExceptionType, string? ExceptionMessage,
+    int DeliveryCount, int Attempts, DateTimeOffset DeadLetteredAt)
+{
+    public static CompatDeadLetter From(DeadLetterEntry e) => new(e.SourceQueue, e.Message.MessageId, e.Message.SequenceNumber, e.Message.BodyAsString(),
+        e.Reason, e.Description, e.LastExceptionType, e.LastExceptionMessage, e.Message.DeliveryCount, e.Attempts.Count, e.DeadLetteredAt);
+}
 
 public sealed record CompatSubscription(string Queue, string Consumer, int Prefetch, bool AutoComplete, int MaxConcurrentCalls, TimeSpan MaxAutoLockRenewalDuration);
 
@@ -167,7 +175,7 @@ public sealed record CompatSettings(TimeSpan LockDuration, int MaxDeliveryCount,
         settings.Redelivery?.Jitter ?? 0,
         [.. settings.FailFastExceptionTypes ?? []]);
 
-    /// <summary>Compares members (records compare lists by reference).</summary>
+    /// <summary>Every member as text: what the test compares (records compare lists by reference) and prints.</summary>
     public string Describe() =>
         $"lock {LockDuration}, max deliveries {MaxDeliveryCount}, {RedeliveryMode} {RedeliveryDelay}..{RedeliveryMaxDelay} jitter {RedeliveryJitter}, fail-fast [{string.Join(", ", FailFastExceptionTypes)}]";
 }

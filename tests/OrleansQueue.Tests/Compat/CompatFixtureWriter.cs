@@ -148,6 +148,7 @@ public sealed class CompatFixtureWriter(ITestOutputHelper output)
                 var size = start < Messages * 2 / 3 ? 250 : 8;
                 var batch = Enumerable.Range(start, Math.Min(size, Messages - start)).Select(MessageNumber).ToList();
                 start += batch.Count;
+                var sentAt = cluster.Time.GetUtcNow();
                 var seqs = await main.SendBatchAsync(batch.Select(m => new OutgoingMessage(System.Text.Encoding.UTF8.GetBytes(m.Body))
                 {
                     MessageId = m.Id,
@@ -156,7 +157,7 @@ public sealed class CompatFixtureWriter(ITestOutputHelper output)
                 }));
                 for (var i = 0; i < batch.Count; i++)
                 {
-                    _sent.Add(seqs[i], batch[i] with { Seq = seqs[i] });
+                    _sent.Add(seqs[i], batch[i] with { Seq = seqs[i], EnqueuedTime = sentAt });
                 }
             }
 
@@ -195,7 +196,7 @@ public sealed class CompatFixtureWriter(ITestOutputHelper output)
             foreach (var delivery in rejected.Take(2))
             {
                 var message = _sent[delivery.Message.SequenceNumber];
-                _redriven.Add(message with { Seq = stats.TotalEnqueued - 1 + _redriven.Count });
+                _redriven.Add(message with { Seq = stats.TotalEnqueued - 1 + _redriven.Count, EnqueuedTime = cluster.Time.GetUtcNow() });
             }
 
             Assert.Equal(Messages + 2, stats.TotalEnqueued);
@@ -209,13 +210,14 @@ public sealed class CompatFixtureWriter(ITestOutputHelper output)
             foreach (var seq in await AbandonTwiceAsync(cluster, main, 2))
             {
                 _pending.Add(DeadLetterOf(MainQueue, _sent[seq], DeadLetterReason.MaxDeliveriesExceeded,
-                    "Delivered 2 times without being completed (the queue's maximum is 2).", null, 2));
+                    "Delivered 2 times without being completed (the queue's maximum is 2).", deliveries: 2, cluster.Time.GetUtcNow()));
             }
 
             var last = Assert.Single(await ReceiveExactlyAsync(main, 1));
             await main.DeadLetterAsync(last, "rejected while the dead-letter store was down");
             _settled.Add(last.Message.SequenceNumber);
-            _pending.Add(DeadLetterOf(MainQueue, _sent[last.Message.SequenceNumber], DeadLetterReason.RejectedByConsumer, "rejected while the dead-letter store was down", null, 1));
+            _pending.Add(DeadLetterOf(MainQueue, _sent[last.Message.SequenceNumber], DeadLetterReason.RejectedByConsumer, "rejected while the dead-letter store was down",
+                deliveries: 1, cluster.Time.GetUtcNow()));
             await Wait.UntilAsync(() => main.GetStatsAsync(), s => s.DeadLetteringCount == 3, "3 moves pending");
 
             // Five more locked for hours, in the window (the last receive: the cursor record is written with it).
@@ -239,8 +241,7 @@ public sealed class CompatFixtureWriter(ITestOutputHelper output)
                 Ready = ready,
                 Locked = [.. _locked.OrderBy(l => l.Key).Select(l => _sent[l.Key] with { DeliveryCount = l.Value + 1 })],
                 PendingMoves = _pending,
-                DeadLetters = [.. entries.Select(e => new CompatDeadLetter(e.SourceQueue, e.Message.MessageId, e.Message.SequenceNumber, e.Message.BodyAsString(),
-                    e.Reason, e.Description, e.LastExceptionType, e.Message.DeliveryCount))],
+                DeadLetters = [.. entries.Select(CompatDeadLetter.From)],
                 Duplicate = duplicate,
                 PushQueue = PushQueue,
                 PushSettings = PushSettings,
@@ -270,6 +271,7 @@ public sealed class CompatFixtureWriter(ITestOutputHelper output)
             });
             var bodies = new[] { "push-0", "push-1", "push-2", "push-3", "push-4", "poison-0", "retry-0", "retry-1", "retry-2" };
             var seqs = new List<long>();
+            var sentAt = cluster.Time.GetUtcNow();
             foreach (var body in bodies)
             {
                 seqs.Add(await push.SendAsync(body, $"id-{body}"));
@@ -279,7 +281,7 @@ public sealed class CompatFixtureWriter(ITestOutputHelper output)
                 "the push queue's consumer handled 5, failed 1 fast and 3 for later");
             Assert.Equal(9, CompatConsumerGrain.Deliveries.Count);
             _pushCompleted = stats.TotalCompleted;
-            _pushDelayed = [.. bodies.Select((b, i) => new CompatMessage(seqs[i], $"id-{b}", b, "text/plain; charset=utf-8", null, 2)).Where(m => m.Body.StartsWith("retry", StringComparison.Ordinal))];
+            _pushDelayed = [.. bodies.Select((b, i) => new CompatMessage(seqs[i], $"id-{b}", b, "text/plain; charset=utf-8", null, 2, sentAt)).Where(m => m.Body.StartsWith("retry", StringComparison.Ordinal))];
 
             // Written at once and awaited: the cursor record holds the completions of the pushes too.
             await push.ConfigureAsync(PushSettings.ToSettings());
@@ -287,11 +289,11 @@ public sealed class CompatFixtureWriter(ITestOutputHelper output)
 
         private static CompatMessage MessageNumber(int i) => i % 10 == 3
             ? new CompatMessage(0, $"order-{i:D4}", $"{{\"order\":{i},\"check\":{i * 7919 % 10007}}}", "application/json",
-                new Dictionary<string, string> { ["tenant"] = $"t{i % 7}", ["index"] = $"{i}" }, 0)
-            : new CompatMessage(0, $"order-{i:D4}", $"order {i} check {i * 7919 % 10007}", "text/plain", null, 0);
+                new Dictionary<string, string> { ["tenant"] = $"t{i % 7}", ["index"] = $"{i}" }, 0, default)
+            : new CompatMessage(0, $"order-{i:D4}", $"order {i} check {i * 7919 % 10007}", "text/plain", null, 0, default);
 
-        private static CompatDeadLetter DeadLetterOf(string queue, CompatMessage m, DeadLetterReason reason, string? description, string? exceptionType, int deliveries) =>
-            new(queue, m.Id, m.Seq, m.Body, reason, description, exceptionType, deliveries);
+        private static CompatDeadLetter DeadLetterOf(string queue, CompatMessage m, DeadLetterReason reason, string description, int deliveries, DateTimeOffset at) =>
+            new(queue, m.Id, m.Seq, m.Body, reason, description, null, null, deliveries, deliveries, at);
 
         private void Lock(IEnumerable<ReceivedMessage> deliveries)
         {
