@@ -87,11 +87,13 @@ public sealed class QueueTestCluster : IAsyncDisposable
         Action<OrleansQueueOptions>? configure = null,
         string? serviceId = null,
         short silos = 1,
-        Action<ISiloBuilder>? configureSilo = null) =>
+        Action<ISiloBuilder>? configureSilo = null,
+        DateTimeOffset? startTime = null) =>
         new(await OrleansQueueTestCluster.StartAsync(o =>
         {
             o.Silos = silos;
             o.ServiceId = serviceId;
+            o.StartTime = startTime;
             o.ConfigureStorage = storage.Apply;
             o.ConfigureQueues = q =>
             {
