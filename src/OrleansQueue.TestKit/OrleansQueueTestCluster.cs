@@ -102,6 +102,34 @@ public sealed class OrleansQueueTestCluster : IAsyncDisposable
         return entries;
     }
 
+    /// <summary>
+    /// Reads with <paramref name="read"/> until <paramref name="condition"/> holds and returns that value; for effects
+    /// that happen in the background (a dead-letter move, a push, a redelivery). Polls every 10 ms of real time and
+    /// throws <see cref="TimeoutException"/> after <paramref name="timeout"/> (default 30 s); never advances <see cref="Time"/>.
+    /// </summary>
+    public static async Task<T> WaitUntilAsync<T>(Func<Task<T>> read, Func<T, bool> condition, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        ArgumentNullException.ThrowIfNull(condition);
+        var limit = timeout ?? TimeSpan.FromSeconds(30);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var value = await read().ConfigureAwait(false);
+            if (condition(value))
+            {
+                return value;
+            }
+
+            if (started.Elapsed > limit)
+            {
+                throw new TimeoutException($"The condition did not hold within {limit}; the last value read was {value}.");
+            }
+
+            await Task.Delay(10).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Stops every silo and releases the cluster.</summary>
     public async ValueTask DisposeAsync()
     {
