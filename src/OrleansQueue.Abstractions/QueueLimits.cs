@@ -26,10 +26,13 @@ public static class QueueLimits
     /// <summary>Default largest body, in bytes (256 KiB, as Service Bus standard).</summary>
     public const int DefaultMaxMessageBodyBytes = 256 * 1024;
 
-    /// <summary>Shortest lease a receiver may ask for.</summary>
+    /// <summary>Shortest lock duration (and shortest <see cref="ConsumerOptions.MaxAutoLockRenewalDuration"/>).</summary>
     public static readonly TimeSpan MinLockDuration = TimeSpan.FromSeconds(1);
 
-    /// <summary>Longest lease any queue allows.</summary>
+    /// <summary>
+    /// Longest lock duration any queue allows (a silo's <c>MaxLockDuration</c> may be lower), and the longest
+    /// redelivery delay and <see cref="ConsumerOptions.MaxAutoLockRenewalDuration"/>.
+    /// </summary>
     public static readonly TimeSpan MaxLockDuration = TimeSpan.FromHours(12);
 
     /// <summary>Longest wait of a long-polling receive (below the Orleans response timeout of 30 s).</summary>
@@ -195,17 +198,20 @@ public static class QueueLimits
         }
     }
 
-    /// <summary>Throws <see cref="QueueException"/> unless <paramref name="lease"/> is between 1 second and <paramref name="max"/>.</summary>
-    public static void ValidateLockDuration(TimeSpan lease, TimeSpan max)
+    /// <summary>
+    /// Throws <see cref="QueueException"/> (<see cref="QueueErrorCode.InvalidLockDuration"/>) unless
+    /// <paramref name="lockDuration"/> is between 1 second and <paramref name="max"/>.
+    /// </summary>
+    public static void ValidateLockDuration(TimeSpan lockDuration, TimeSpan max)
     {
-        if (lease < MinLockDuration || lease > max)
+        if (lockDuration < MinLockDuration || lockDuration > max)
         {
             throw new QueueException(QueueErrorCode.InvalidLockDuration,
-                $"The lease duration {lease} is outside the allowed range {MinLockDuration} to {max}.");
+                $"The lock duration {lockDuration} is outside the allowed range {MinLockDuration} to {max}.");
         }
     }
 
-    /// <summary>Throws <see cref="QueueException"/> unless <paramref name="count"/> is between 1 and <paramref name="max"/>.</summary>
+    /// <summary>Throws <see cref="QueueException"/> (<see cref="QueueErrorCode.InvalidArgument"/>) unless <paramref name="count"/> is between 1 and <paramref name="max"/>.</summary>
     public static void ValidateCount(int count, int max, string what)
     {
         if (count < 1 || count > max)

@@ -10,7 +10,11 @@ public sealed class DeadLetterClient
 
     internal DeadLetterClient(IGrainFactory grainFactory) => _grain = grainFactory.GetGrain<IDeadLetterGrain>(0);
 
-    /// <summary>One page of entries matching <paramref name="filter"/>, from <paramref name="fromEntryId"/> on.</summary>
+    /// <summary>
+    /// One page of up to <paramref name="pageSize"/> (1 to 1,000) entries matching <paramref name="filter"/>, from
+    /// <paramref name="fromEntryId"/> on; a page may be short, even empty, while
+    /// <see cref="DeadLetterPage.ContinuationEntryId"/> says more may follow.
+    /// </summary>
     public Task<DeadLetterPage> BrowseAsync(DeadLetterFilter? filter = null, int pageSize = 100, long fromEntryId = 0, CancellationToken cancellationToken = default)
     {
         QueueLimits.ValidateCount(pageSize, 1000, nameof(pageSize));
@@ -38,7 +42,7 @@ public sealed class DeadLetterClient
 
     /// <summary>
     /// Sends matching entries back to their source queue (or <paramref name="targetQueue"/>), keeping message ids,
-    /// at most <paramref name="messagesPerSecond"/>; returns how many were sent back. It covers every matching entry
+    /// at most <paramref name="messagesPerSecond"/> (1 to 100,000); returns how many were sent back. It covers every matching entry
     /// that exists when it starts (however many entries come before it), a page per call; entries dead-lettered
     /// meanwhile (a redriven message that fails again) are left for the next redrive.
     /// </summary>
@@ -72,7 +76,7 @@ public sealed class DeadLetterClient
         }
     }
 
-    /// <summary>Deletes the entries with these ids; returns how many existed.</summary>
+    /// <summary>Deletes the entries with these ids (1 to 1,000 of them); returns how many existed.</summary>
     public Task<int> DeleteAsync(IEnumerable<long> entryIds, CancellationToken cancellationToken = default) =>
         _grain.Delete(entryIds.ToArray()).WaitAsync(cancellationToken);
 

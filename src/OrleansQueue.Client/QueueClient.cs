@@ -7,6 +7,10 @@ namespace OrleansQueue;
 /// A handle on one queue for Orleans clients and grains: checks arguments before calling, gives every message an id
 /// before the first attempt, and retries sends whose outcome is unknown with the same ids.
 /// </summary>
+/// <remarks>
+/// Cancelling a call stops waiting for it (and its retries); a call that already reached the queue may still take
+/// effect, except a receive: a cancelled receive locks nothing.
+/// </remarks>
 public sealed class QueueClient
 {
     private IQueueGrain? _grain;
@@ -156,7 +160,11 @@ public sealed class QueueClient
         return await call.WaitAsync(both.Token).ConfigureAwait(false);
     }
 
-    /// <summary>Leases up to <paramref name="maxMessages"/> ready messages; an empty list when none is ready.</summary>
+    /// <summary>
+    /// Locks up to <paramref name="maxMessages"/> (1 to <see cref="QueueClientOptions.MaxBatchCount"/>) ready messages
+    /// for <paramref name="lockDuration"/> (the queue's lock duration when null; 1 second to 12 hours, the silo may
+    /// allow less); an empty list when none is ready or the queue holds its <c>MaxMessagesInFlight</c>.
+    /// </summary>
     public async Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages = 1, TimeSpan? lockDuration = null, CancellationToken cancellationToken = default)
     {
         QueueLimits.ValidateCount(maxMessages, _options.MaxBatchCount, nameof(maxMessages));
@@ -227,14 +235,17 @@ public sealed class QueueClient
     /// <summary>Completes the delivery with this lock token (from a <see cref="QueueDelivery"/>, say).</summary>
     public Task CompleteAsync(Guid lockToken, CancellationToken cancellationToken = default) => CompleteAsync([lockToken], cancellationToken);
 
-    /// <summary>Abandons the delivery with this lock token: it is delivered again per the queue's redelivery policy.</summary>
+    /// <summary>
+    /// Abandons the delivery with this lock token, a failed delivery: it is delivered again per the queue's redelivery
+    /// policy, or dead-lettered once it had the queue's maximum number of deliveries.
+    /// </summary>
     public Task AbandonAsync(Guid lockToken, CancellationToken cancellationToken = default) =>
         CallAsync(() => Grain.Abandon(lockToken), cancellationToken);
 
     /// <summary>
     /// Moves the locked message to the dead-letter grain (<see cref="DeadLetterReason.RejectedByConsumer"/>) with a short
     /// <paramref name="reason"/> (kept as <see cref="DeadLetterEntry.ConsumerReason"/>, cut to 128 characters) and a longer
-    /// <paramref name="description"/> (cut so that both fit in 512 characters).
+    /// <paramref name="description"/> (cut so that both, with 2 separating characters, fit in 512 characters).
     /// </summary>
     public Task DeadLetterAsync(Guid lockToken, string? reason = null, string? description = null, CancellationToken cancellationToken = default) =>
         CallAsync(() => Grain.DeadLetter(lockToken, reason, description), cancellationToken);
@@ -291,7 +302,10 @@ public sealed class QueueClient
         return new QueueSubscription(Grain, reference.GetGrainId(), options, () => _grainFactory.DeleteObjectReference<IQueueConsumer>(reference), consumer);
     }
 
-    /// <summary>Subscribes a grain that takes pushed messages in batches of up to <see cref="ConsumerOptions.MaxBatchSize"/>.</summary>
+    /// <summary>
+    /// Subscribes a grain that takes pushed messages in batches of up to <see cref="ConsumerOptions.MaxBatchSize"/>;
+    /// a client object is refused (<see cref="QueueErrorCode.InvalidArgument"/>): subscribe it as an <see cref="IQueueConsumer"/>.
+    /// </summary>
     public async Task<QueueSubscription> SubscribeAsync(IQueueBatchConsumer consumer, ConsumerOptions? options = null, CancellationToken cancellationToken = default)
     {
         if (consumer is not GrainReference)
@@ -309,7 +323,7 @@ public sealed class QueueClient
     public Task CompleteAsync(ReceivedMessage message, CancellationToken cancellationToken = default) =>
         CompleteAsync([RequireMessage(message).LockToken], cancellationToken);
 
-    /// <summary>Completes the messages with these lock tokens: all, or none if any lock was lost.</summary>
+    /// <summary>Completes the messages with these lock tokens (1 to <see cref="QueueClientOptions.MaxBatchCount"/>): all, or none if any lock was lost.</summary>
     public Task CompleteAsync(IEnumerable<Guid> lockTokens, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(lockTokens);
@@ -318,17 +332,18 @@ public sealed class QueueClient
         return CallAsync(() => Grain.Complete(tokens), cancellationToken);
     }
 
-    /// <summary>Releases the message's lease so it is delivered again at once.</summary>
+    /// <summary>Abandons the message; see <see cref="AbandonAsync(Guid, CancellationToken)"/>.</summary>
     public Task AbandonAsync(ReceivedMessage message, CancellationToken cancellationToken = default) =>
         CallAsync(() => Grain.Abandon(RequireMessage(message).LockToken), cancellationToken);
 
-    /// <summary>Extends the message's lock from now; returns the new locked-until time.</summary>
+    /// <summary>Renews the message's lock to end <paramref name="lockDuration"/> from now; returns the new locked-until time.</summary>
     public Task<DateTimeOffset> RenewLockAsync(ReceivedMessage message, TimeSpan? lockDuration = null, CancellationToken cancellationToken = default) =>
         RenewLockAsync(RequireMessage(message).LockToken, lockDuration, cancellationToken);
 
     /// <summary>
-    /// Extends the lock of the delivery with <paramref name="lockToken"/> from now (a received message's or a pushed
-    /// delivery's, for a consumer that settles it later); returns the new locked-until time.
+    /// Renews the lock of the delivery with <paramref name="lockToken"/> (a received message's or a pushed delivery's,
+    /// for a consumer that settles it later) to end <paramref name="lockDuration"/> from now (the queue's lock duration
+    /// when null), which may be sooner than before; returns the new locked-until time.
     /// </summary>
     public Task<DateTimeOffset> RenewLockAsync(Guid lockToken, TimeSpan? lockDuration = null, CancellationToken cancellationToken = default)
     {
@@ -340,7 +355,10 @@ public sealed class QueueClient
         return CallAsync(() => Grain.RenewLock(lockToken, lockDuration), cancellationToken);
     }
 
-    /// <summary>Browses up to <paramref name="maxMessages"/> messages not yet completed, without leasing them.</summary>
+    /// <summary>
+    /// Browses up to <paramref name="maxMessages"/> (1 to <see cref="QueueClientOptions.MaxBatchCount"/>) messages not yet
+    /// completed, from <paramref name="fromSequenceNumber"/> on, without locking them.
+    /// </summary>
     public async Task<IReadOnlyList<QueueMessage>> PeekAsync(int maxMessages = 10, long fromSequenceNumber = 1, CancellationToken cancellationToken = default)
     {
         QueueLimits.ValidateCount(maxMessages, _options.MaxBatchCount, nameof(maxMessages));

@@ -23,6 +23,9 @@ public sealed class OrleansQueueTestClusterOptions
     /// </summary>
     public Action<ISiloBuilder>? ConfigureStorage { get; set; }
 
-    /// <summary>Anything else each silo needs: your consumer grains' dependencies, messaging options, a reminder service.</summary>
+    /// <summary>
+    /// Anything else each silo needs: your consumer grains' dependencies, messaging options. Every silo already has
+    /// Orleans' in-memory reminder service.
+    /// </summary>
     public Action<ISiloBuilder>? ConfigureSilo { get; set; }
 }

@@ -10,7 +10,10 @@ public sealed record ConsumerOptions
     /// </summary>
     [Id(0)] public int Prefetch { get; init; } = 10;
 
-    /// <summary>Settle from the handler's outcome (default), or leave settlement to the consumer.</summary>
+    /// <summary>
+    /// Settle from the handler's outcome (default), or leave settlement to the consumer; either way a handler call that
+    /// throws fails its deliveries.
+    /// </summary>
     [Id(1)] public bool AutoComplete { get; init; } = true;
 
     /// <summary>
@@ -37,7 +40,7 @@ public sealed record ConsumerOptions
     /// <summary>The default of <see cref="MaxAutoLockRenewalDuration"/>: 30 minutes.</summary>
     public static readonly TimeSpan DefaultMaxAutoLockRenewalDuration = TimeSpan.FromMinutes(30);
 
-    /// <summary>Throws <see cref="QueueException"/> unless every option is in its range.</summary>
+    /// <summary>Throws <see cref="QueueException"/> (<see cref="QueueErrorCode.InvalidArgument"/>) unless every option is in its range.</summary>
     public void Validate()
     {
         QueueLimits.ValidateCount(Prefetch, 1000, nameof(Prefetch));

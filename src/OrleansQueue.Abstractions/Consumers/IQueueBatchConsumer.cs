@@ -7,9 +7,9 @@ namespace OrleansQueue;
 /// subscribed with <c>QueueClient.SubscribeAsync(IQueueBatchConsumer, ...)</c>.
 /// </summary>
 /// <remarks>
-/// With auto-complete, every delivery not listed in the returned failures is completed; a listed one is a failed
-/// delivery (redelivered by the queue's policy, or dead-lettered), and a call that throws fails the whole batch.
-/// With manual settlement the return value is ignored: settle each delivery with its lock token.
+/// A call that throws fails the whole batch, whatever the settlement. With auto-complete, every delivery not listed
+/// in the returned failures is completed; a listed one is a failed delivery (redelivered by the queue's policy, or
+/// dead-lettered). With manual settlement the return value is ignored: settle each delivery with its lock token.
 /// </remarks>
 [Alias("oq.IQueueBatchConsumer")]
 public interface IQueueBatchConsumer : IGrainObserver

@@ -22,13 +22,21 @@ public sealed record DeadLetterEntry
     /// <summary>The short reason a consumer gave when it dead-lettered the message (<c>QueueClient.DeadLetterAsync</c>, <see cref="IQueueGrain.DeadLetter"/>); null otherwise.</summary>
     [Id(9)] public string? ConsumerReason { get; init; }
 
-    /// <summary>Full type name of the last exception a handler threw, if any.</summary>
+    /// <summary>
+    /// Full type name of the last exception a handler threw (or listed in a <see cref="DeliveryFailure"/>), if any, cut to
+    /// 256 characters; <c>OrleansQueue.HandlerTimedOut</c> when a handler call ran past its
+    /// <see cref="ConsumerOptions.MaxAutoLockRenewalDuration"/>.
+    /// </summary>
     [Id(5)] public string? LastExceptionType { get; init; }
 
-    /// <summary>Message of that exception (at most 1,024 characters).</summary>
+    /// <summary>Message of that exception (its first 256 characters).</summary>
     [Id(6)] public string? LastExceptionMessage { get; init; }
 
-    /// <summary>When each delivery attempt started (the most recent ones, at most 32).</summary>
+    /// <summary>
+    /// When each delivery attempt started (the most recent ones, at most 10). The queue leaves the attempts and the
+    /// exception message out of its stored delivery state when that state outgrows its budget, so after a reload they
+    /// may be missing.
+    /// </summary>
     [Id(7)] public IReadOnlyList<DateTimeOffset> Attempts { get; init; } = [];
 
     /// <summary>When it was dead-lettered.</summary>

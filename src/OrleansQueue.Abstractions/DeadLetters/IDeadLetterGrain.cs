@@ -8,7 +8,11 @@ namespace OrleansQueue;
 [Alias("oq.IDeadLetterGrain")]
 public interface IDeadLetterGrain : IGrainWithIntegerKey
 {
-    /// <summary>Browses entries matching <paramref name="filter"/>, oldest first, from <paramref name="fromEntryId"/> on; a cancelled browse stops reading.</summary>
+    /// <summary>
+    /// Browses up to <paramref name="pageSize"/> (1 to 1,000) entries matching <paramref name="filter"/>, oldest first, from
+    /// <paramref name="fromEntryId"/> on, reading a bounded number of segments: a page may be short, even empty, while
+    /// <see cref="DeadLetterPage.ContinuationEntryId"/> says more may follow. A cancelled browse stops reading.
+    /// </summary>
     [Alias("Browse")]
     Task<DeadLetterPage> Browse(DeadLetterFilter filter, int pageSize, long fromEntryId, CancellationToken cancellationToken = default);
 
@@ -17,7 +21,7 @@ public interface IDeadLetterGrain : IGrainWithIntegerKey
     Task<DeadLetterStats> GetStats();
 
     /// <summary>
-    /// One page of a redrive: sends up to <paramref name="maxMessages"/> matching entries of <paramref name="range"/> back
+    /// One page of a redrive: sends up to <paramref name="maxMessages"/> (1 to 1,000) matching entries of <paramref name="range"/> back
     /// to their source queue (or to <paramref name="targetQueue"/>), keeping each message id, with a fresh delivery count,
     /// and removes them here once the target confirms; reads a bounded number of segments and returns the range to go on with
     /// (<see cref="RedriveResult.Next"/>). Messages go to the target queue in batches within its batch limits.
@@ -25,7 +29,7 @@ public interface IDeadLetterGrain : IGrainWithIntegerKey
     [Alias("RedriveRange")]
     Task<RedriveResult> Redrive(DeadLetterFilter filter, string? targetQueue, int maxMessages, DeadLetterRange range);
 
-    /// <summary>Deletes the entries with these ids; returns how many existed.</summary>
+    /// <summary>Deletes the entries with these ids (1 to 1,000 of them); returns how many existed.</summary>
     [Alias("Delete")]
     Task<int> Delete(long[] entryIds);
 

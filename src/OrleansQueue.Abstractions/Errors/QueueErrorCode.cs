@@ -3,7 +3,7 @@ namespace OrleansQueue;
 /// <summary>Why a queue operation was refused.</summary>
 public enum QueueErrorCode
 {
-    /// <summary>The queue name is empty, too long, or has a character outside <c>[A-Za-z0-9._-]</c>.</summary>
+    /// <summary>The queue name is empty, longer than 120 characters, does not start with a letter or digit, or has a character outside <c>[A-Za-z0-9._-]</c>.</summary>
     InvalidQueueName = 1,
 
     /// <summary>The message id is empty, longer than 128 characters, or has a character that is not printable ASCII or is one of <c>/ \ # ?</c>.</summary>
@@ -12,27 +12,31 @@ public enum QueueErrorCode
     /// <summary>The body is larger than the queue's limit.</summary>
     MessageTooLarge = 3,
 
-    /// <summary>The headers are larger than 64 KiB, more than 128, have an empty key, or have a control character.</summary>
+    /// <summary>The headers are larger than 64 KiB (UTF-8 keys and values), more than 128, or have an empty key, a null value or a control character.</summary>
     InvalidHeaders = 4,
 
-    /// <summary>The batch is empty, has too many messages, or is too large in total.</summary>
+    /// <summary>The batch is empty, has too many messages, is too large in total, or has a null message or body.</summary>
     InvalidBatch = 5,
 
-    /// <summary>A lease duration is outside the allowed range.</summary>
+    /// <summary>A lock duration is outside the allowed range (1 second to the silo's <c>MaxLockDuration</c>).</summary>
     InvalidLockDuration = 6,
 
-    /// <summary>A count or position argument is out of range.</summary>
+    /// <summary>
+    /// Another argument is out of range or not allowed: a count, a long poll's wait, a redelivery policy, fail-fast
+    /// types, consumer options or a consumer that cannot take them; also a queue's subscription past its 1,000th.
+    /// </summary>
     InvalidArgument = 7,
 
-    /// <summary>The lock token is unknown: the lease expired, the message was settled, or the token is from an earlier delivery.</summary>
+    /// <summary>The lock token is unknown: the lock ran out, the message was settled or purged, or the token is from an earlier delivery.</summary>
     MessageLockLost = 8,
 
     /// <summary>The content type is longer than 256 characters or has control characters.</summary>
     InvalidContentType = 9,
 
     /// <summary>
-    /// A storage write failed (or conflicted with another writer) while the call ran, so the queue reloads its state
-    /// from storage. The outcome of the call is unknown; retrying it is safe (sends are deduplicated by message id).
+    /// A storage read or write failed (or a write conflicted with another writer) while the call ran, so the queue
+    /// reloads its state from storage. The outcome of the call is unknown; retrying it is safe (sends are deduplicated
+    /// by message id). A record written in another encoding fails with this code too, and a retry does not help.
     /// </summary>
     StorageFailed = 10,
 

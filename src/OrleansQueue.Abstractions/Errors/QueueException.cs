@@ -1,6 +1,9 @@
 namespace OrleansQueue;
 
-/// <summary>A queue operation was refused; <see cref="Code"/> says why. Nothing was stored and nothing else changed.</summary>
+/// <summary>
+/// A queue operation was refused; <see cref="Code"/> says why. Nothing was stored and nothing else changed, except
+/// with <see cref="QueueErrorCode.StorageFailed"/>, whose outcome is unknown.
+/// </summary>
 [GenerateSerializer, Alias("oq.QueueException")]
 public sealed class QueueException : Exception
 {

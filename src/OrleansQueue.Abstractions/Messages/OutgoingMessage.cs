@@ -19,10 +19,13 @@ public sealed record OutgoingMessage
     /// <summary>The producer's id of the message: 1 to 128 printable ASCII characters, none of <c>/ \ # ?</c>.</summary>
     [Id(1)] public string? MessageId { get; init; }
 
-    /// <summary>The MIME type of the body, for example <c>application/json</c>; optional.</summary>
+    /// <summary>The MIME type of the body, for example <c>application/json</c>; optional, at most 256 characters without control characters.</summary>
     [Id(2)] public string? ContentType { get; init; }
 
-    /// <summary>Application headers: at most 64 KiB of keys and values together (UTF-8).</summary>
+    /// <summary>
+    /// Application headers: at most 128, with at most 64 KiB of keys and values together (UTF-8); keys not empty,
+    /// values not null, neither with control characters.
+    /// </summary>
     [Id(3)] public IReadOnlyDictionary<string, string>? Headers { get; init; }
 
     /// <summary>Creates a message whose body is the UTF-8 encoding of <paramref name="text"/>.</summary>

@@ -11,35 +11,53 @@ public interface IQueueGrain : IGrainWithStringKey
     /// <summary>
     /// Stores the messages and returns their sequence numbers, in order, once they are durably written.
     /// A message whose id was already stored within the duplicate-detection window is not stored again:
-    /// its earlier sequence number is returned.
+    /// its earlier sequence number is returned. A message without an id gets a new one here, so a retry of it is
+    /// stored again. Refused, with nothing stored, when the batch breaks a limit of <see cref="QueueLimits"/> or the
+    /// silo's options, with <see cref="QueueErrorCode.QueueFull"/> or with <see cref="QueueErrorCode.ServerBusy"/>.
     /// </summary>
     [Alias("Enqueue")]
     Task<long[]> Enqueue(OutgoingMessage[] messages);
 
     /// <summary>
-    /// Leases up to <paramref name="maxMessages"/> ready messages, oldest first, for <paramref name="lockDuration"/>
-    /// (the queue's default when <see langword="null"/>). Returns an empty array when none is ready.
+    /// Locks up to <paramref name="maxMessages"/> (1 to the silo's <c>MaxBatchCount</c>) ready messages, oldest first, for
+    /// <paramref name="lockDuration"/> (the queue's lock duration when <see langword="null"/>). Returns an empty array
+    /// when none is ready, or when the queue holds its <c>MaxMessagesInFlight</c>.
     /// </summary>
     [Alias("Receive")]
     Task<ReceivedMessage[]> Receive(int maxMessages, TimeSpan? lockDuration);
 
-    /// <summary>Completes the leased messages: all of them, or, if any token is no longer valid, none (<see cref="QueueErrorCode.MessageLockLost"/>).</summary>
+    /// <summary>
+    /// Completes the locked messages (1 to the silo's <c>MaxBatchCount</c> tokens): all of them, or, if any token is no
+    /// longer valid, none (<see cref="QueueErrorCode.MessageLockLost"/>).
+    /// </summary>
     [Alias("Complete")]
     Task Complete(Guid[] lockTokens);
 
-    /// <summary>Releases the lease so the message is delivered again at once.</summary>
+    /// <summary>
+    /// Ends the lock as a failed delivery: the message is delivered again after the queue's redelivery policy's delay
+    /// (at once by default), or moves to the dead-letter grain once it has had the queue's maximum number of deliveries.
+    /// </summary>
     [Alias("Abandon")]
     Task Abandon(Guid lockToken);
 
-    /// <summary>Extends the lease by <paramref name="lockDuration"/> from now (the queue's default when <see langword="null"/>) and returns the new end.</summary>
+    /// <summary>
+    /// Renews the lock: it ends <paramref name="lockDuration"/> from now (the queue's lock duration when
+    /// <see langword="null"/>), which may be sooner than before; returns the new end.
+    /// </summary>
     [Alias("RenewLock")]
     Task<DateTimeOffset> RenewLock(Guid lockToken, TimeSpan? lockDuration);
 
-    /// <summary>Returns up to <paramref name="maxMessages"/> messages not yet completed, from sequence number <paramref name="fromSequenceNumber"/> on, without leasing them.</summary>
+    /// <summary>
+    /// Returns up to <paramref name="maxMessages"/> messages not yet completed, from sequence number
+    /// <paramref name="fromSequenceNumber"/> on, without locking them; a cancelled peek stops reading storage.
+    /// </summary>
     [Alias("Peek")]
     Task<QueueMessage[]> Peek(int maxMessages, long fromSequenceNumber, CancellationToken cancellationToken = default);
 
-    /// <summary>Removes every message in the queue, leased or not, and returns how many were removed.</summary>
+    /// <summary>
+    /// Removes every message in the queue (ready, locked, delayed, or on its way to the dead-letter grain) and returns
+    /// how many were removed; their lock tokens are no longer valid.
+    /// </summary>
     [Alias("Purge")]
     Task<long> Purge();
 
@@ -65,7 +83,8 @@ public interface IQueueGrain : IGrainWithStringKey
 
     /// <summary>
     /// Ends the lock and moves the message to the dead-letter grain with <see cref="DeadLetterReason.RejectedByConsumer"/>,
-    /// the consumer's <paramref name="reason"/> (cut to 128 characters) and <paramref name="description"/> (cut so both fit in 512).
+    /// the consumer's <paramref name="reason"/> (cut to 128 characters) and <paramref name="description"/> (cut so both,
+    /// with 2 separating characters, fit in 512).
     /// </summary>
     [Alias("DeadLetter")]
     Task DeadLetter(Guid lockToken, string? reason, string? description);
@@ -87,12 +106,17 @@ public interface IQueueGrain : IGrainWithStringKey
     /// object reference from an Orleans client), so the queue pushes messages to it; subscribing again updates the
     /// options. The id, not a typed reference, is passed so that silos without the consumer's grain class can host
     /// the queue. A grain stays subscribed until <see cref="Unsubscribe"/>; a client object's subscription lasts
-    /// 2 minutes unless renewed (the subscription handle from <c>QueueClient.SubscribeAsync</c> renews it).
+    /// 2 minutes unless renewed (the subscription handle from <c>QueueClient.SubscribeAsync</c> renews it). A queue
+    /// takes at most 1,000 consumers (<see cref="QueueErrorCode.InvalidArgument"/> beyond);
+    /// <see cref="QueueErrorCode.QuotaExceeded"/> when the cluster's queue registry is full.
     /// </summary>
     [Alias("Subscribe")]
     Task Subscribe(GrainId consumer, ConsumerOptions options);
 
-    /// <summary>Stops pushing to the consumer; its unsettled deliveries stay leased until settled or expired.</summary>
+    /// <summary>
+    /// Stops pushing to the consumer. Messages locked for it but not yet pushed are ready again at once; those in its
+    /// running calls stay locked, no longer renewed, until settled or their lock runs out.
+    /// </summary>
     [Alias("Unsubscribe")]
     Task Unsubscribe(GrainId consumer);
 }

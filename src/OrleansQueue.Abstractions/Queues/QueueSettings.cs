@@ -8,15 +8,23 @@ namespace OrleansQueue;
 [GenerateSerializer, Immutable, Alias("oq.QueueSettings")]
 public sealed record QueueSettings
 {
-    /// <summary>How long a delivery may stay unsettled before it is delivered again (the lease of pushes and of receives that name none). 1 s to 12 h.</summary>
+    /// <summary>
+    /// How long a delivery may stay unsettled before its lock runs out and it counts as failed (the lock duration of
+    /// pushes and of receives that name none). 1 s to the silo's <c>MaxLockDuration</c> (12 h by default); else
+    /// <see cref="QueueErrorCode.InvalidLockDuration"/>.
+    /// </summary>
     [Id(0)] public TimeSpan? LockDuration { get; init; }
 
-    /// <summary>Deliveries after which a message that still fails moves to the dead-letter grain. 1 to 1,000.</summary>
+    /// <summary>Deliveries after which a message that still fails moves to the dead-letter grain. 1 to 1,000; else <see cref="QueueErrorCode.InvalidArgument"/>.</summary>
     [Id(1)] public int? MaxDeliveryCount { get; init; }
 
     /// <summary>When a failed message is delivered again.</summary>
     [Id(2)] public RedeliveryPolicy? Redelivery { get; init; }
 
-    /// <summary>Full names of exception types that will never succeed: a handler throwing one dead-letters the message at once.</summary>
+    /// <summary>
+    /// Full names of exception types that will never succeed: a handler throwing one dead-letters the message at once
+    /// (the name must match exactly; derived types do not match). At most 100 names of at most 512 characters; else
+    /// <see cref="QueueErrorCode.InvalidArgument"/>.
+    /// </summary>
     [Id(3)] public IReadOnlyList<string>? FailFastExceptionTypes { get; init; }
 }

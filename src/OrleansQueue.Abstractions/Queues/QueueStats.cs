@@ -5,12 +5,13 @@ namespace OrleansQueue;
 public sealed record QueueStats
 {
     /// <summary>
-    /// Messages a receive can get now (including messages whose lock expired), unless
-    /// <see cref="InFlightLimitReached"/>: not locked, not waiting out a redelivery delay, not being dead-lettered.
+    /// Messages a receive can get now, unless <see cref="InFlightLimitReached"/>: not locked, not waiting out a
+    /// redelivery delay, not being dead-lettered (a message whose lock ran out counts here, or as delayed when the
+    /// redelivery policy delays it).
     /// </summary>
     [Id(0)] public long ReadyCount { get; init; }
 
-    /// <summary>Messages leased to a receiver and not yet settled.</summary>
+    /// <summary>Messages locked for a receiver or a push consumer and not yet settled.</summary>
     [Id(1)] public long LockedCount { get; init; }
 
     /// <summary>Messages ever enqueued (confirmed) into this queue.</summary>
@@ -31,7 +32,10 @@ public sealed record QueueStats
     /// <summary>Messages on their way to the dead-letter grain (the move is stored and finishes even after a crash).</summary>
     [Id(7)] public long DeadLetteringCount { get; init; }
 
-    /// <summary>Messages that failed a delivery and wait out the queue's redelivery delay before they are ready again.</summary>
+    /// <summary>
+    /// Messages that failed a delivery and wait out the queue's redelivery delay before they are ready again (and
+    /// messages whose move to the dead-letter grain waits for room among the moves under way).
+    /// </summary>
     [Id(8)] public long DelayedCount { get; init; }
 
     /// <summary>
@@ -40,6 +44,6 @@ public sealed record QueueStats
     /// </summary>
     [Id(9)] public bool InFlightLimitReached { get; init; }
 
-    /// <summary>Messages in the queue: ready, leased, delayed, or on their way to the dead-letter grain.</summary>
+    /// <summary>Messages in the queue: ready, locked, delayed, or on their way to the dead-letter grain.</summary>
     public long ActiveCount => ReadyCount + LockedCount + DelayedCount + DeadLetteringCount;
 }

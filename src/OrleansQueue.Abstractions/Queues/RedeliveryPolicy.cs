@@ -1,6 +1,9 @@
 namespace OrleansQueue;
 
-/// <summary>The redelivery policy of a queue: applied when a delivery fails (the handler throws, the receiver abandons, or the lease runs out).</summary>
+/// <summary>
+/// The redelivery policy of a queue: applied when a delivery fails (the handler throws or runs past
+/// <see cref="ConsumerOptions.MaxAutoLockRenewalDuration"/>, the receiver abandons, or the lock runs out).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("oq.RedeliveryPolicy")]
 public sealed record RedeliveryPolicy
 {
@@ -43,7 +46,11 @@ public sealed record RedeliveryPolicy
         }
     }
 
-    /// <summary>Throws <see cref="QueueException"/> unless the delays are between 0 and 12 hours and the jitter between 0 and 1.</summary>
+    /// <summary>
+    /// Throws <see cref="QueueException"/> (<see cref="QueueErrorCode.InvalidArgument"/>) unless the mode is defined, the
+    /// delays are between 0 and 12 hours with <see cref="MaxDelay"/> at least <see cref="Delay"/>, and the jitter is
+    /// between 0 and 1.
+    /// </summary>
     public void Validate()
     {
         if (!Enum.IsDefined(Mode) || Delay < TimeSpan.Zero || MaxDelay < Delay || MaxDelay > QueueLimits.MaxLockDuration || Jitter is < 0 or > 1 || double.IsNaN(Jitter))

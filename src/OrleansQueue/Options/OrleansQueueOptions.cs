@@ -21,7 +21,8 @@ public sealed class OrleansQueueOptions
     /// Messages per storage segment: a segment that holds this many takes no more. A group commit that is already
     /// writing a segment may fill it to twice this many (within <see cref="SegmentMaxBytes"/>), so a commit that
     /// crosses the count needs no second write. Default 128; 1 to 1,024 (the newest segment is never parked, so the
-    /// delivery state of all its messages, locked at once, must fit the cursor record).
+    /// delivery state of all its messages, locked at once, must fit the cursor record), and
+    /// <see cref="ActiveSegments"/> × this at most 16,384.
     /// </summary>
     public int SegmentMaxMessages { get; set; } = 128;
 
@@ -41,12 +42,13 @@ public sealed class OrleansQueueOptions
 
     /// <summary>
     /// How many segments from the head of a queue are kept in memory for delivery. Messages further back wait in
-    /// storage. Bounds memory and the size of the stored delivery state. Default 16; 1 to 1,024.
+    /// storage. Bounds memory and the size of the stored delivery state. Default 16; 1 to 1,024, and this ×
+    /// <see cref="SegmentMaxMessages"/> at most 16,384.
     /// </summary>
     public int ActiveSegments { get; set; } = 16;
 
     /// <summary>
-    /// Most messages a queue holds (ready, leased, or on their way to the dead-letter grain); a send that would go
+    /// Most messages a queue holds (ready, locked, delayed, or on their way to the dead-letter grain); a send that would go
     /// past it is refused with <see cref="QueueErrorCode.QueueFull"/> and stores nothing. Default 10,000,000; 1 to
     /// 1,000,000,000.
     /// </summary>
@@ -62,8 +64,9 @@ public sealed class OrleansQueueOptions
     public int MaxMessagesInFlight { get; set; } = 100_000;
 
     /// <summary>
-    /// Most bytes of message bodies per queue waiting for their storage write (sends staged for the next group commit).
-    /// A send that would go past it is refused with <see cref="QueueErrorCode.ServerBusy"/> and stores nothing (the
+    /// Most bytes per queue of messages waiting for their storage write (sends staged for the next group commit), by
+    /// their estimated stored size (bodies counted as base64, plus ids, headers and per-message overhead). A send that would go
+    /// past it while others wait is refused with <see cref="QueueErrorCode.ServerBusy"/> and stores nothing (the
     /// client retries it), so senders faster than storage cannot fill the silo's memory. Default 64 MiB; at least
     /// <see cref="MaxBatchBodyBytes"/>, at most 1 GiB.
     /// </summary>
@@ -72,7 +75,7 @@ public sealed class OrleansQueueOptions
     /// <summary>Largest message body in bytes. Default 256 KiB; 1 byte to 256 KiB.</summary>
     public int MaxMessageBodyBytes { get; set; } = QueueLimits.DefaultMaxMessageBodyBytes;
 
-    /// <summary>Most messages in one enqueue call, and in one receive call. Default 1,000; 1 to 10,000.</summary>
+    /// <summary>Most messages in one enqueue, receive or peek call, and lock tokens in one complete call. Default 1,000; 1 to 10,000.</summary>
     public int MaxBatchCount { get; set; } = 1000;
 
     /// <summary>Largest total of bodies in one enqueue call. Default 4 MiB; at least <see cref="MaxMessageBodyBytes"/>, at most 64 MiB.</summary>
@@ -86,9 +89,9 @@ public sealed class OrleansQueueOptions
 
     /// <summary>
     /// How long a cursor write that no caller waits on (completions of pushed messages, the tail hint after a new
-    /// segment, lease renewals, expiries, deletions) waits before it starts when no cursor write is running, so that
+    /// segment, lock renewals, expiries, deletions) waits before it starts when no cursor write is running, so that
     /// such changes made meanwhile share it (changes made during a running write share the write that follows it); a
-    /// change a caller waits on (a lease before a push, a receive, a settle call) starts the write at once. Longer means
+    /// change a caller waits on (a lock before a push, a receive, a settle call) starts the write at once. Longer means
     /// fewer storage writes, which share the storage with the writes that store messages, and a longer window in which a
     /// crash redelivers messages already completed (delivery is at least once either way). Default 250 ms; 0 to 5 seconds.
     /// </summary>
@@ -106,7 +109,10 @@ public sealed class OrleansQueueOptions
     /// </summary>
     public int MaxDeliveryCount { get; set; } = 10;
 
-    /// <summary>Longest lease a receiver may ask for. Default 12 hours; 1 second to 12 hours.</summary>
+    /// <summary>
+    /// Longest lock duration a receive, a lock renewal or a queue's settings may ask for. Default 12 hours; 1 second to
+    /// 12 hours.
+    /// </summary>
     public TimeSpan MaxLockDuration { get; set; } = QueueLimits.MaxLockDuration;
 
     /// <summary>

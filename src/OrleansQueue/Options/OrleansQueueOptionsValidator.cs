@@ -22,7 +22,6 @@ internal sealed class OrleansQueueOptionsValidator(IOptions<OrleansQueueOptions>
         }
     }
 
-    /// <summary>Checks the values alone, without the service provider.</summary>
     /// <summary>
     /// Most messages in the delivery window (ActiveSegments × SegmentMaxMessages): its completions and delivery state
     /// live in the cursor record, which must stay one small storage record (a queue also parks window heads when that
@@ -33,6 +32,7 @@ internal sealed class OrleansQueueOptionsValidator(IOptions<OrleansQueueOptions>
     /// <summary>Most messages per segment (see <see cref="OrleansQueueOptions.SegmentMaxMessages"/>).</summary>
     internal const int MaxSegmentMessages = 1024;
 
+    /// <summary>Checks the values alone, without the service provider.</summary>
     internal static void Validate(OrleansQueueOptions o)
     {
         if (string.IsNullOrWhiteSpace(o.StorageName))
