@@ -58,9 +58,8 @@ internal sealed partial class QueueGrain
     private readonly Dictionary<Guid, ConsumerState> _pushes = [];
     private readonly List<TaskCompletionSource> _waiters = [];
     private readonly RecentReceives _recentReceives = new();
-    private bool _dispatching;
-    private bool _dispatchAgain;
-    private bool _movesRunning;
+    private readonly SingleFlightLoop _dispatch;
+    private readonly SingleFlightLoop _moves;
     private bool _reminderRegistered;
     private DateTimeOffset _reminderRetryAt;
     private int _roundRobin;
@@ -326,79 +325,50 @@ internal sealed partial class QueueGrain
     // ------------------------------------------------------------------ push
 
     /// <summary>Leases ready messages for consumers with credit and pushes them; one dispatcher runs at a time.</summary>
-    private void Dispatch()
-    {
-        if (_core is null || _consumers.Count == 0)
-        {
-            return;
-        }
-
-        if (_dispatching)
-        {
-            _dispatchAgain = true;
-            return;
-        }
-
-        _ = DispatchAsync(_generation);
-    }
+    private void Dispatch() => _dispatch.Signal();
 
     private async Task DispatchAsync(int generation)
     {
-        _dispatching = true;
-        try
+        while (generation == _generation && _core is { } core)
         {
-            do
+            var now = _time.GetUtcNow();
+            DropExpiredSubscriptions(core, now);
+            var credit = _consumers.Values.Sum(c => c.Credit);
+            if (credit == 0)
             {
-                _dispatchAgain = false;
-                while (generation == _generation && _core is { } core)
-                {
-                    var now = _time.GetUtcNow();
-                    DropExpiredSubscriptions(core, now);
-                    var credit = _consumers.Values.Sum(c => c.Credit);
-                    if (credit == 0)
-                    {
-                        break;
-                    }
-
-                    await FillWindowAsync(credit);
-                    if (generation != _generation)
-                    {
-                        return;
-                    }
-
-                    var leases = core.Lease(credit, core.LockDuration, now);
-                    RecordLeases(leases);
-                    RecordInFlightLimit(core, credit, leases.Count);
-                    if (leases.Count == 0)
-                    {
-                        break;
-                    }
-
-                    var consumers = TakeCredit(leases.Count);
-                    ArmTimer();
-                    await _metaPump!.CommitAsync(); // the leases are durable before anything is pushed
-                    if (generation != _generation)
-                    {
-                        return;
-                    }
-
-                    StartPushes(leases, consumers, generation);
-                }
+                break;
             }
-            while (_dispatchAgain && generation == _generation);
-        }
-        catch (Exception ex)
-        {
-            LogDispatchFailed(ex, QueueName);
-            RecordError("dispatch");
-        }
-        finally
-        {
-            if (generation == _generation)
+
+            await FillWindowAsync(credit);
+            if (generation != _generation)
             {
-                _dispatching = false;
+                return;
             }
+
+            var leases = core.Lease(credit, core.LockDuration, now);
+            RecordLeases(leases);
+            RecordInFlightLimit(core, credit, leases.Count);
+            if (leases.Count == 0)
+            {
+                break;
+            }
+
+            var consumers = TakeCredit(leases.Count);
+            ArmTimer();
+            await _metaPump!.CommitAsync(); // the leases are durable before anything is pushed
+            if (generation != _generation)
+            {
+                return;
+            }
+
+            StartPushes(leases, consumers, generation);
         }
+    }
+
+    private void DispatchFailed(Exception exception)
+    {
+        LogDispatchFailed(exception, QueueName);
+        RecordError("dispatch");
     }
 
     /// <summary>
@@ -879,81 +849,64 @@ internal sealed partial class QueueGrain
     /// messages are completed here. After any crash the moves are redone, so each message ends in exactly one of the
     /// queue and the dead-letter grain.
     /// </summary>
-    private void StartMoves()
-    {
-        if (!_movesRunning && _core is { PendingMoves.Count: > 0 })
-        {
-            _ = RunMovesAsync(_generation);
-        }
-    }
+    private void StartMoves() => _moves.Start();
 
     private async Task RunMovesAsync(int generation)
     {
         Activity.Current = null; // each move's activity links to its message's send; none is the starting call's child
-        _movesRunning = true;
-        try
+        var deadLetters = GrainFactory.GetGrain<IDeadLetterStore>(0);
+        while (generation == _generation && _core is { PendingMoves.Count: > 0 } core)
         {
-            var deadLetters = GrainFactory.GetGrain<IDeadLetterStore>(0);
-            while (generation == _generation && _core is { PendingMoves.Count: > 0 } core)
-            {
-                // Taken before the commit, so each is stored (with the previous batch's completions) before it is sent.
-                var moves = TakeMoveBatch(core);
-                await _metaPump!.CommitAsync();
-                if (generation != _generation)
-                {
-                    return;
-                }
-
-                var activities = moves.Select(move =>
-                {
-                    var moved = core.MessageOf(move);
-                    var activity = StartActivity("dead-letter", moved.Id, moved.TraceParent);
-                    activity?.SetTag("message.seq", move.Seq);
-                    activity?.SetTag("reason", move.Reason.ToString());
-                    Activity.Current = null; // siblings, not each other's children
-                    return activity;
-                }).ToList();
-                long[] entryIds;
-                try
-                {
-                    entryIds = await deadLetters.AddBatch(moves.Select(m => new DeadLetterMove(m.MoveId, core.ToDeadLetterEntry(m, QueueName))).ToArray());
-                }
-                finally
-                {
-                    activities.ForEach(a => a?.Dispose());
-                }
-
-                if (generation != _generation)
-                {
-                    return;
-                }
-
-                for (var i = 0; i < moves.Count; i++)
-                {
-                    core.CompleteMove(moves[i].Seq);
-                    LogDeadLettered(QueueName, moves[i].Seq, entryIds[i], moves[i].Reason);
-                }
-
-                RecordDeadLettered(moves.Count); // once a batch: publishing the depth counts the window
-                OnMessagesReady(); // the head may have moved: the window can take more messages
-            }
-
+            // Taken before the commit, so each is stored (with the previous batch's completions) before it is sent.
+            var moves = TakeMoveBatch(core);
             await _metaPump!.CommitAsync();
-        }
-        catch (Exception ex)
-        {
-            // Stored moves are retried by the timer (and after reactivation); nothing is lost meanwhile.
-            LogMoveFailed(ex, QueueName);
-            RecordError("move");
-        }
-        finally
-        {
-            if (generation == _generation)
+            if (generation != _generation)
             {
-                _movesRunning = false;
-                ArmTimer();
+                return;
             }
+
+            var activities = moves.Select(move =>
+            {
+                var moved = core.MessageOf(move);
+                var activity = StartActivity("dead-letter", moved.Id, moved.TraceParent);
+                activity?.SetTag("message.seq", move.Seq);
+                activity?.SetTag("reason", move.Reason.ToString());
+                Activity.Current = null; // siblings, not each other's children
+                return activity;
+            }).ToList();
+            long[] entryIds;
+            try
+            {
+                entryIds = await deadLetters.AddBatch(moves.Select(m => new DeadLetterMove(m.MoveId, core.ToDeadLetterEntry(m, QueueName))).ToArray());
+            }
+            finally
+            {
+                activities.ForEach(a => a?.Dispose());
+            }
+
+            if (generation != _generation)
+            {
+                return;
+            }
+
+            for (var i = 0; i < moves.Count; i++)
+            {
+                core.CompleteMove(moves[i].Seq);
+                LogDeadLettered(QueueName, moves[i].Seq, entryIds[i], moves[i].Reason);
+            }
+
+            RecordDeadLettered(moves.Count); // once a batch: publishing the depth counts the window
+            OnMessagesReady(); // the head may have moved: the window can take more messages
         }
+
+        await _metaPump!.CommitAsync();
+    }
+
+    /// <summary>Stored moves are retried by the timer (and after reactivation); nothing is lost meanwhile.</summary>
+    private void MoveFailed(Exception exception)
+    {
+        LogMoveFailed(exception, QueueName);
+        RecordError("move");
     }
 
     /// <summary>The oldest pending moves, as many as one enqueue takes: within MaxBatchCount and MaxBatchBodyBytes.</summary>
@@ -1028,9 +981,8 @@ internal sealed partial class QueueGrain
     {
         _consumers.Clear();
         _pushes.Clear();
-        _dispatching = false;
-        _dispatchAgain = false;
-        _movesRunning = false;
+        _dispatch.Reset();
+        _moves.Reset();
         foreach (var waiter in _waiters.ToArray())
         {
             waiter.TrySetResult();

@@ -65,10 +65,10 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     private CommitPump? _metaPump;
     private string? _metaETag;
     private int _generation;
-    private bool _enqueueFlushRunning;
+    private readonly SingleFlightLoop _enqueueFlush;
     private int _stagedMessages;
     private long _stagedBytes;
-    private bool _cleanupRunning;
+    private readonly SingleFlightLoop _cleanup;
     private Task? _windowLoad;
     private IGrainTimer? _timer;
 
@@ -90,6 +90,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         _time = time;
         _storage = services.GetRequiredKeyedService<IGrainStorage>(_options.StorageName);
         _logger = logger;
+        _enqueueFlush = new SingleFlightLoop(RunEnqueueFlushesAsync, () => _generation, () => _pendingEnqueues.Count > 0, Invalidate);
+        _cleanup = new SingleFlightLoop(RunCleanupAsync, () => _generation,
+            () => _core is { } core && core.DeletableSegments(_time.GetUtcNow()).Any(), CleanupFailed);
+        _dispatch = new SingleFlightLoop(DispatchAsync, () => _generation, () => _core is not null && _consumers.Count > 0, DispatchFailed);
+        _moves = new SingleFlightLoop(RunMovesAsync, () => _generation, () => _core is { PendingMoves.Count: > 0 }, MoveFailed, ArmTimer);
     }
 
     private string QueueName => this.GetPrimaryKeyString();
@@ -197,10 +202,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         _pendingEnqueues.Add(request);
         _stagedMessages += pending.Count;
         _stagedBytes += bytes;
-        if (!_enqueueFlushRunning)
-        {
-            _ = RunEnqueueFlushesAsync(_generation);
-        }
+        _enqueueFlush.Start();
 
         var sequences = await request.Completion.Task;
         for (var i = 0; i < sequences.Length; i++)
@@ -215,100 +217,89 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     private async Task RunEnqueueFlushesAsync(int generation)
     {
         Activity.Current = null; // the writes serve every caller, not the one whose send started the loop
-        _enqueueFlushRunning = true;
-        try
+        while (generation == _generation && _pendingEnqueues.Count > 0)
         {
-            while (generation == _generation && _pendingEnqueues.Count > 0)
+            var take = 0;
+            var count = 0;
+            while (take < _pendingEnqueues.Count && (take == 0 || count + _pendingEnqueues[take].Messages.Count <= _options.GroupCommitMaxMessages))
             {
-                var take = 0;
-                var count = 0;
-                while (take < _pendingEnqueues.Count && (take == 0 || count + _pendingEnqueues[take].Messages.Count <= _options.GroupCommitMaxMessages))
-                {
-                    count += _pendingEnqueues[take].Messages.Count;
-                    take++;
-                }
+                count += _pendingEnqueues[take].Messages.Count;
+                take++;
+            }
 
-                var requests = _pendingEnqueues.GetRange(0, take);
-                var batch = requests.SelectMany(r => r.Messages).ToList();
-                var core = _core!;
-                var log = _log!;
-                var now = _time.GetUtcNow();
-                // Push consumers waiting with credit get the new messages leased in the same write that stores them:
-                // the first delivery is as durable as the message, and no cursor write stands before the push.
-                DropExpiredSubscriptions(core, now);
-                if (core.ParkHeldHeads(now) > 0)
-                {
-                    LogParked(QueueName, core.HeadSegment - 1, core.ParkedCount); // stragglers keep no room in the window or the cursor
-                }
+            var requests = _pendingEnqueues.GetRange(0, take);
+            var batch = requests.SelectMany(r => r.Messages).ToList();
+            var core = _core!;
+            var log = _log!;
+            var now = _time.GetUtcNow();
+            // Push consumers waiting with credit get the new messages leased in the same write that stores them:
+            // the first delivery is as durable as the message, and no cursor write stands before the push.
+            DropExpiredSubscriptions(core, now);
+            if (core.ParkHeldHeads(now) > 0)
+            {
+                LogParked(QueueName, core.HeadSegment - 1, core.ParkedCount); // stragglers keep no room in the window or the cursor
+            }
 
-                var credit = _consumers.Count > 0 && core.CanLeaseOnAppend(now) ? TakeCredit(batch.Count) : [];
-                var plan = core.PlanAppend(log.BeginAppend(), batch, now, credit.Count, core.LockDuration);
-                ReturnCredit(credit, plan.LeasedOnAppend);
-                var createdSegment = plan.Segments.Any(s => s.Id != core.Tail.Id);
-                var leases = new List<Lease>(plan.LeasedOnAppend);
-                var writeStart = _time.GetTimestamp();
-                try
+            var credit = _consumers.Count > 0 && core.CanLeaseOnAppend(now) ? TakeCredit(batch.Count) : [];
+            var plan = core.PlanAppend(log.BeginAppend(), batch, now, credit.Count, core.LockDuration);
+            ReturnCredit(credit, plan.LeasedOnAppend);
+            var createdSegment = plan.Segments.Any(s => s.Id != core.Tail.Id);
+            var leases = new List<Lease>(plan.LeasedOnAppend);
+            var writeStart = _time.GetTimestamp();
+            try
+            {
+                // Each segment's last chunk only: a new chunk record, or the small last one rewritten by its ETag.
+                var written = await log.WriteAsync(plan.Segments, segment =>
                 {
-                    // Each segment's last chunk only: a new chunk record, or the small last one rewritten by its ETag.
-                    var written = await log.WriteAsync(plan.Segments, segment =>
+                    if (generation != _generation)
                     {
-                        if (generation != _generation)
-                        {
-                            return false; // invalidated meanwhile: the requests were failed there
-                        }
-
-                        leases.AddRange(core.SegmentWritten(segment, now));
-                        return true;
-                    });
-                    if (!written)
-                    {
-                        return;
+                        return false; // invalidated meanwhile: the requests were failed there
                     }
-                }
-                catch (Exception ex)
+
+                    leases.AddRange(core.SegmentWritten(segment, now));
+                    return true;
+                });
+                if (!written)
                 {
-                    Invalidate(ex);
                     return;
                 }
-
-                RecordCommit(requests, plan.NewMessages.Count, writeStart);
-                _pendingEnqueues.RemoveRange(0, take);
-                _stagedMessages -= batch.Count;
-                foreach (var request in requests)
-                {
-                    _stagedBytes -= request.Bytes;
-                }
-
-                var offset = 0;
-                foreach (var request in requests)
-                {
-                    request.Completion.TrySetResult(plan.Sequences[offset..(offset + request.Messages.Count)]);
-                    offset += request.Messages.Count;
-                }
-
-                LogEnqueued(QueueName, plan.NewMessages.Count, requests.Count, plan.Segments.Count);
-                RecordEnqueued(plan.NewMessages.Count);
-                ReturnCredit(credit, leases.Count); // none back, unless a segment did not join the window
-                if (leases.Count > 0)
-                {
-                    RecordLeases(leases);
-                    ArmTimer();
-                    StartPushes(leases, credit, generation);
-                }
-
-                OnMessagesReady();
-                if (createdSegment)
-                {
-                    // Keep the cursor's tail hint close, so activation probes few segments. Nobody waits on it.
-                    CommitMetaInBackground();
-                }
             }
-        }
-        finally
-        {
-            if (generation == _generation)
+            catch (Exception ex)
             {
-                _enqueueFlushRunning = false;
+                Invalidate(ex);
+                return;
+            }
+
+            RecordCommit(requests, plan.NewMessages.Count, writeStart);
+            _pendingEnqueues.RemoveRange(0, take);
+            _stagedMessages -= batch.Count;
+            foreach (var request in requests)
+            {
+                _stagedBytes -= request.Bytes;
+            }
+
+            var offset = 0;
+            foreach (var request in requests)
+            {
+                request.Completion.TrySetResult(plan.Sequences[offset..(offset + request.Messages.Count)]);
+                offset += request.Messages.Count;
+            }
+
+            LogEnqueued(QueueName, plan.NewMessages.Count, requests.Count, plan.Segments.Count);
+            RecordEnqueued(plan.NewMessages.Count);
+            ReturnCredit(credit, leases.Count); // none back, unless a segment did not join the window
+            if (leases.Count > 0)
+            {
+                RecordLeases(leases);
+                ArmTimer();
+                StartPushes(leases, credit, generation);
+            }
+
+            OnMessagesReady();
+            if (createdSegment)
+            {
+                // Keep the cursor's tail hint close, so activation probes few segments. Nobody waits on it.
+                CommitMetaInBackground();
             }
         }
     }
@@ -766,8 +757,8 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         _log = null;
         _loading = null;
         _windowLoad = null;
-        _enqueueFlushRunning = false;
-        _cleanupRunning = false;
+        _enqueueFlush.Reset();
+        _cleanup.Reset();
         var error = new QueueException(QueueErrorCode.StorageFailed,
             $"A storage write of queue '{QueueName}' failed ({failure.GetType().Name}: {failure.Message}); the queue reloads its state. The outcome is unknown: retry.");
         _metaPump?.Break(error);
@@ -822,7 +813,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
             }
         }
 
-        if (core.PendingMoves.Count > 0 && !_movesRunning && MoveRetryDelay < due)
+        if (core.PendingMoves.Count > 0 && !_moves.IsRunning && MoveRetryDelay < due)
         {
             due = MoveRetryDelay; // the dead-letter grain was unreachable: try the stored moves again soon
         }
@@ -877,18 +868,13 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         }
     }
 
-    private void StartCleanup()
-    {
-        if (!_cleanupRunning && _core is { } core && core.DeletableSegments(_time.GetUtcNow()).Any())
-        {
-            _ = RunCleanupAsync(core, _log!, _generation);
-        }
-    }
+    private void StartCleanup() => _cleanup.Start();
 
     /// <summary>Deletes completed segments whose ids are past duplicate detection, oldest first, then records it in the cursor.</summary>
-    private async Task RunCleanupAsync(QueueCore core, MessageLog log, int generation)
+    private async Task RunCleanupAsync(int generation)
     {
-        _cleanupRunning = true;
+        var core = _core!;
+        var log = _log!;
         var deleted = 0;
         try
         {
@@ -927,16 +913,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         }
         catch (Exception ex)
         {
-            // Harmless: nothing was recorded, and the next pass reads the segment again.
-            LogCleanupFailed(ex, QueueName);
-            RecordError("cleanup");
-        }
-        finally
-        {
-            if (generation == _generation)
-            {
-                _cleanupRunning = false;
-            }
+            CleanupFailed(ex); // harmless: nothing was recorded, and the next pass reads the segment again
         }
 
         if (deleted > 0 && generation == _generation)
@@ -944,5 +921,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
             LogSegmentsDeleted(QueueName, deleted);
             CommitMetaInBackground();
         }
+    }
+
+    private void CleanupFailed(Exception exception)
+    {
+        LogCleanupFailed(exception, QueueName);
+        RecordError("cleanup");
     }
 }
