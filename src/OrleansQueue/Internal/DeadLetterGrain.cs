@@ -558,12 +558,12 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
 
     private static string? Truncate(string? value, int max) => value is { Length: > 0 } && value.Length > max ? value[..max] : value;
 
-    [LoggerMessage(20, LogLevel.Information, "Dead-letter entries {First} to {Last}: {Count} message(s) stored")]
+    [LoggerMessage((int)LogEvent.DeadLettersAdded, LogLevel.Information, "Dead-letter entries {First} to {Last}: {Count} message(s) stored")]
     private partial void LogAdded(int count, long first, long last);
 
-    [LoggerMessage(21, LogLevel.Information, "Redrove {Count} dead-letter entries to queue {Queue}")]
+    [LoggerMessage((int)LogEvent.DeadLettersRedriven, LogLevel.Information, "Redrove {Count} dead-letter entries to queue {Queue}")]
     private partial void LogRedriven(int count, string queue);
 
-    [LoggerMessage(40, LogLevel.Warning, "The dead-letter grain failed {What}; it reads its state from storage again on the next call")]
+    [LoggerMessage((int)LogEvent.DeadLetterStorageFailed, LogLevel.Warning, "The dead-letter grain failed {What}; it reads its state from storage again on the next call")]
     private partial void LogStorageFailed(Exception exception, string what);
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
+using OrleansQueue.Diagnostics;
 using OrleansQueue.Storage;
 
 namespace OrleansQueue.Internal;
@@ -1035,39 +1036,39 @@ internal sealed partial class QueueGrain
         }
     }
 
-    [LoggerMessage(10, LogLevel.Information, "Queue {Queue}: consumer {Consumer} subscribed (prefetch {Prefetch}, auto-complete {AutoComplete})")]
+    [LoggerMessage((int)LogEvent.ConsumerSubscribed, LogLevel.Information, "Queue {Queue}: consumer {Consumer} subscribed (prefetch {Prefetch}, auto-complete {AutoComplete})")]
     private partial void LogSubscribed(string queue, string consumer, int prefetch, bool autoComplete);
 
-    [LoggerMessage(11, LogLevel.Information, "Queue {Queue}: the subscription of {Consumer} lapsed or its client is gone")]
+    [LoggerMessage((int)LogEvent.SubscriptionLapsed, LogLevel.Information, "Queue {Queue}: the subscription of {Consumer} lapsed or its client is gone")]
     private partial void LogSubscriptionLapsed(string queue, string consumer);
 
-    [LoggerMessage(12, LogLevel.Warning, "Queue {Queue}: pushing to consumers failed")]
+    [LoggerMessage((int)LogEvent.DispatchFailed, LogLevel.Warning, "Queue {Queue}: pushing to consumers failed")]
     private partial void LogDispatchFailed(Exception exception, string queue);
 
-    [LoggerMessage(13, LogLevel.Warning, "Queue {Queue}: settling the push of message {Seq} failed")]
+    [LoggerMessage((int)LogEvent.PushSettleFailed, LogLevel.Warning, "Queue {Queue}: settling the push of message {Seq} failed")]
     private partial void LogSettleFailed(Exception exception, string queue, long seq);
 
-    [LoggerMessage(14, LogLevel.Warning, "Queue {Queue}: the push of message {Seq} timed out; its lease stays until it expires")]
+    [LoggerMessage((int)LogEvent.PushTimedOut, LogLevel.Warning, "Queue {Queue}: the push of message {Seq} timed out; its lease stays until it expires")]
     private partial void LogPushTimedOut(string queue, long seq);
 
-    [LoggerMessage(23, LogLevel.Debug, "Queue {Queue}: released {Count} message(s) locked by a cancelled receive")]
+    [LoggerMessage((int)LogEvent.ReceiveReleased, LogLevel.Debug, "Queue {Queue}: released {Count} message(s) locked by a cancelled receive")]
     private partial void LogReceiveReleased(string queue, int count);
 
-    [LoggerMessage(19, LogLevel.Warning, "Queue {Queue}: a call to consumer {Consumer} with {Count} message(s) from sequence number {Seq} ran past MaxAutoLockRenewalDuration ({Max}); its deliveries failed and go out again, and the consumer gets nothing new until the call returns")]
+    [LoggerMessage((int)LogEvent.HandlerTimedOut, LogLevel.Warning, "Queue {Queue}: a call to consumer {Consumer} with {Count} message(s) from sequence number {Seq} ran past MaxAutoLockRenewalDuration ({Max}); its deliveries failed and go out again, and the consumer gets nothing new until the call returns")]
     private partial void LogHandlerTimedOut(string queue, string consumer, long seq, int count, TimeSpan max);
 
-    [LoggerMessage(22, LogLevel.Information, "Queue {Queue}: a call with {Count} message(s) from sequence number {Seq} returned after {Elapsed}, past its MaxAutoLockRenewalDuration; its result is ignored")]
+    [LoggerMessage((int)LogEvent.LateResultIgnored, LogLevel.Information, "Queue {Queue}: a call with {Count} message(s) from sequence number {Seq} returned after {Elapsed}, past its MaxAutoLockRenewalDuration; its result is ignored")]
     private partial void LogLateResultIgnored(string queue, long seq, int count, TimeSpan elapsed);
 
-    [LoggerMessage(15, LogLevel.Information, "Queue {Queue}: message {Seq} moved to the dead-letter grain as entry {EntryId} ({Reason})")]
+    [LoggerMessage((int)LogEvent.MessageDeadLettered, LogLevel.Information, "Queue {Queue}: message {Seq} moved to the dead-letter grain as entry {EntryId} ({Reason})")]
     private partial void LogDeadLettered(string queue, long seq, long entryId, DeadLetterReason reason);
 
-    [LoggerMessage(16, LogLevel.Warning, "Queue {Queue}: moving messages to the dead-letter grain failed; the move is stored and is retried")]
+    [LoggerMessage((int)LogEvent.DeadLetterMoveFailed, LogLevel.Warning, "Queue {Queue}: moving messages to the dead-letter grain failed; the move is stored and is retried")]
     private partial void LogMoveFailed(Exception exception, string queue);
 
-    [LoggerMessage(26, LogLevel.Information, "Queue {Queue}: client consumer {Consumer} is not connected; pushes to it pause for {Pause}")]
+    [LoggerMessage((int)LogEvent.ClientConsumerUnavailable, LogLevel.Information, "Queue {Queue}: client consumer {Consumer} is not connected; pushes to it pause for {Pause}")]
     private partial void LogClientUnavailable(string queue, string consumer, TimeSpan pause);
 
-    [LoggerMessage(17, LogLevel.Warning, "Queue {Queue}: registering the reminder that wakes this queue after a silo crash failed (is a reminder service configured: UseInMemoryReminderService, UseAzureTableReminderService?); tried again in a minute")]
+    [LoggerMessage((int)LogEvent.ReminderUnavailable, LogLevel.Warning, "Queue {Queue}: registering the reminder that wakes this queue after a silo crash failed (is a reminder service configured: UseInMemoryReminderService, UseAzureTableReminderService?); tried again in a minute")]
     private partial void LogReminderUnavailable(Exception exception, string queue);
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using OrleansQueue.Diagnostics;
 using OrleansQueue.Registry;
 using OrleansQueue.Storage;
 
@@ -89,6 +90,6 @@ internal sealed partial class QueueGrain : IQueueWake
         }
     }
 
-    [LoggerMessage(25, LogLevel.Warning, "Queue {Queue}: updating its entry in the queue registry failed; tried again on the next timer tick")]
+    [LoggerMessage((int)LogEvent.RegistryListingFailed, LogLevel.Warning, "Queue {Queue}: updating its entry in the queue registry failed; tried again on the next timer tick")]
     private partial void LogListingFailed(Exception exception, string queue);
 }
