@@ -1,10 +1,15 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
+using OrleansQueue.Appending;
+using OrleansQueue.DeadLetters;
+using OrleansQueue.Delivery;
 using OrleansQueue.Diagnostics;
+using OrleansQueue.Internal;
+using OrleansQueue.Retention;
 using OrleansQueue.Storage;
 
-namespace OrleansQueue.Internal;
+namespace OrleansQueue.Queues;
 
 /// <summary>Push consumers, long polls, settings, the move to the dead-letter grain and the reminder backstop.</summary>
 internal sealed partial class QueueGrain
@@ -69,35 +74,9 @@ internal sealed partial class QueueGrain
 
     public async Task Configure(QueueSettings settings)
     {
-        ArgumentNullException.ThrowIfNull(settings);
-        if (settings.LockDuration is { } deadline)
-        {
-            QueueLimits.ValidateLockDuration(deadline, _options.MaxLockDuration);
-        }
-
-        if (settings.MaxDeliveryCount is { } max)
-        {
-            QueueLimits.ValidateCount(max, 1000, nameof(settings.MaxDeliveryCount));
-        }
-
-        settings.Redelivery?.Validate();
-        if (settings.FailFastExceptionTypes is { } types && (types.Count > 100 || types.Any(t => string.IsNullOrWhiteSpace(t) || t.Length > 512)))
-        {
-            throw new QueueException(QueueErrorCode.InvalidArgument, "FailFastExceptionTypes takes at most 100 full type names of at most 512 characters.");
-        }
-
+        DeliverySettings.Validate(settings, _options.MaxLockDuration);
         var core = await GetCoreAsync();
-        var current = core.Settings;
-        core.Settings = new QueueSettingsState
-        {
-            AckDeadline = settings.LockDuration ?? current.AckDeadline,
-            MaxDeliveryCount = settings.MaxDeliveryCount ?? current.MaxDeliveryCount,
-            RedeliveryMode = settings.Redelivery is { } policy ? policy.Mode : current.RedeliveryMode,
-            RedeliveryDelay = settings.Redelivery is { } p1 ? p1.Delay : current.RedeliveryDelay,
-            RedeliveryMaxDelay = settings.Redelivery is { } p2 ? p2.MaxDelay : current.RedeliveryMaxDelay,
-            RedeliveryJitter = settings.Redelivery is { } p3 ? p3.Jitter : current.RedeliveryJitter,
-            FailFastExceptionTypes = settings.FailFastExceptionTypes?.ToList() ?? current.FailFastExceptionTypes,
-        };
+        core.Settings = core.DeliverySettings.Merge(settings);
         await _metaPump!.CommitAsync();
     }
 
@@ -111,13 +90,7 @@ internal sealed partial class QueueGrain
     public async Task<QueueSettings> GetSettings()
     {
         var core = await GetCoreAsync();
-        return new QueueSettings
-        {
-            LockDuration = core.LockDuration,
-            MaxDeliveryCount = core.MaxDeliveryCount,
-            Redelivery = core.Redelivery,
-            FailFastExceptionTypes = core.Settings.FailFastExceptionTypes?.ToArray() ?? [],
-        };
+        return core.DeliverySettings.ToPublic();
     }
 
     // ------------------------------------------------------------------ dead-letter, long poll
@@ -127,7 +100,7 @@ internal sealed partial class QueueGrain
         var core = await GetCoreAsync();
         var now = _time.GetUtcNow();
         ExpireLeases(core, now);
-        core.DeadLetter(lockToken, DeadLetterReason.RejectedByConsumer, DeadLetterNote.Encode(reason, description, QueueCore.MaxDescriptionLength), now);
+        core.DeadLetter(lockToken, DeadLetterReason.RejectedByConsumer, DeadLetterNote.Encode(reason, description, PendingMoves.MaxDescriptionLength), now);
         PublishDepth(); // no longer leased; counted again once the move to the dead-letter grain is done
         await _metaPump!.CommitAsync();
         StartMoves();
@@ -490,7 +463,7 @@ internal sealed partial class QueueGrain
     private QueueDelivery ToDelivery(ConsumerState consumer, Lease lease) => new()
     {
         QueueName = QueueName,
-        Message = QueueCore.ToQueueMessage(lease.Message, lease.DeliveryCount),
+        Message = MessageViews.ToQueueMessage(lease.Message, lease.DeliveryCount),
         LockToken = lease.Token,
         LockedUntil = _core?.LockedUntil(lease.Token) ?? lease.LockedUntil, // renewed while it waited in the buffer
         AutoComplete = consumer.Record.AutoComplete,
@@ -859,7 +832,7 @@ internal sealed partial class QueueGrain
         while (generation == _generation && _core is { PendingMoves.Count: > 0 } core)
         {
             // Taken before the commit, so each is stored (with the previous batch's completions) before it is sent.
-            var moves = TakeMoveBatch(core);
+            var moves = core.TakeMoveBatch(_options.MaxBatchCount, _options.MaxBatchBodyBytes);
             await _metaPump!.CommitAsync();
             if (generation != _generation)
             {
@@ -908,26 +881,6 @@ internal sealed partial class QueueGrain
     {
         LogMoveFailed(exception, QueueName);
         RecordError("move");
-    }
-
-    /// <summary>The oldest pending moves, as many as one enqueue takes: within MaxBatchCount and MaxBatchBodyBytes.</summary>
-    private List<MoveRecord> TakeMoveBatch(QueueCore core)
-    {
-        var batch = new List<MoveRecord>();
-        long bytes = 0;
-        foreach (var move in core.PendingMoves)
-        {
-            var size = core.MessageOf(move).Body.Length;
-            if (batch.Count > 0 && (batch.Count >= _options.MaxBatchCount || bytes + size > _options.MaxBatchBodyBytes))
-            {
-                break;
-            }
-
-            batch.Add(move);
-            bytes += size;
-        }
-
-        return batch;
     }
 
     // ------------------------------------------------------------------ shared hooks

@@ -2,42 +2,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Storage;
+using OrleansQueue.Delivery;
 using OrleansQueue.Diagnostics;
+using OrleansQueue.Internal;
 using OrleansQueue.Options;
 using OrleansQueue.Storage;
 
-namespace OrleansQueue.Internal;
-
-/// <summary>What queue grains call on the dead-letter grain.</summary>
-[Alias("oq.IDeadLetterStore")]
-internal interface IDeadLetterStore : IGrainWithIntegerKey
-{
-    /// <summary>Stores the entry once per <paramref name="moveId"/>; a repeated move returns the first entry's id.</summary>
-    [Alias("Add")]
-    Task<long> Add(Guid moveId, DeadLetterEntry entry);
-
-    /// <summary>
-    /// Stores the entries of many moves in as few segment writes as they fit in, each once per move id (a repeated
-    /// move gets its first entry's id); returns the entry ids, in the order of <paramref name="moves"/>.
-    /// </summary>
-    [Alias("AddBatch")]
-    Task<long[]> AddBatch(DeadLetterMove[] moves);
-}
-
-/// <summary>One message on its way to the dead-letter grain: the entry, and the id that makes its move idempotent.</summary>
-[GenerateSerializer, Immutable, Alias("oq.DeadLetterMove")]
-internal sealed record DeadLetterMove(
-    [property: Id(0)] Guid MoveId,
-    [property: Id(1)] DeadLetterEntry Entry);
-
-/// <summary>What the dead-letter grain calls on queue grains.</summary>
-[Alias("oq.IQueueRedriveTarget")]
-internal interface IQueueRedriveTarget : IGrainWithStringKey
-{
-    /// <summary>Enqueues redriven messages, deduplicated by <paramref name="dedupKeys"/> rather than by message id.</summary>
-    [Alias("EnqueueRedriven")]
-    Task<long[]> EnqueueRedriven(OutgoingMessage[] messages, string[] dedupKeys);
-}
+namespace OrleansQueue.DeadLetters;
 
 /// <summary>
 /// The cluster-wide dead-letter grain. Entries live in a <see cref="SegmentedLog{TSegment, TEntry}"/> of bounded
@@ -533,7 +504,7 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
         Description = DeadLetterNote.Encode(entry.ConsumerReason, entry.Description, 1024),
         ErrorType = Truncate(entry.LastExceptionType, 512),
         ErrorMessage = Truncate(entry.LastExceptionMessage, 1024),
-        Attempts = entry.Attempts.TakeLast(QueueCore.MaxAttemptsKept).Select(a => a.ToUnixTimeMilliseconds()).ToList(),
+        Attempts = entry.Attempts.TakeLast(DeliveryEntry.MaxAttemptsKept).Select(a => a.ToUnixTimeMilliseconds()).ToList(),
         At = entry.DeadLetteredAt == default ? _time.GetUtcNow() : entry.DeadLetteredAt,
         MoveId = moveId,
     };
@@ -544,7 +515,7 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
         return new()
         {
             EntryId = stored.EntryId,
-            Message = QueueCore.ToQueueMessage(withBody ? stored.Message : new StoredMessage { Id = stored.Message.Id, Seq = stored.Message.Seq }, stored.DeliveryCount),
+            Message = MessageViews.ToQueueMessage(withBody ? stored.Message : new StoredMessage { Id = stored.Message.Id, Seq = stored.Message.Seq }, stored.DeliveryCount),
             SourceQueue = stored.SourceQueue,
             Reason = stored.Reason,
             ConsumerReason = consumerReason,

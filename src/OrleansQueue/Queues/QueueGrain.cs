@@ -5,12 +5,17 @@ using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Orleans.Runtime;
 using Orleans.Storage;
+using OrleansQueue.Appending;
+using OrleansQueue.DeadLetters;
+using OrleansQueue.Delivery;
 using OrleansQueue.Diagnostics;
+using OrleansQueue.Internal;
 using OrleansQueue.Options;
+using OrleansQueue.Retention;
 using OrleansQueue.Storage;
 using MessageLog = OrleansQueue.Storage.SegmentedLog<OrleansQueue.Storage.SegmentState, OrleansQueue.Storage.StoredMessage>;
 
-namespace OrleansQueue.Internal;
+namespace OrleansQueue.Queues;
 
 /// <summary>
 /// The durable queue. Messages live in a <see cref="SegmentedLog{TSegment, TEntry}"/> of bounded segments, stored as
@@ -38,7 +43,6 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
     private static readonly TimeSpan MaintenancePeriod = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan MoveRetryDelay = TimeSpan.FromSeconds(5);
-    private const int MaxDeletesPerPass = 64;
 
     /// <summary>A group commit writing a segment may fill it to this many times SegmentMaxMessages (one write, not two).</summary>
     private const int SegmentStretch = 2;
@@ -348,7 +352,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
         return leases.Select(l => new ReceivedMessage
         {
-            Message = QueueCore.ToQueueMessage(l.Message, l.DeliveryCount),
+            Message = MessageViews.ToQueueMessage(l.Message, l.DeliveryCount),
             LockToken = l.Token,
             LockedUntil = l.LockedUntil,
         }).ToArray();
@@ -421,7 +425,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
             if (message.Seq >= core.AckedBelow)
             {
-                result.Add(QueueCore.ToQueueMessage(message, 0));
+                result.Add(MessageViews.ToQueueMessage(message, 0));
             }
 
             return true;
@@ -502,7 +506,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
         // The active window, far enough to hold every message the cursor has delivery state for. Segments are read
         // SegmentReadAhead at a time; at most that many are read in vain.
-        var mustReach = QueueCore.HighestRecordedSeq(meta);
+        var mustReach = CursorCodec.HighestRecordedSeq(meta);
         bool WindowWantsMore() => core.LoadedThrough < tail.Id && (core.NextSegmentToLoad is not null || core.NextSeqLoaded() <= mustReach);
         if (WindowWantsMore())
         {
@@ -873,47 +877,10 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     /// <summary>Deletes completed segments whose ids are past duplicate detection, oldest first, then records it in the cursor.</summary>
     private async Task RunCleanupAsync(int generation)
     {
-        var core = _core!;
-        var log = _log!;
-        var deleted = 0;
-        try
+        var (deleted, failure) = await SegmentCleaner.DeleteExpiredAsync(_core!, _log!, _time, () => generation == _generation);
+        if (failure is not null)
         {
-            while (deleted < MaxDeletesPerPass && generation == _generation)
-            {
-                var now = _time.GetUtcNow();
-                if (core.DeletableSegments(now).FirstOrDefault(-1) is var id && id < 0)
-                {
-                    break;
-                }
-
-                var gone = await log.DeleteHeadAsync(id, segment =>
-                {
-                    if (core.GetRetained(id) is null && segment.Messages.Count > 0)
-                    {
-                        // Not known in memory (purged before it was loaded): decide from what was read.
-                        core.AddRetained(new RetainedSegment(id, segment.Messages[^1].Seq, segment.Messages[^1].EnqueuedAt));
-                        return core.DeletableSegments(now).Contains(id);
-                    }
-
-                    return true;
-                });
-                if (generation != _generation)
-                {
-                    return;
-                }
-
-                if (!gone)
-                {
-                    break;
-                }
-
-                core.SegmentDeleted(id);
-                deleted++;
-            }
-        }
-        catch (Exception ex)
-        {
-            CleanupFailed(ex); // harmless: nothing was recorded, and the next pass reads the segment again
+            CleanupFailed(failure); // harmless: nothing was recorded, and the next pass reads the segment again
         }
 
         if (deleted > 0 && generation == _generation)

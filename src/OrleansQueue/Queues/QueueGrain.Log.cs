@@ -1,7 +1,13 @@
 using Microsoft.Extensions.Logging;
+using OrleansQueue.Appending;
+using OrleansQueue.DeadLetters;
+using OrleansQueue.Delivery;
 using OrleansQueue.Diagnostics;
+using OrleansQueue.Internal;
+using OrleansQueue.Retention;
+using OrleansQueue.Storage;
 
-namespace OrleansQueue.Internal;
+namespace OrleansQueue.Queues;
 
 internal sealed partial class QueueGrain
 {

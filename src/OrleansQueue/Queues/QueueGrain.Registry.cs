@@ -1,9 +1,14 @@
 using Microsoft.Extensions.Logging;
+using OrleansQueue.Appending;
+using OrleansQueue.DeadLetters;
+using OrleansQueue.Delivery;
 using OrleansQueue.Diagnostics;
+using OrleansQueue.Internal;
 using OrleansQueue.Registry;
+using OrleansQueue.Retention;
 using OrleansQueue.Storage;
 
-namespace OrleansQueue.Internal;
+namespace OrleansQueue.Queues;
 
 /// <summary>
 /// The queue's entry in the queue registry: listed before its first push subscription is stored, removed after its
