@@ -12,9 +12,10 @@ namespace OrleansQueue.Delivery;
 /// The delivery window of one queue: the head segments in memory, up to <see cref="QueueCoreLimits.ActiveSegments"/>,
 /// with each message's delivery state (<see cref="DeliveryEntry"/>), and the messages the window moved past that are
 /// still in flight (<see cref="InFlightPages"/>). It is one state machine over one set of entries, changed in place by
-/// reference, so it is one type in four files: this one (segments, restore, the head, browsing, purge),
+/// reference, so it is one type in five files: this one (segments, restore, appends, the head),
 /// <c>DeliveryWindow.Locks.cs</c> (locks, settlement, expiry, redelivery delays), <c>DeliveryWindow.Moves.cs</c>
-/// (moves to the dead-letter grain) and <c>DeliveryWindow.Stragglers.cs</c> (parking held heads). It does no I/O.
+/// (moves to the dead-letter grain), <c>DeliveryWindow.Stragglers.cs</c> (parking held heads) and
+/// <c>DeliveryWindow.Browse.cs</c> (purge, counts, peek). It does no I/O.
 /// </summary>
 internal sealed partial class DeliveryWindow
 {
@@ -233,122 +234,6 @@ internal sealed partial class DeliveryWindow
                 _ready.Add(message.Seq);
             }
         }
-    }
-
-    // ---------------------------------------------------------------- purge, counts, browse
-
-    /// <summary>Marks every message completed-by-purge; returns how many were removed.</summary>
-    public long Purge(long activeCount)
-    {
-        var removed = activeCount;
-        _ready.Clear();
-        _locks.Clear();
-        _expiries.Clear();
-        _delayed.Clear();
-        _delayedCount = 0;
-        _parked.Clear();
-        foreach (var window in _segments)
-        {
-            if (window.Id != Tail.Id)
-            {
-                _retention.Retain(ToRetained(window));
-            }
-        }
-
-        _segments.Clear();
-        HeadSegment = Tail.Id;
-        AckedBelow = Tail.NextSeq;
-        TotalPurged += removed;
-        // Purged means gone: messages that were on their way to the dead-letter grain are purged too.
-        _moves.Clear();
-        // The tail stays the head; its messages are below AckedBelow, so reloading it marks them completed.
-        var tailWindow = new WindowSegment(Tail.Id, Tail.FirstSeq);
-        foreach (var message in Tail.Messages)
-        {
-            tailWindow.Messages.Add(message);
-            tailWindow.Entries.Add(new DeliveryEntry { State = DeliveryState.Completed });
-            tailWindow.CompletedCount++;
-        }
-
-        _segments.Add(tailWindow);
-        return removed;
-    }
-
-    /// <summary>Messages of the window above the watermark that are completed (the watermark waits for the oldest).</summary>
-    public long CompletedAboveAckedCount()
-    {
-        long count = 0;
-        foreach (var window in _segments)
-        {
-            if (window.NextSeq <= AckedBelow)
-            {
-                continue;
-            }
-
-            for (var i = (int)Math.Max(0, AckedBelow - window.FirstSeq); i < window.Entries.Count; i++)
-            {
-                if (window.Entries[i].State == DeliveryState.Completed)
-                {
-                    count++;
-                }
-            }
-        }
-
-        return count;
-    }
-
-    /// <summary>The oldest message neither completed nor purged: parked first, then the window's.</summary>
-    public StoredMessage? OldestActiveMessage()
-    {
-        foreach (var parked in _parked.Parked)
-        {
-            return parked.Message;
-        }
-
-        foreach (var window in _segments)
-        {
-            for (var i = 0; i < window.Entries.Count; i++)
-            {
-                if (window.Entries[i].State != DeliveryState.Completed)
-                {
-                    return window.Messages[i];
-                }
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>Active messages of the window (parked ones first) from <paramref name="fromSeq"/> on, at most <paramref name="max"/>.</summary>
-    public List<QueueMessage> Peek(long fromSeq, int max)
-    {
-        var result = new List<QueueMessage>();
-        foreach (var parked in _parked.Parked)
-        {
-            if (parked.Message.Seq >= fromSeq && result.Count < max)
-            {
-                result.Add(MessageViews.ToQueueMessage(parked.Message, parked.Entry.DeliveryCount));
-            }
-        }
-
-        foreach (var window in _segments)
-        {
-            if (window.NextSeq <= fromSeq)
-            {
-                continue;
-            }
-
-            for (var i = (int)Math.Max(0, fromSeq - window.FirstSeq); i < window.Messages.Count && result.Count < max; i++)
-            {
-                var entry = window.Entries[i];
-                if (entry.State != DeliveryState.Completed)
-                {
-                    result.Add(MessageViews.ToQueueMessage(window.Messages[i], entry.DeliveryCount));
-                }
-            }
-        }
-
-        return result;
     }
 
     // ---------------------------------------------------------------- the head and the entries
