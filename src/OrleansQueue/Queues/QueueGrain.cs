@@ -11,8 +11,8 @@ using OrleansQueue.Delivery;
 using OrleansQueue.Diagnostics;
 using OrleansQueue.Internal;
 using OrleansQueue.Options;
-using OrleansQueue.Retention;
 using OrleansQueue.Push;
+using OrleansQueue.Retention;
 using OrleansQueue.Storage;
 using MessageLog = OrleansQueue.Storage.SegmentedLog<OrleansQueue.Storage.SegmentState, OrleansQueue.Storage.StoredMessage>;
 
