@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
+using OrleansQueue.Diagnostics;
 using OrleansQueue.Options;
 
 namespace OrleansQueue.Hosting;
@@ -29,6 +30,6 @@ internal sealed partial class ConfiguredSubscriptions(IOptions<OrleansQueueOptio
         }
     }
 
-    [LoggerMessage(30, LogLevel.Information, "Subscribed {Consumer} to queue {Queue} from configuration")]
+    [LoggerMessage((int)LogEvent.ConfiguredSubscription, LogLevel.Information, "Subscribed {Consumer} to queue {Queue} from configuration")]
     private partial void LogSubscribed(string consumer, string queue);
 }

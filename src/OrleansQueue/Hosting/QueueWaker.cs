@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
+using OrleansQueue.Diagnostics;
 using OrleansQueue.Registry;
 
 namespace OrleansQueue.Hosting;
@@ -193,18 +194,18 @@ internal sealed partial class QueueWaker(IGrainFactory grains, IClusterMembershi
         }
     }
 
-    [LoggerMessage(42, LogLevel.Information, "Woke {Count} queues with push subscribers ({Reason}) in {Milliseconds} ms")]
+    [LoggerMessage((int)LogEvent.QueuesWoken, LogLevel.Information, "Woke {Count} queues with push subscribers ({Reason}) in {Milliseconds} ms")]
     private partial void LogWoken(int count, string reason, long milliseconds);
 
-    [LoggerMessage(43, LogLevel.Warning, "Reading queue registry shard {Shard} to wake its queues ({Reason}) failed (attempt {Attempt})")]
+    [LoggerMessage((int)LogEvent.WakeShardFailed, LogLevel.Warning, "Reading queue registry shard {Shard} to wake its queues ({Reason}) failed (attempt {Attempt})")]
     private partial void LogShardFailed(Exception exception, int shard, string reason, int attempt);
 
-    [LoggerMessage(44, LogLevel.Warning, "Waking queue {Queue} ({Reason}) failed (attempt {Attempt})")]
+    [LoggerMessage((int)LogEvent.WakeQueueFailed, LogLevel.Warning, "Waking queue {Queue} ({Reason}) failed (attempt {Attempt})")]
     private partial void LogQueueFailed(Exception exception, string queue, string reason, int attempt);
 
-    [LoggerMessage(48, LogLevel.Warning, "Gave up waking after {Attempts} attempts ({Reason}): {Shards} registry shards unread, {Queues} queues not woken; their reminders wake them")]
+    [LoggerMessage((int)LogEvent.WakeGaveUp, LogLevel.Warning, "Gave up waking after {Attempts} attempts ({Reason}): {Shards} registry shards unread, {Queues} queues not woken; their reminders wake them")]
     private partial void LogGaveUp(int shards, int queues, string reason, int attempts);
 
-    [LoggerMessage(45, LogLevel.Warning, "The queue waker stopped following cluster membership; queues whose silo dies are woken by their reminders only")]
+    [LoggerMessage((int)LogEvent.WakerStopped, LogLevel.Warning, "The queue waker stopped following cluster membership; queues whose silo dies are woken by their reminders only")]
     private partial void LogStopped(Exception exception);
 }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Storage;
+using OrleansQueue.Diagnostics;
 using OrleansQueue.Options;
 using OrleansQueue.Storage;
 
@@ -164,9 +165,9 @@ internal sealed partial class QueueRegistryGrain : Grain, IQueueRegistryShard
         }
     }
 
-    [LoggerMessage(46, LogLevel.Debug, "Queue {Queue}: listed with push subscribers {HasSubscribers} in the queue registry (shard {Shard})")]
+    [LoggerMessage((int)LogEvent.RegistryListed, LogLevel.Debug, "Queue {Queue}: listed with push subscribers {HasSubscribers} in the queue registry (shard {Shard})")]
     private partial void LogListed(string queue, bool hasSubscribers, long shard);
 
-    [LoggerMessage(47, LogLevel.Warning, "Queue registry shard {Shard}: a storage call failed (queue {Queue}); the shard reads its record again")]
+    [LoggerMessage((int)LogEvent.RegistryStorageFailed, LogLevel.Warning, "Queue registry shard {Shard}: a storage call failed (queue {Queue}); the shard reads its record again")]
     private partial void LogStorageFailed(Exception exception, long shard, string? queue);
 }

@@ -1,17 +1,7 @@
+// Over 400 lines on purpose: this is the one segmented-log type that both the queue and the dead-letter grain use,
+// and its operations (open and probe, append, scan, find and remove, delete the head) share the chunk joining, the
+// first-id cache and the gap rules kept here; split, each part would need the others' private state.
 namespace OrleansQueue.Storage;
-
-/// <summary>Entries of a <see cref="SegmentedLog{TSegment, TEntry}"/> found together, with the segments (and versions) that hold them.</summary>
-internal sealed class LogSelection<TSegment, TEntry>
-    where TSegment : class, ILogSegment<TEntry>, new()
-    where TEntry : ILogEntry
-{
-    internal List<SegmentImage<TSegment, TEntry>> Segments { get; } = [];
-
-    internal HashSet<long> Ids { get; } = [];
-
-    /// <summary>The entries found, in id order.</summary>
-    public List<TEntry> Entries { get; } = [];
-}
 
 /// <summary>
 /// An append-only log of entries with ascending ids, stored as bounded segments (<c>recordName(0, 0)</c>,

@@ -1,4 +1,4 @@
-using OrleansQueue.Internal;
+using OrleansQueue.Queues;
 
 namespace OrleansQueue.Tests.Unit;
 

@@ -1,4 +1,4 @@
-using OrleansQueue.Internal;
+using OrleansQueue.DeadLetters;
 using Xunit;
 
 namespace OrleansQueue.Tests.Unit;

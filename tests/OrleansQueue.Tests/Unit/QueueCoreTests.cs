@@ -1,4 +1,7 @@
-using OrleansQueue.Internal;
+using OrleansQueue.Appending;
+using OrleansQueue.DeadLetters;
+using OrleansQueue.Delivery;
+using OrleansQueue.Queues;
 using OrleansQueue.Storage;
 using MessageSegment = OrleansQueue.Storage.SegmentImage<OrleansQueue.Storage.SegmentState, OrleansQueue.Storage.StoredMessage>;
 
@@ -124,7 +127,7 @@ public sealed partial class QueueCoreTests
                 Core.RestorePage(id, page, "etag", now);
             }
 
-            var mustReach = QueueCore.HighestRecordedSeq(meta);
+            var mustReach = CursorCodec.HighestRecordedSeq(meta);
             while (Core.LoadedThrough < tail.Id && (Core.NextSegmentToLoad is not null || Core.NextSeqLoaded() <= mustReach))
             {
                 Core.AddWindowSegment(Core.LoadedThrough + 1, StateOf(Stored[Core.LoadedThrough + 1]), now);
@@ -441,17 +444,5 @@ public sealed partial class QueueCoreTests
         Assert.Equal(8, meta.Deliveries.Count);
         Assert.Empty(meta.Completed);
         Assert.Equal(1000, h.Core.ActiveCount);
-    }
-
-    [Fact]
-    public void DedupHash_IsStable_DistinctForDistinctIds_AndHandlesLongIds()
-    {
-        Assert.Equal(QueueCore.DedupHash("order-17"), QueueCore.DedupHash(new string("order-17".ToCharArray())));
-        var keys = Enumerable.Range(0, 200_000).Select(i => QueueCore.DedupHash($"m{i}")).ToHashSet();
-        Assert.Equal(200_000, keys.Count);
-        Assert.NotEqual(QueueCore.DedupHash("é"), QueueCore.DedupHash("e\u0301")); // different UTF-8, different key
-        var longId = new string('x', 5000); // past the stack buffer
-        Assert.Equal(QueueCore.DedupHash(longId), QueueCore.DedupHash(longId + ""));
-        Assert.NotEqual(QueueCore.DedupHash(longId), QueueCore.DedupHash(longId[..^1] + "y"));
     }
 }

@@ -1,4 +1,7 @@
-using OrleansQueue.Internal;
+using OrleansQueue.Appending;
+using OrleansQueue.DeadLetters;
+using OrleansQueue.Delivery;
+using OrleansQueue.Queues;
 using OrleansQueue.Storage;
 
 namespace OrleansQueue.Tests.Unit;
@@ -279,9 +282,9 @@ public sealed partial class QueueCoreTests
         var leases = h.Core.Lease(2, TimeSpan.FromSeconds(30), T0);
         var move = h.Core.DeadLetter(leases[0].Token, DeadLetterReason.RejectedByConsumer, new string('d', 100_000), T0,
             new string('t', 100_000), new string('m', 100_000));
-        Assert.Equal(QueueCore.MaxDescriptionLength, move!.Description!.Length);
+        Assert.Equal(PendingMoves.MaxDescriptionLength, move!.Description!.Length);
         var entry = h.Core.ToDeadLetterEntry(move, "q");
-        Assert.Equal((QueueCore.MaxErrorLength, QueueCore.MaxErrorLength), (entry.LastExceptionType!.Length, entry.LastExceptionMessage!.Length));
+        Assert.Equal((DeliveryEntry.MaxErrorLength, DeliveryEntry.MaxErrorLength), (entry.LastExceptionType!.Length, entry.LastExceptionMessage!.Length));
         Assert.InRange(h.Core.EstimateCursorBytes(withHistories: true), 0, 4 * 1024);
     }
 }
@@ -307,8 +310,8 @@ public sealed partial class QueueCoreTests
         Assert.True(h.Core.DeferredMoveCount > 0, "some wait their turn");
         for (var round = 0; round < 20 && moved.Count < Messages; round++)
         {
-            Assert.InRange(h.Core.PendingMoves.Count, 0, QueueCore.MaxPendingMoves);
-            Assert.InRange(h.Core.PendingMoves.Sum(m => QueueCore.EstimateMoveBytes(m.Description)), 0, QueueCore.MaxPendingMoveBytes);
+            Assert.InRange(h.Core.PendingMoves.Count, 0, PendingMoves.MaxCount);
+            Assert.InRange(h.Core.PendingMoves.Sum(m => PendingMoves.EstimateBytes(m.Description)), 0, PendingMoves.MaxBytes);
             Assert.InRange(h.Core.EstimateCursorBytes(withHistories: true), 0, limits.CursorBudgetBytes);
             foreach (var move in h.Core.PendingMoves.ToList())
             {
@@ -323,7 +326,7 @@ public sealed partial class QueueCoreTests
                 h.Reload(now, limits: limits); // deferred moves are not stored: read back, they start again when due
             }
 
-            now += QueueCore.MoveDeferral;
+            now += PendingMoves.Deferral;
             h.Core.ReleaseDelayed(now);
         }
 
@@ -340,20 +343,20 @@ public sealed partial class QueueCoreTests
         h.Append(T0, Ids(1, 300));
         var now = T0;
         h.FillForDelivery(now, 300);
-        var description = new string('x', QueueCore.MaxDescriptionLength); // the longest: pending moves fill their bytes first
+        var description = new string('x', PendingMoves.MaxDescriptionLength); // the longest: pending moves fill their bytes first
         foreach (var lease in h.Core.Lease(300, TimeSpan.FromSeconds(30), now))
         {
             h.Core.DeadLetter(lease.Token, DeadLetterReason.RejectedByConsumer, description, now); // the consumer's own call
         }
 
-        var fit = (int)(QueueCore.MaxPendingMoveBytes / QueueCore.EstimateMoveBytes(description));
+        var fit = (int)(PendingMoves.MaxBytes / PendingMoves.EstimateBytes(description));
         Assert.Equal(fit, h.Core.PendingMoves.Count);
         var deferred = 300 - fit;
         Assert.Equal(deferred, h.Core.DeferredMoveCount);
         for (var second = 0; second < 30; second++)
         {
             // The dead-letter grain is unreachable for half a minute: the deferred ones wait, each in one place.
-            now += QueueCore.MoveDeferral;
+            now += PendingMoves.Deferral;
             h.Core.ReleaseDelayed(now);
             Assert.Equal(deferred, h.Core.DeferredMoveCount);
         }

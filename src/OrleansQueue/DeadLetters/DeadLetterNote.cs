@@ -1,4 +1,4 @@
-namespace OrleansQueue.Internal;
+namespace OrleansQueue.DeadLetters;
 
 /// <summary>
 /// What a consumer says when it dead-letters a message: a short reason and a longer description, kept together in the

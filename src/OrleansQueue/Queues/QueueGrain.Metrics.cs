@@ -1,8 +1,13 @@
 using System.Diagnostics;
+using OrleansQueue.Appending;
+using OrleansQueue.DeadLetters;
+using OrleansQueue.Delivery;
 using OrleansQueue.Diagnostics;
+using OrleansQueue.Internal;
+using OrleansQueue.Retention;
 using OrleansQueue.Storage;
 
-namespace OrleansQueue.Internal;
+namespace OrleansQueue.Queues;
 
 /// <summary>Where the queue grain reports to <see cref="QueueInstruments"/>.</summary>
 internal sealed partial class QueueGrain

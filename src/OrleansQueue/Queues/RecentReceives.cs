@@ -1,4 +1,4 @@
-namespace OrleansQueue.Internal;
+namespace OrleansQueue.Queues;
 
 /// <summary>
 /// The lock tokens of the last receives, by receive id, so a caller that cancelled just as its receive returned can

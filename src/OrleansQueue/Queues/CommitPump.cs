@@ -1,4 +1,4 @@
-namespace OrleansQueue.Internal;
+namespace OrleansQueue.Queues;
 
 /// <summary>
 /// Group commit for one storage record: callers change the in-memory state, then await <see cref="CommitAsync"/>.

@@ -1,8 +1,14 @@
 using Microsoft.Extensions.Logging;
+using OrleansQueue.Appending;
+using OrleansQueue.DeadLetters;
+using OrleansQueue.Delivery;
+using OrleansQueue.Diagnostics;
+using OrleansQueue.Internal;
 using OrleansQueue.Registry;
+using OrleansQueue.Retention;
 using OrleansQueue.Storage;
 
-namespace OrleansQueue.Internal;
+namespace OrleansQueue.Queues;
 
 /// <summary>
 /// The queue's entry in the queue registry: listed before its first push subscription is stored, removed after its
@@ -89,6 +95,6 @@ internal sealed partial class QueueGrain : IQueueWake
         }
     }
 
-    [LoggerMessage(25, LogLevel.Warning, "Queue {Queue}: updating its entry in the queue registry failed; tried again on the next timer tick")]
+    [LoggerMessage((int)LogEvent.RegistryListingFailed, LogLevel.Warning, "Queue {Queue}: updating its entry in the queue registry failed; tried again on the next timer tick")]
     private partial void LogListingFailed(Exception exception, string queue);
 }

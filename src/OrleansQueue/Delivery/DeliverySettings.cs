@@ -1,0 +1,80 @@
+using OrleansQueue.Storage;
+
+namespace OrleansQueue.Delivery;
+
+/// <summary>
+/// A queue's delivery settings as stored in its cursor record (<see cref="QueueSettingsState"/>, each unset value
+/// falling back to the silo's default), and the public <see cref="QueueSettings"/> they are configured with: lock
+/// duration, maximum delivery count, redelivery policy, fail-fast exception types.
+/// </summary>
+internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaultLockDuration, int defaultMaxDeliveryCount)
+{
+    /// <summary>Most fail-fast exception types a queue keeps, and longest name of one.</summary>
+    public const int MaxFailFastTypes = 100;
+
+    private const int MaxFailFastTypeLength = 512;
+
+    /// <summary>What the cursor record stores.</summary>
+    public QueueSettingsState State { get; set; } = state ?? new QueueSettingsState();
+
+    public TimeSpan LockDuration => State.AckDeadline ?? defaultLockDuration;
+
+    public int MaxDeliveryCount => State.MaxDeliveryCount ?? defaultMaxDeliveryCount;
+
+    public RedeliveryPolicy Redelivery => State.RedeliveryMode is { } mode
+        ? new RedeliveryPolicy
+        {
+            Mode = mode,
+            Delay = State.RedeliveryDelay ?? TimeSpan.Zero,
+            MaxDelay = State.RedeliveryMaxDelay ?? State.RedeliveryDelay ?? TimeSpan.Zero,
+            Jitter = State.RedeliveryJitter ?? 0.2,
+        }
+        : RedeliveryPolicy.Immediate;
+
+    /// <summary>Whether a handler exception of this type dead-letters at once.</summary>
+    public bool IsFailFast(string? exceptionType) =>
+        exceptionType is not null && State.FailFastExceptionTypes?.Contains(exceptionType) == true;
+
+    /// <summary>The settings as a caller sees them, defaults filled in.</summary>
+    public QueueSettings ToPublic() => new()
+    {
+        LockDuration = LockDuration,
+        MaxDeliveryCount = MaxDeliveryCount,
+        Redelivery = Redelivery,
+        FailFastExceptionTypes = State.FailFastExceptionTypes?.ToArray() ?? [],
+    };
+
+    /// <summary>Throws <see cref="QueueException"/> for a setting out of range; <paramref name="maxLockDuration"/> is the silo's.</summary>
+    public static void Validate(QueueSettings settings, TimeSpan maxLockDuration)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (settings.LockDuration is { } duration)
+        {
+            QueueLimits.ValidateLockDuration(duration, maxLockDuration);
+        }
+
+        if (settings.MaxDeliveryCount is { } max)
+        {
+            QueueLimits.ValidateCount(max, 1000, nameof(settings.MaxDeliveryCount));
+        }
+
+        settings.Redelivery?.Validate();
+        if (settings.FailFastExceptionTypes is { } types
+            && (types.Count > MaxFailFastTypes || types.Any(t => string.IsNullOrWhiteSpace(t) || t.Length > MaxFailFastTypeLength)))
+        {
+            throw new QueueException(QueueErrorCode.InvalidArgument, "FailFastExceptionTypes takes at most 100 full type names of at most 512 characters.");
+        }
+    }
+
+    /// <summary>What to store after <paramref name="settings"/> is configured: what it sets, the rest as it was.</summary>
+    public QueueSettingsState Merge(QueueSettings settings) => new()
+    {
+        AckDeadline = settings.LockDuration ?? State.AckDeadline,
+        MaxDeliveryCount = settings.MaxDeliveryCount ?? State.MaxDeliveryCount,
+        RedeliveryMode = settings.Redelivery is { } policy ? policy.Mode : State.RedeliveryMode,
+        RedeliveryDelay = settings.Redelivery is { } p1 ? p1.Delay : State.RedeliveryDelay,
+        RedeliveryMaxDelay = settings.Redelivery is { } p2 ? p2.MaxDelay : State.RedeliveryMaxDelay,
+        RedeliveryJitter = settings.Redelivery is { } p3 ? p3.Jitter : State.RedeliveryJitter,
+        FailFastExceptionTypes = settings.FailFastExceptionTypes?.ToList() ?? State.FailFastExceptionTypes,
+    };
+}

@@ -1,0 +1,121 @@
+using OrleansQueue.Storage;
+
+namespace OrleansQueue.Delivery;
+
+/// <summary>The delivery window's purge, counts and browsing.</summary>
+internal sealed partial class DeliveryWindow
+{
+    /// <summary>Marks every message completed-by-purge; returns how many were removed.</summary>
+    public long Purge(long activeCount)
+    {
+        var removed = activeCount;
+        _ready.Clear();
+        _locks.Clear();
+        _expiries.Clear();
+        _delayed.Clear();
+        _delayedCount = 0;
+        _parked.Clear();
+        foreach (var window in _segments)
+        {
+            if (window.Id != Tail.Id)
+            {
+                _retention.Retain(ToRetained(window));
+            }
+        }
+
+        _segments.Clear();
+        HeadSegment = Tail.Id;
+        AckedBelow = Tail.NextSeq;
+        TotalPurged += removed;
+        // Purged means gone: messages that were on their way to the dead-letter grain are purged too.
+        _moves.Clear();
+        // The tail stays the head; its messages are below AckedBelow, so reloading it marks them completed.
+        var tailWindow = new WindowSegment(Tail.Id, Tail.FirstSeq);
+        foreach (var message in Tail.Messages)
+        {
+            tailWindow.Messages.Add(message);
+            tailWindow.Entries.Add(new DeliveryEntry { State = DeliveryState.Completed });
+            tailWindow.CompletedCount++;
+        }
+
+        _segments.Add(tailWindow);
+        return removed;
+    }
+
+    /// <summary>Messages of the window above the watermark that are completed (the watermark waits for the oldest).</summary>
+    public long CompletedAboveAckedCount()
+    {
+        long count = 0;
+        foreach (var window in _segments)
+        {
+            if (window.NextSeq <= AckedBelow)
+            {
+                continue;
+            }
+
+            for (var i = (int)Math.Max(0, AckedBelow - window.FirstSeq); i < window.Entries.Count; i++)
+            {
+                if (window.Entries[i].State == DeliveryState.Completed)
+                {
+                    count++;
+                }
+            }
+        }
+
+        return count;
+    }
+
+    /// <summary>The oldest message neither completed nor purged: parked first, then the window's.</summary>
+    public StoredMessage? OldestActiveMessage()
+    {
+        foreach (var parked in _parked.Parked)
+        {
+            return parked.Message;
+        }
+
+        foreach (var window in _segments)
+        {
+            for (var i = 0; i < window.Entries.Count; i++)
+            {
+                if (window.Entries[i].State != DeliveryState.Completed)
+                {
+                    return window.Messages[i];
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Active messages of the window (parked ones first) from <paramref name="fromSeq"/> on, at most <paramref name="max"/>.</summary>
+    public List<QueueMessage> Peek(long fromSeq, int max)
+    {
+        var result = new List<QueueMessage>();
+        foreach (var parked in _parked.Parked)
+        {
+            if (parked.Message.Seq >= fromSeq && result.Count < max)
+            {
+                result.Add(MessageViews.ToQueueMessage(parked.Message, parked.Entry.DeliveryCount));
+            }
+        }
+
+        foreach (var window in _segments)
+        {
+            if (window.NextSeq <= fromSeq)
+            {
+                continue;
+            }
+
+            for (var i = (int)Math.Max(0, fromSeq - window.FirstSeq); i < window.Messages.Count && result.Count < max; i++)
+            {
+                var entry = window.Entries[i];
+                if (entry.State != DeliveryState.Completed)
+                {
+                    result.Add(MessageViews.ToQueueMessage(window.Messages[i], entry.DeliveryCount));
+                }
+            }
+        }
+
+        return result;
+    }
+}

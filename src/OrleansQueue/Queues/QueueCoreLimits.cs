@@ -1,0 +1,46 @@
+using OrleansQueue.Storage;
+
+namespace OrleansQueue.Queues;
+
+/// <summary>The option values the core needs.</summary>
+internal sealed record QueueCoreLimits(int SegmentMaxMessages, long SegmentMaxBytes, int ActiveSegments, TimeSpan DedupWindow, int DedupMaxIds,
+    int DefaultMaxDeliveryCount = 10)
+{
+    /// <summary>
+    /// An append starts a new chunk record once the tail's last chunk holds this many messages; by default the whole
+    /// segment is one chunk.
+    /// </summary>
+    public int ChunkMaxMessages
+    {
+        get => _chunkMaxMessages ?? SegmentMaxMessages;
+        init => _chunkMaxMessages = value;
+    }
+
+    private readonly int? _chunkMaxMessages;
+
+    /// <summary>
+    /// A segment that a group commit is already writing may take up to this many times
+    /// <see cref="SegmentMaxMessages"/> (never more than <see cref="SegmentMaxBytes"/>), so a commit that crosses the
+    /// count needs no second write; a segment that is full before a commit starts takes nothing more. 1: a hard count.
+    /// </summary>
+    public int SegmentStretch { get; init; } = 1;
+
+    /// <summary>
+    /// The queue log's segments: up to <see cref="SegmentMaxMessages"/> (stretched within one commit), stored as chunk
+    /// records whatever <see cref="ChunkMaxMessages"/> is, so a segment is always read with every chunk it was given.
+    /// </summary>
+    public SegmentLimits Segments => new(SegmentMaxMessages, SegmentMaxBytes) { Stretch = SegmentStretch, ChunkMaxEntries = ChunkMaxMessages };
+
+    public TimeSpan DefaultLockDuration { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The cursor record's size budget: above it, attempt histories are left out of it, and window heads are parked
+    /// (<see cref="QueueCore.ParkWhileCursorOverBudget"/>). 600 KiB: well within one Azure Table entity (15 × 64 KiB).
+    /// </summary>
+    public long CursorBudgetBytes { get; init; } = 600 * 1024;
+
+    /// <summary>Most messages in flight (locked, waiting out a redelivery delay, or being dead-lettered) per queue.</summary>
+    public int MaxInFlight { get; init; } = 100_000;
+
+    public bool DedupEnabled => DedupWindow > TimeSpan.Zero;
+}

@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+using OrleansQueue.Appending;
+using OrleansQueue.DeadLetters;
+using OrleansQueue.Delivery;
+using OrleansQueue.Diagnostics;
+using OrleansQueue.Internal;
+using OrleansQueue.Retention;
+using OrleansQueue.Storage;
+
+namespace OrleansQueue.Queues;
+
+/// <summary>Sends: validation, staging, and the group commit that stores many callers' messages in one segment write.</summary>
+internal sealed partial class QueueGrain
+{
+    private sealed class EnqueueRequest(List<PendingMessage> messages, long stagedAt, long bytes)
+    {
+        public List<PendingMessage> Messages { get; } = messages;
+
+        /// <summary>The estimated stored size of the messages, counted against MaxStagedBytes while they wait.</summary>
+        public long Bytes { get; } = bytes;
+
+        /// <summary>When the request joined the pending enqueues (<see cref="TimeProvider.GetTimestamp"/>), for the commit-wait metric.</summary>
+        public long StagedAt { get; } = stagedAt;
+
+        public TaskCompletionSource<long[]> Completion { get; } = new();
+    }
+
+    // ------------------------------------------------------------------ enqueue
+
+    public Task<long[]> Enqueue(OutgoingMessage[] messages) => EnqueueCoreAsync(messages, null);
+
+    public Task<long[]> EnqueueRedriven(OutgoingMessage[] messages, string[] dedupKeys)
+    {
+        if (dedupKeys is null || messages is null || dedupKeys.Length != messages.Length)
+        {
+            throw new QueueException(QueueErrorCode.InvalidBatch, "Every redriven message needs one duplicate-detection key.");
+        }
+
+        return EnqueueCoreAsync(messages, dedupKeys);
+    }
+
+    private async Task<long[]> EnqueueCoreAsync(OutgoingMessage[] messages, string[]? dedupKeys)
+    {
+        using var activity = StartActivity("enqueue");
+        QueueLimits.ValidateBatch(messages, _options.MaxMessageBodyBytes, _options.MaxBatchCount, _options.MaxBatchBodyBytes);
+        var core = await GetCoreAsync();
+        var traceParent = CurrentTraceParent();
+        if (messages.Length > 1)
+        {
+            activity?.SetTag("batch.size", messages.Length);
+        }
+
+        var result = new long[messages.Length];
+        var pending = new List<PendingMessage>(messages.Length);
+        var pendingIndex = new List<int>(messages.Length);
+        for (var i = 0; i < messages.Length; i++)
+        {
+            var id = messages[i].MessageId ?? RandomIds.NewGuid().ToString("N");
+            var message = new PendingMessage(messages[i], id, SegmentSizing.EstimateBytes(messages[i], id, traceParent, dedupKeys?[i]), dedupKeys?[i], traceParent);
+            if (messages.Length == 1)
+            {
+                activity?.SetTag("message.id", id);
+            }
+
+            if (core.TryGetDuplicate(message.Key, out var existing))
+            {
+                result[i] = existing;
+                continue;
+            }
+
+            pending.Add(message);
+            pendingIndex.Add(i);
+        }
+
+        if (pending.Count == 0)
+        {
+            return result;
+        }
+
+        // NextSeq - AckedBelow bounds the length from above in O(1); count exactly only near the limit.
+        var staged = _stagedMessages;
+        if (core.ActiveUpperBound + staged + pending.Count > _options.MaxQueueLength
+            && core.ActiveCount + staged + pending.Count > _options.MaxQueueLength)
+        {
+            var queued = core.ActiveCount + staged;
+            throw new QueueException(QueueErrorCode.QueueFull,
+                $"Queue '{QueueName}' holds {queued} of at most {_options.MaxQueueLength} messages; the {pending.Count} new message(s) do not fit. Nothing was stored.");
+        }
+
+        long bytes = 0;
+        foreach (var message in pending)
+        {
+            bytes += message.EstimatedBytes;
+        }
+
+        if (_stagedBytes > 0 && _stagedBytes + bytes > _options.MaxStagedBytes)
+        {
+            throw new QueueException(QueueErrorCode.ServerBusy,
+                $"Queue '{QueueName}' has {_stagedBytes} bytes of sends waiting for storage (at most {_options.MaxStagedBytes}); nothing was stored. Retry in a moment.");
+        }
+
+        var request = new EnqueueRequest(pending, _time.GetTimestamp(), bytes);
+        _pendingEnqueues.Add(request);
+        _stagedMessages += pending.Count;
+        _stagedBytes += bytes;
+        _enqueueFlush.Start();
+
+        var sequences = await request.Completion.Task;
+        for (var i = 0; i < sequences.Length; i++)
+        {
+            result[pendingIndex[i]] = sequences[i];
+        }
+
+        return result;
+    }
+
+    /// <summary>Writes pending enqueues, many callers per write, until none is left. One runs at a time.</summary>
+    private async Task RunEnqueueFlushesAsync(int generation)
+    {
+        Activity.Current = null; // the writes serve every caller, not the one whose send started the loop
+        while (generation == _generation && _pendingEnqueues.Count > 0)
+        {
+            var take = 0;
+            var count = 0;
+            while (take < _pendingEnqueues.Count && (take == 0 || count + _pendingEnqueues[take].Messages.Count <= _options.GroupCommitMaxMessages))
+            {
+                count += _pendingEnqueues[take].Messages.Count;
+                take++;
+            }
+
+            var requests = _pendingEnqueues.GetRange(0, take);
+            var batch = requests.SelectMany(r => r.Messages).ToList();
+            var core = _core!;
+            var log = _log!;
+            var now = _time.GetUtcNow();
+            // Push consumers waiting with credit get the new messages leased in the same write that stores them:
+            // the first delivery is as durable as the message, and no cursor write stands before the push.
+            DropExpiredSubscriptions(core, now);
+            if (core.ParkHeldHeads(now) > 0)
+            {
+                LogParked(QueueName, core.HeadSegment - 1, core.ParkedCount); // stragglers keep no room in the window or the cursor
+            }
+
+            var credit = _consumers.Count > 0 && core.CanLeaseOnAppend(now) ? TakeCredit(batch.Count) : [];
+            var plan = core.PlanAppend(log.BeginAppend(), batch, now, credit.Count, core.LockDuration);
+            ReturnCredit(credit, plan.LeasedOnAppend);
+            var createdSegment = plan.Segments.Any(s => s.Id != core.Tail.Id);
+            var leases = new List<Lease>(plan.LeasedOnAppend);
+            var writeStart = _time.GetTimestamp();
+            try
+            {
+                // Each segment's last chunk only: a new chunk record, or the small last one rewritten by its ETag.
+                var written = await log.WriteAsync(plan.Segments, segment =>
+                {
+                    if (generation != _generation)
+                    {
+                        return false; // invalidated meanwhile: the requests were failed there
+                    }
+
+                    leases.AddRange(core.SegmentWritten(segment, now));
+                    return true;
+                });
+                if (!written)
+                {
+                    return;
+                }
+            }
+            catch (Exception ex)
+            {
+                Invalidate(ex);
+                return;
+            }
+
+            RecordCommit(requests, plan.NewMessages.Count, writeStart);
+            _pendingEnqueues.RemoveRange(0, take);
+            _stagedMessages -= batch.Count;
+            foreach (var request in requests)
+            {
+                _stagedBytes -= request.Bytes;
+            }
+
+            var offset = 0;
+            foreach (var request in requests)
+            {
+                request.Completion.TrySetResult(plan.Sequences[offset..(offset + request.Messages.Count)]);
+                offset += request.Messages.Count;
+            }
+
+            LogEnqueued(QueueName, plan.NewMessages.Count, requests.Count, plan.Segments.Count);
+            RecordEnqueued(plan.NewMessages.Count);
+            ReturnCredit(credit, leases.Count); // none back, unless a segment did not join the window
+            if (leases.Count > 0)
+            {
+                RecordLeases(leases);
+                ArmTimer();
+                StartPushes(leases, credit, generation);
+            }
+
+            OnMessagesReady();
+            if (createdSegment)
+            {
+                // Keep the cursor's tail hint close, so activation probes few segments. Nobody waits on it.
+                CommitMetaInBackground();
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+using OrleansQueue.Appending;
+using OrleansQueue.DeadLetters;
+using OrleansQueue.Delivery;
+using OrleansQueue.Diagnostics;
+using OrleansQueue.Internal;
+using OrleansQueue.Retention;
+using OrleansQueue.Storage;
+
+namespace OrleansQueue.Queues;
+
+/// <summary>The queue's delivery settings (<see cref="DeliverySettings"/>), stored in its cursor record.</summary>
+internal sealed partial class QueueGrain
+{
+    public async Task Configure(QueueSettings settings)
+    {
+        DeliverySettings.Validate(settings, _options.MaxLockDuration);
+        var core = await GetCoreAsync();
+        core.Settings = core.DeliverySettings.Merge(settings);
+        await _metaPump!.CommitAsync();
+    }
+
+    public async Task ResetSettings()
+    {
+        var core = await GetCoreAsync();
+        core.Settings = new QueueSettingsState();
+        await _metaPump!.CommitAsync();
+    }
+
+    public async Task<QueueSettings> GetSettings()
+    {
+        var core = await GetCoreAsync();
+        return core.DeliverySettings.ToPublic();
+    }
+}

@@ -1,0 +1,41 @@
+namespace OrleansQueue.Storage;
+
+// What the grain storage provider serializes (JSON by default, or the Orleans serializer). Its name and members are a
+// storage format: rename nothing, add members only with defaults.
+
+/// <summary>The queue's cursor record, state name <c>oq-meta</c>: small and bounded by the active window.</summary>
+[GenerateSerializer, Alias("oq.QueueMetaState")]
+internal sealed class QueueMetaState
+{
+    /// <summary>First segment with a message not completed (or the tail).</summary>
+    [Id(0)] public long HeadSegment { get; set; }
+    /// <summary>Newest segment known when this record was written; newer ones are found by probing.</summary>
+    [Id(1)] public long TailSegment { get; set; }
+    /// <summary>First segment not yet deleted; segments from here to the head are kept for duplicate detection.</summary>
+    [Id(2)] public long RetainedFrom { get; set; }
+    /// <summary>
+    /// Every message with a lower sequence number is completed, purged, or parked in an in-flight page
+    /// (<see cref="InFlightPagesFrom"/>).
+    /// </summary>
+    [Id(3)] public long AckedBelow { get; set; } = 1;
+    /// <summary>Completed sequence numbers at or above <see cref="AckedBelow"/>, ascending.</summary>
+    [Id(4)] public List<long> Completed { get; set; } = [];
+    [Id(5)] public List<DeliveryRecord> Deliveries { get; set; } = [];
+    [Id(6)] public long TotalCompleted { get; set; }
+    [Id(7)] public long TotalPurged { get; set; }
+    [Id(8)] public long TotalDeadLettered { get; set; }
+    [Id(9)] public List<MoveRecord> PendingMoves { get; set; } = [];
+    [Id(10)] public List<SubscriptionRecord> Subscriptions { get; set; } = [];
+    [Id(11)] public QueueSettingsState? Settings { get; set; }
+    /// <summary>
+    /// The first in-flight page not yet deleted (<see cref="StateNames.InFlightPage"/>): pages from here up to
+    /// <see cref="InFlightPagesTo"/> hold the messages parked below the head (pages in between may be deleted).
+    /// </summary>
+    [Id(12)] public long InFlightPagesFrom { get; set; }
+    /// <summary>The id after the last in-flight page known when this record was written; newer ones are found by probing.</summary>
+    [Id(13)] public long InFlightPagesTo { get; set; }
+    /// <summary>
+    /// What the queue registry was last told about this queue (0 in records written before the registry: not listed).
+    /// </summary>
+    [Id(14)] public RegistryListing Listing { get; set; }
+}
