@@ -36,7 +36,7 @@ public enum QueueErrorCode
     /// <summary>
     /// A storage read or write failed (or a write conflicted with another writer) while the call ran, so the queue
     /// reloads its state from storage. The outcome of the call is unknown; retrying it is safe (sends are deduplicated
-    /// by message id). A record written in another encoding fails with this code too, and a retry does not help.
+    /// by message id).
     /// </summary>
     StorageFailed = 10,
 
@@ -50,9 +50,16 @@ public enum QueueErrorCode
     ServerBusy = 12,
 
     /// <summary>
-    /// A cluster-wide limit is reached: the queue registry lists as many queues with push subscribers as it can (2,500
-    /// in one of its 64 shards, about 160,000 in all), so one more queue cannot take subscribers. Nothing of the call
-    /// was stored.
+    /// A subscription limit is reached: the queue has 1,000 subscribers already, or the cluster's queue registry lists as
+    /// many queues with push subscribers as it can (2,500 in one of its 64 shards, about 160,000 in all), so one more
+    /// queue cannot take subscribers. Nothing of the call was stored.
     /// </summary>
     QuotaExceeded = 13,
+
+    /// <summary>
+    /// A stored record could not be read because it was written with another encoding than the storage provider is
+    /// registered with (<c>QueueStorageEncoding</c>, the silo host's <c>Storage:Serializer</c>). Nothing changed; a
+    /// retry fails the same way until every silo uses the encoding the records were written in.
+    /// </summary>
+    StorageEncodingMismatch = 14,
 }

@@ -107,7 +107,7 @@ public interface IQueueGrain : IGrainWithStringKey
     /// options. The id, not a typed reference, is passed so that silos without the consumer's grain class can host
     /// the queue. A grain stays subscribed until <see cref="Unsubscribe"/>; a client object's subscription lasts
     /// 2 minutes unless renewed (the subscription handle from <c>QueueClient.SubscribeAsync</c> renews it). A queue
-    /// takes at most 1,000 consumers (<see cref="QueueErrorCode.InvalidArgument"/> beyond);
+    /// takes at most 1,000 consumers (<see cref="QueueErrorCode.QuotaExceeded"/> beyond);
     /// <see cref="QueueErrorCode.QuotaExceeded"/> when the cluster's queue registry is full.
     /// </summary>
     [Alias("Subscribe")]

@@ -276,7 +276,7 @@ internal sealed partial class DeadLetterGrain : Grain, IDeadLetterGrain, IDeadLe
                 return true;
             });
         }
-        catch (Exception ex)
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             throw StorageFailed(ex, "reading dead-letter entries");
         }

@@ -40,7 +40,7 @@ internal sealed partial class QueueGrain
         {
             if (core.Subscriptions.Count >= MaxSubscriptions)
             {
-                throw new QueueException(QueueErrorCode.InvalidArgument, $"Queue '{QueueName}' has {MaxSubscriptions} subscriptions already.");
+                throw new QueueException(QueueErrorCode.QuotaExceeded, $"Queue '{QueueName}' has {MaxSubscriptions} subscriptions already.");
             }
 
             record = new SubscriptionRecord { Consumer = key };

@@ -41,7 +41,7 @@ internal static class StorageReadErrors
     public static bool IsEncodingMismatch(Exception exception) => Cause(exception) is not null;
 
     /// <summary>
-    /// The <see cref="QueueErrorCode.StorageFailed"/> exception for an encoding mismatch, or <paramref name="exception"/>
+    /// The <see cref="QueueErrorCode.StorageEncodingMismatch"/> exception for an encoding mismatch, or <paramref name="exception"/>
     /// itself when it is not one.
     /// </summary>
     public static Exception Translate(Exception exception, string storageName, string stateName) =>
@@ -51,7 +51,7 @@ internal static class StorageReadErrors
     {
         var cause = Cause(exception)!;
         var detail = cause.Message.Length > MaxDetailLength ? cause.Message[..MaxDetailLength] + "..." : cause.Message;
-        return new QueueException(QueueErrorCode.StorageFailed,
+        return new QueueException(QueueErrorCode.StorageEncodingMismatch,
             $"The records of storage provider '{storageName}' were written with another encoding than the one it is " +
             $"registered with: record '{stateName}' could not be read ({cause.GetType().Name}: {detail}). Register the " +
             "provider with the encoding the records were written in: the encoding parameter of " +

@@ -5,7 +5,7 @@ namespace OrleansQueue.Tests.Azurite;
 
 /// <summary>
 /// Records written with one encoding and read with the other (a silo registered with another
-/// <see cref="QueueStorageEncoding"/> on the same storage) fail with <see cref="QueueErrorCode.StorageFailed"/> and a
+/// <see cref="QueueStorageEncoding"/> on the same storage) fail with <see cref="QueueErrorCode.StorageEncodingMismatch"/> and a
 /// message that names the provider and the setting to fix, not with the serializer's own error (which, for the JSON
 /// reader's, does not even reach the caller: Orleans has no codec for it).
 /// </summary>
@@ -65,7 +65,8 @@ public sealed class StorageEncodingTests : AzuriteTest
 
     private static void AssertNamesTheSetting(QueueException error, string storageName)
     {
-        Assert.Equal(QueueErrorCode.StorageFailed, error.Code);
+        Assert.Equal(QueueErrorCode.StorageEncodingMismatch, error.Code);
+        Assert.False(error.IsTransient);
         Assert.Contains($"storage provider '{storageName}' were written with another encoding", error.Message, StringComparison.Ordinal);
         Assert.Contains("Storage:Serializer", error.Message, StringComparison.Ordinal);
         Assert.Contains(nameof(QueueStorageEncoding), error.Message, StringComparison.Ordinal);

@@ -21,7 +21,8 @@ public sealed class CursorWriteDelayTests
         using var meters = new MeterListener();
         meters.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument == QueueInstruments.StorageWrites)
+            // By name: the instrument may be published while QueueInstruments' static fields are still being set.
+            if (instrument.Meter.Name == QueueInstruments.Name && instrument.Name == "orleansqueue.storage.writes")
             {
                 listener.EnableMeasurementEvents(instrument);
             }

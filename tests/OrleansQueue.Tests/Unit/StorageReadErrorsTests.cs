@@ -32,11 +32,12 @@ public sealed class StorageReadErrorsTests
 
     [Theory]
     [MemberData(nameof(Mismatches))]
-    public void AnEncodingMismatch_BecomesStorageFailed_NamingTheProviderAndTheSetting(string what, Exception exception)
+    public void AnEncodingMismatch_BecomesStorageEncodingMismatch_NamingTheProviderAndTheSetting(string what, Exception exception)
     {
         Assert.True(StorageReadErrors.IsEncodingMismatch(exception), what);
         var error = Assert.IsType<QueueException>(StorageReadErrors.Translate(exception, "queues", "oq-dl-meta"));
-        Assert.Equal(QueueErrorCode.StorageFailed, error.Code);
+        Assert.Equal(QueueErrorCode.StorageEncodingMismatch, error.Code);
+        Assert.False(error.IsTransient);
         Assert.StartsWith("The records of storage provider 'queues' were written with another encoding", error.Message, StringComparison.Ordinal);
         Assert.Contains("record 'oq-dl-meta'", error.Message, StringComparison.Ordinal);
         Assert.Contains("QueueStorageEncoding.Binary or Json", error.Message, StringComparison.Ordinal);
