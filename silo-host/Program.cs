@@ -11,6 +11,7 @@ using Orleans.Connections.Security;
 using Orleans.Dashboard;
 using OrleansQueue.Hosting;
 using OrleansQueue.Options;
+using OrleansQueue.PostgreSql;
 using OrleansQueue.SiloHost;
 
 // Socket completions (Orleans connections, the storage client's HTTP requests) run on the socket engine's thread
@@ -48,6 +49,39 @@ var encodingName = Enum.GetNames<QueueStorageEncoding>().FirstOrDefault(n => n.E
     ?? throw new InvalidOperationException($"Storage:Serializer is '{storage.Serializer}'; use Binary or Json.");
 var encoding = Enum.Parse<QueueStorageEncoding>(encodingName);
 
+// 'schema': creates or updates the PostgreSQL schema (idempotent) and exits; deployments run it before the silos.
+// Otherwise, on PostgreSQL, the silo checks the server, the credentials and the schema before it starts, so each of
+// those mistakes stops it with one line that names it.
+string? postgres;
+try
+{
+    postgres = storage.Provider.Equals("PostgreSql", StringComparison.OrdinalIgnoreCase) || cluster.Clustering.Equals("PostgreSql", StringComparison.OrdinalIgnoreCase)
+        ? storage.PostgreSqlConnectionString()
+        : null;
+    if (args.Length > 0 && args[0] == "schema")
+    {
+        if (postgres is null)
+        {
+            Console.Error.WriteLine("'schema' sets up PostgreSQL: give --Storage:Provider=PostgreSql and --Storage:ConnectionString=...");
+            return 2;
+        }
+
+        await PostgreSqlSchema.ApplyAsync(postgres);
+        Console.WriteLine("The OrleansQueue schema is in place.");
+        return 0;
+    }
+
+    if (postgres is not null)
+    {
+        await PostgreSqlSchema.CheckAsync(postgres);
+    }
+}
+catch (InvalidOperationException ex)
+{
+    Console.Error.WriteLine(ex.Message);
+    return 1;
+}
+
 var telemetry = builder.Configuration.GetSection("Telemetry").Get<TelemetrySettings>() ?? new TelemetrySettings();
 var tracing = builder.Services.AddTelemetry(telemetry, cluster.ServiceId);
 
@@ -69,8 +103,12 @@ builder.UseOrleans(silo =>
             silo.UseAzureStorageClustering(o => o.TableServiceClient = storage.Tables());
             silo.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
             break;
+        case "postgresql":
+            silo.UseOrleansQueuePostgreSqlClustering(postgres!);
+            silo.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
+            break;
         default:
-            throw new InvalidOperationException($"Cluster:Clustering is '{cluster.Clustering}'; use Localhost or AzureTable.");
+            throw new InvalidOperationException($"Cluster:Clustering is '{cluster.Clustering}'; use Localhost, AzureTable or PostgreSql.");
     }
 
     switch (storage.Provider.ToLowerInvariant())
@@ -91,12 +129,20 @@ builder.UseOrleans(silo =>
             }, encoding);
             UseAzureTableReminders(silo, storage);
             break;
+        case "postgresql":
+            silo.AddOrleansQueuePostgreSqlStorage(storageName, o =>
+            {
+                o.ConnectionString = postgres!;
+                o.Encoding = encoding;
+            });
+            silo.UseOrleansQueuePostgreSqlReminders(postgres!);
+            break;
         case "memory":
             silo.AddMemoryGrainStorage(storageName);
             silo.UseInMemoryReminderService();
             break;
         default:
-            throw new InvalidOperationException($"Storage:Provider is '{storage.Provider}'; use AzureTable, AzureBlob or Memory.");
+            throw new InvalidOperationException($"Storage:Provider is '{storage.Provider}'; use AzureTable, AzureBlob, PostgreSql or Memory.");
     }
 
     silo.AddOrleansQueue(queueSection);
@@ -148,6 +194,8 @@ else
     using var host = generic.Build();
     await host.RunAsync();
 }
+
+return 0;
 
 // Reminders wake queues with pending work after a silo crash; they live in the same storage account.
 static void UseAzureTableReminders(ISiloBuilder silo, StorageSettings storage) =>

@@ -6,7 +6,10 @@ internal sealed class ClusterSettings
     public string ClusterId { get; set; } = "orleans-queue-dev";
     public string ServiceId { get; set; } = "orleans-queue";
 
-    /// <summary><c>Localhost</c> (one silo, or a dev cluster on one machine) or <c>AzureTable</c> (membership in Azure Table storage).</summary>
+    /// <summary>
+    /// <c>Localhost</c> (one silo, or a dev cluster on one machine), <c>AzureTable</c> (membership in Azure Table
+    /// storage) or <c>PostgreSql</c> (membership in the PostgreSQL database of <c>Storage:ConnectionString</c>).
+    /// </summary>
     public string Clustering { get; set; } = "Localhost";
 
     public int SiloPort { get; set; } = 11111;
@@ -21,7 +24,11 @@ internal sealed class ClusterSettings
 /// <summary>The <c>Storage</c> section: where queue data and cluster membership live.</summary>
 internal sealed class StorageSettings
 {
-    /// <summary><c>AzureTable</c> (default), <c>AzureBlob</c>, or <c>Memory</c> (nothing survives a restart: for experiments only).</summary>
+    /// <summary>
+    /// <c>AzureTable</c> (default), <c>AzureBlob</c>, <c>PostgreSql</c> (queue data and reminders in PostgreSQL;
+    /// <see cref="ConnectionString"/> is then an Npgsql connection string), or <c>Memory</c> (nothing survives a
+    /// restart: for experiments only).
+    /// </summary>
     public string Provider { get; set; } = "AzureTable";
 
     /// <summary>
@@ -32,8 +39,18 @@ internal sealed class StorageSettings
     /// </summary>
     public string Serializer { get; set; } = "Binary";
 
-    /// <summary>An Azure Storage connection string; the default is Azurite's public development account on 127.0.0.1.</summary>
+    /// <summary>
+    /// An Azure Storage connection string (the default is Azurite's public development account on 127.0.0.1), or with
+    /// <see cref="Provider"/> <c>PostgreSql</c> an Npgsql one (<c>Host=...;Port=...;Database=...;Username=...;Password=...</c>).
+    /// </summary>
     public string ConnectionString { get; set; } = "";
+
+    /// <summary>The PostgreSQL connection string, checked: not the Azure one that appsettings.json gives by default.</summary>
+    public string PostgreSqlConnectionString() =>
+        string.IsNullOrWhiteSpace(ConnectionString) || ConnectionString.Contains("AccountName=", StringComparison.OrdinalIgnoreCase)
+            ? throw new InvalidOperationException("Storage:Provider is PostgreSql, so Storage:ConnectionString must be a PostgreSQL connection string " +
+                "(Host=127.0.0.1;Port=55432;Database=orleansqueue;Username=orleansqueue;Password=...; 'bash .ci/postgres.sh url' prints the local one).")
+            : ConnectionString;
 
     /// <summary>
     /// Against real Azure, instead of a connection string: the table service URI (https://ACCOUNT.table.core.windows.net);

@@ -143,7 +143,7 @@ foreach (var (name, met, detail) in Report.Targets(results))
 
 // Only a full run replaces results/latest.json (the README's table); smoke and partial runs go beside it, git-ignored.
 var partial = options.Keys.Any(k => k is "systems" or "workloads" or "messages" or "backlog");
-var json = options.GetValueOrDefault("json") ?? Path.Combine(AzuriteFixture.RepositoryRoot(), "tests", "OrleansQueue.Benchmarks", "results",
+var json = options.GetValueOrDefault("json") ?? Path.Combine(Repository.Root, "tests", "OrleansQueue.Benchmarks", "results",
     smoke ? "smoke.json" : partial ? "partial.json" : "latest.json");
 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(json))!);
 await File.WriteAllTextAsync(json, Report.Json(results, machine));

@@ -92,27 +92,12 @@ public static class OrleansQueueAzureStorageSiloBuilderExtensions
         where TOptions : class, IStorageProviderSerializerOptions
     {
         ArgumentNullException.ThrowIfNull(configure);
-        CheckEncoding(encoding);
+        QueueStorageSerializer.Check(encoding);
         return options => options.Configure<IServiceProvider>((o, services) =>
         {
             configure(o);
             deleteOnClear(o);
-            o.GrainStorageSerializer = CreateSerializer(encoding, services);
+            o.GrainStorageSerializer = QueueStorageSerializer.Create(encoding, services);
         });
     }
-
-    private static void CheckEncoding(QueueStorageEncoding encoding)
-    {
-        if (!Enum.IsDefined(encoding))
-        {
-            throw new ArgumentOutOfRangeException(nameof(encoding), encoding, $"use {nameof(QueueStorageEncoding)}.{nameof(QueueStorageEncoding.Binary)} or {nameof(QueueStorageEncoding.Json)}");
-        }
-    }
-
-    // Set explicitly for both encodings, so a default serializer registered for the whole silo cannot change how queue
-    // records are written.
-    private static IGrainStorageSerializer CreateSerializer(QueueStorageEncoding encoding, IServiceProvider services) =>
-        encoding == QueueStorageEncoding.Json
-            ? new JsonGrainStorageSerializer(services.GetRequiredService<OrleansJsonSerializer>())
-            : new OrleansGrainStorageSerializer(services.GetRequiredService<Serializer>());
 }

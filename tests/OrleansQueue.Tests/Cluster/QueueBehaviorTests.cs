@@ -583,3 +583,5 @@ public sealed class MemoryQueueBehaviorTests(MemoryClusterFixture fixture) : Que
 public sealed class AzureTableQueueBehaviorTests(AzureTableClusterFixture fixture) : QueueBehaviorTests(fixture), IClassFixture<AzureTableClusterFixture>;
 
 public sealed class AzureBlobQueueBehaviorTests(AzureBlobClusterFixture fixture) : QueueBehaviorTests(fixture), IClassFixture<AzureBlobClusterFixture>;
+
+public sealed class PostgreSqlQueueBehaviorTests(PostgreSqlClusterFixture fixture) : QueueBehaviorTests(fixture), IClassFixture<PostgreSqlClusterFixture>;

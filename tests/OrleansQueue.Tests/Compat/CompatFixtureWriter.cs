@@ -361,7 +361,7 @@ public sealed class CompatFixtureWriter(ITestOutputHelper output)
         {
             using var git = Process.Start(new ProcessStartInfo("git", arguments)
             {
-                WorkingDirectory = AzuriteFixture.RepositoryRoot(),
+                WorkingDirectory = Repository.Root,
                 RedirectStandardOutput = true,
                 UseShellExecute = false,
             })!;

@@ -64,7 +64,7 @@ public sealed class AzuriteFixture : IAsyncDisposable, IDisposable
 
     public async Task StartAsync()
     {
-        var root = RepositoryRoot();
+        var root = Repository.Root;
         var azurite = Path.Combine(root, "node_modules", "azurite", "dist", "src", "azurite.js");
         if (!File.Exists(azurite))
         {
@@ -209,19 +209,6 @@ public sealed class AzuriteFixture : IAsyncDisposable, IDisposable
     }
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
-
-    public static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "OrleansQueue.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("OrleansQueue.sln not found above " + AppContext.BaseDirectory);
-    }
 
     private static void SendSigterm(int pid)
     {

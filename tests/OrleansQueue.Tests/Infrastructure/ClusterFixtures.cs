@@ -59,3 +59,21 @@ public abstract class AzuriteClusterFixture(StorageKind kind) : QueueClusterFixt
 public sealed class AzureTableClusterFixture() : AzuriteClusterFixture(StorageKind.AzureTable);
 
 public sealed class AzureBlobClusterFixture() : AzuriteClusterFixture(StorageKind.AzureBlob);
+
+/// <summary>A cluster on its own PostgreSQL server.</summary>
+public sealed class PostgreSqlClusterFixture : QueueClusterFixture
+{
+    public PostgreSqlFixture PostgreSql { get; private set; } = null!;
+
+    protected override async Task<StorageSetup> CreateStorageAsync()
+    {
+        PostgreSql = await PostgreSqlFixture.StartAsync();
+        return new StorageSetup(StorageKind.PostgreSql, PostgreSql.ConnectionString);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await PostgreSql.DisposeAsync();
+    }
+}

@@ -29,6 +29,9 @@ public sealed class History
 
     public IReadOnlyCollection<string> Confirmed => _sends.Where(s => s.Value == SendOutcome.Ok).Select(s => s.Key).ToList();
 
+    /// <summary>Sends that failed or whose outcome is unknown.</summary>
+    public IReadOnlyCollection<string> Unconfirmed => _sends.Where(s => s.Value != SendOutcome.Ok).Select(s => s.Key).ToList();
+
     public HistoryReport Check()
     {
         var deliveries = _deliveries.ToList();

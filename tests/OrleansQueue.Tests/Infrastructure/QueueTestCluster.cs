@@ -16,6 +16,7 @@ public enum StorageKind
     Memory,
     AzureTable,
     AzureBlob,
+    PostgreSql,
 }
 
 /// <summary>Where a test cluster keeps queue data. The same settings on a new cluster reach the same data.</summary>
@@ -56,6 +57,13 @@ public sealed record StorageSetup(StorageKind Kind, string? ConnectionString = n
                     o.BlobServiceClient = new BlobServiceClient(ConnectionString);
                     o.ContainerName = Location;
                 }, Encoding);
+                break;
+            case StorageKind.PostgreSql:
+                silo.AddOrleansQueuePostgreSqlStorage(Name, o =>
+                {
+                    o.ConnectionString = ConnectionString!;
+                    o.Encoding = Encoding;
+                });
                 break;
         }
     }

@@ -37,7 +37,7 @@ public sealed class SiloHostProcess : IAsyncDisposable
     public static Task<SiloHostProcess> StartAsync(int siloPort, int gatewayPort, params string[] settings)
     {
         var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
-        var directory = Path.Combine(AzuriteFixture.RepositoryRoot(), "silo-host", "bin", configuration, "net10.0");
+        var directory = Path.Combine(Repository.Root, "silo-host", "bin", configuration, "net10.0");
         return StartAsync(Path.Combine(directory, "OrleansQueue.SiloHost.dll"), gatewayPort,
             [$"--Cluster:SiloPort={siloPort}", $"--Cluster:GatewayPort={gatewayPort}", "--Logging:LogLevel:Default=Warning", .. settings]);
     }

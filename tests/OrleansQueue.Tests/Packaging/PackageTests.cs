@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Xml.Linq;
+using OrleansQueue.Tests.Infrastructure;
 
 namespace OrleansQueue.Tests.Packaging;
 
@@ -11,12 +12,12 @@ namespace OrleansQueue.Tests.Packaging;
 [Trait("Category", "Packaging")]
 public sealed class PackageTests
 {
-    private static readonly string[] Packages = ["OrleansQueue.Abstractions", "OrleansQueue.Client", "OrleansQueue", "OrleansQueue.AzureStorage", "OrleansQueue.TestKit"];
+    private static readonly string[] Packages = ["OrleansQueue.Abstractions", "OrleansQueue.Client", "OrleansQueue", "OrleansQueue.AzureStorage", "OrleansQueue.PostgreSql", "OrleansQueue.TestKit"];
 
     [Fact]
     public async Task ThePackedLibraries_BuildAndRunAnAppThatReferencesOnlyThePackages()
     {
-        var root = RepositoryRoot();
+        var root = Repository.Root;
         var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}") ? "Debug" : "Release";
         var work = Directory.CreateTempSubdirectory("oq-packages-").FullName;
         try
@@ -98,6 +99,7 @@ public sealed class PackageTests
               <ItemGroup>
                 <PackageReference Include="OrleansQueue.Client" Version="{version}" />
                 <PackageReference Include="OrleansQueue.AzureStorage" Version="{version}" />
+                <PackageReference Include="OrleansQueue.PostgreSql" Version="{version}" />
                 <PackageReference Include="OrleansQueue.TestKit" Version="{version}" />
               </ItemGroup>
             </Project>
@@ -105,6 +107,7 @@ public sealed class PackageTests
         File.WriteAllText(Path.Combine(app, "Program.cs"), """
             using OrleansQueue;
             using OrleansQueue.Options;
+            using OrleansQueue.PostgreSql;
             using OrleansQueue.TestKit;
 
             // A silo with OrleansQueue on memory storage and a fake clock, from the test kit.
@@ -123,7 +126,7 @@ public sealed class PackageTests
 
             await queue.CompleteAsync(again);
             var stats = await queue.GetStatsAsync();
-            Console.WriteLine(stats.ActiveCount == 0 ? $"packaged queue ok ({QueueStorageEncoding.Binary} encoding available)" : $"not completed: {stats}");
+            Console.WriteLine(stats.ActiveCount == 0 ? $"packaged queue ok ({QueueStorageEncoding.Binary} encoding, PostgreSQL schema of {PostgreSqlSchema.Script.Length} characters)" : $"not completed: {stats}");
             return stats.ActiveCount == 0 ? 0 : 1;
             """);
     }
@@ -157,18 +160,5 @@ public sealed class PackageTests
         var output = await stdout + await stderr;
         Assert.True(process.ExitCode == 0, $"'dotnet {string.Join(' ', arguments)}' in {directory} failed ({process.ExitCode}):\n{output}");
         return output;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "OrleansQueue.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"OrleansQueue.sln not found above {AppContext.BaseDirectory}");
     }
 }

@@ -1,9 +1,9 @@
 namespace OrleansQueue.Options;
 
 /// <summary>
-/// How queue and dead-letter records are encoded in Azure Table or Blob storage. Every silo that shares the storage
-/// must use the same encoding: a record written one way is not read the other (the read fails with
-/// <see cref="QueueErrorCode.StorageFailed"/> naming this setting).
+/// How queue and dead-letter records are encoded in Azure Table or Blob storage or PostgreSQL. Every silo that shares
+/// the storage must use the same encoding: a record written one way is not read the other (the read fails with
+/// <see cref="QueueErrorCode.StorageEncodingMismatch"/> naming this setting).
 /// </summary>
 public enum QueueStorageEncoding
 {

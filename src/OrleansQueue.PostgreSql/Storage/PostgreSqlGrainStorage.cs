@@ -1,0 +1,166 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+using Orleans.Configuration;
+using Orleans.Runtime;
+using Orleans.Storage;
+using OrleansQueue.Options;
+
+namespace OrleansQueue.PostgreSql;
+
+/// <summary>
+/// Grain storage on PostgreSQL for OrleansQueue's records: one row per grain and state name in
+/// <see cref="PostgreSqlSchema.StateTable"/>, its <c>version</c> the ETag. Every write is one statement in its own
+/// transaction, so a write that returned is committed (with PostgreSQL's default <c>synchronous_commit = on</c>, flushed
+/// to the write-ahead log on disk). A write with an ETag that is not the stored version (or no ETag over a stored row)
+/// changes nothing and throws <see cref="InconsistentStateException"/>. Clearing deletes the row.
+/// </summary>
+internal sealed partial class PostgreSqlGrainStorage : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>, IAsyncDisposable
+{
+    private const string Columns = "service_id = $1 AND grain_id = $2 AND state_name = $3";
+    private static readonly string ReadSql = $"SELECT version, payload FROM {PostgreSqlSchema.StateTable} WHERE {Columns}";
+    private static readonly string InsertSql =
+        $"INSERT INTO {PostgreSqlSchema.StateTable} (service_id, grain_id, state_name, version, payload) VALUES ($1, $2, $3, 1, $4) " +
+        "ON CONFLICT DO NOTHING RETURNING version";
+    private static readonly string UpdateSql =
+        $"UPDATE {PostgreSqlSchema.StateTable} SET payload = $4, version = version + 1, written_at = now() WHERE {Columns} AND version = $5 RETURNING version";
+    private static readonly string DeleteSql = $"DELETE FROM {PostgreSqlSchema.StateTable} WHERE {Columns} AND version = $4";
+
+    private readonly string _name;
+    private readonly PostgreSqlQueueStorageOptions _options;
+    private readonly string _serviceId;
+    private readonly IGrainStorageSerializer _serializer;
+    private readonly ILogger _logger;
+    private readonly NpgsqlDataSource _dataSource;
+
+    public PostgreSqlGrainStorage(string name, PostgreSqlQueueStorageOptions options, IOptions<ClusterOptions> cluster,
+        IServiceProvider services, ILogger<PostgreSqlGrainStorage> logger)
+    {
+        _name = name;
+        _options = options;
+        _serviceId = cluster.Value.ServiceId;
+        _serializer = Hosting.QueueStorageSerializer.Create(options.Encoding, services);
+        _logger = logger;
+        _dataSource = NpgsqlDataSource.Create(options.ConnectionString);
+    }
+
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe($"{nameof(PostgreSqlGrainStorage)}-{_name}", ServiceLifecycleStage.ApplicationServices, CheckAsync);
+
+    private async Task CheckAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await PostgreSqlSchema.CheckAsync(_options.ConnectionString, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new OrleansConfigurationException($"Grain storage '{_name}' (OrleansQueue on PostgreSQL): {ex.Message}", ex);
+        }
+    }
+
+    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        ReadStateAsync(stateName, grainId, grainState, CancellationToken.None);
+
+    public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken)
+    {
+        await using var command = Command(ReadSql, stateName, grainId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var version = reader.GetInt64(0);
+            var payload = reader.GetFieldValue<byte[]>(1);
+            grainState.State = _serializer.Deserialize<T>(new BinaryData(payload));
+            grainState.ETag = version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            grainState.RecordExists = true;
+        }
+        else
+        {
+            grainState.State = Activator.CreateInstance<T>();
+            grainState.ETag = null;
+            grainState.RecordExists = false;
+        }
+    }
+
+    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        WriteStateAsync(stateName, grainId, grainState, CancellationToken.None);
+
+    public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken)
+    {
+        var payload = _serializer.Serialize(grainState.State).ToArray();
+        var expected = ParseETag(grainState.ETag, stateName, grainId);
+        await using var command = Command(expected is null ? InsertSql : UpdateSql, stateName, grainId);
+        command.Parameters.Add(new NpgsqlParameter<byte[]> { NpgsqlDbType = NpgsqlDbType.Bytea, TypedValue = payload });
+        if (expected is { } version)
+        {
+            command.Parameters.Add(new NpgsqlParameter<long> { NpgsqlDbType = NpgsqlDbType.Bigint, TypedValue = version });
+        }
+
+        var written = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        if (written is not long newVersion)
+        {
+            throw Conflict("write", stateName, grainId, grainState.ETag);
+        }
+
+        grainState.ETag = newVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        grainState.RecordExists = true;
+    }
+
+    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        ClearStateAsync(stateName, grainId, grainState, CancellationToken.None);
+
+    public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken)
+    {
+        if (ParseETag(grainState.ETag, stateName, grainId) is { } version)
+        {
+            await using var command = Command(DeleteSql, stateName, grainId);
+            command.Parameters.Add(new NpgsqlParameter<long> { NpgsqlDbType = NpgsqlDbType.Bigint, TypedValue = version });
+            if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+            {
+                throw Conflict("delete", stateName, grainId, grainState.ETag);
+            }
+        }
+        else
+        {
+            // Never read or written by this activation: clear only if nothing is stored.
+            await using var command = Command(ReadSql, stateName, grainId);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                throw Conflict("delete", stateName, grainId, null);
+            }
+        }
+
+        grainState.ETag = null;
+        grainState.RecordExists = false;
+        grainState.State = Activator.CreateInstance<T>();
+    }
+
+    private NpgsqlCommand Command(string sql, string stateName, GrainId grainId)
+    {
+        var command = _dataSource.CreateCommand(sql);
+        command.Parameters.Add(new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = _serviceId });
+        command.Parameters.Add(new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = grainId.ToString() });
+        command.Parameters.Add(new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = stateName });
+        return command;
+    }
+
+    private static long? ParseETag(string? etag, string stateName, GrainId grainId) =>
+        etag is null ? null
+        : long.TryParse(etag, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var version) ? version
+        : throw new InconsistentStateException($"Record '{stateName}' of {grainId}: the ETag '{etag}' is not a PostgreSQL row version.", storedEtag: null, currentEtag: etag);
+
+    private InconsistentStateException Conflict(string what, string stateName, GrainId grainId, string? etag)
+    {
+        LogConflict(what, stateName, grainId, etag);
+        return new InconsistentStateException(
+            $"The {what} of record '{stateName}' of {grainId} in storage '{_name}' conflicted: the stored version is not {etag ?? "absent"} (another writer changed it).",
+            storedEtag: null, currentEtag: etag);
+    }
+
+    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    [LoggerMessage(1, LogLevel.Debug, "PostgreSQL {What} of record {StateName} of {GrainId} conflicted (expected version {ETag})")]
+    private partial void LogConflict(string what, string stateName, GrainId grainId, string? etag);
+}
