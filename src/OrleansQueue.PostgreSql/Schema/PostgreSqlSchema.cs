@@ -78,8 +78,9 @@ public static class PostgreSqlSchema
         NpgsqlConnection connection;
         try
         {
-            builder = new NpgsqlConnectionStringBuilder(connectionString);
-            connection = new NpgsqlConnection(connectionString);
+            // Unpooled: a pooled connection from before a server restart would fail the first command sent on it.
+            builder = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false };
+            connection = new NpgsqlConnection(builder.ConnectionString);
         }
         catch (ArgumentException ex)
         {

@@ -5,6 +5,7 @@ using NpgsqlTypes;
 using Orleans.Configuration;
 using Orleans.Runtime;
 using Orleans.Storage;
+using OrleansQueue.Diagnostics;
 using OrleansQueue.Options;
 
 namespace OrleansQueue.PostgreSql;
@@ -65,6 +66,19 @@ internal sealed partial class PostgreSqlGrainStorage : IGrainStorage, ILifecycle
 
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken)
     {
+        try
+        {
+            await ReadOnceAsync(stateName, grainId, grainState, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex))
+        {
+            // A connection the server closed (a restart, a failover): reads are safe to make again, on a new one.
+            await ReadOnceAsync(stateName, grainId, grainState, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReadOnceAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken)
+    {
         await using var command = Command(ReadSql, stateName, grainId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -97,7 +111,16 @@ internal sealed partial class PostgreSqlGrainStorage : IGrainStorage, ILifecycle
             command.Parameters.Add(new NpgsqlParameter<long> { NpgsqlDbType = NpgsqlDbType.Bigint, TypedValue = version });
         }
 
-        var written = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        object? written;
+        try
+        {
+            written = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex))
+        {
+            throw; // the write's outcome is unknown: the caller reloads (IsConnectionFailure dropped the dead connections)
+        }
+
         if (written is not long newVersion)
         {
             throw Conflict("write", stateName, grainId, grainState.ETag);
@@ -137,6 +160,24 @@ internal sealed partial class PostgreSqlGrainStorage : IGrainStorage, ILifecycle
         grainState.State = Activator.CreateInstance<T>();
     }
 
+    /// <summary>
+    /// Whether <paramref name="exception"/> says the connection is gone (the server restarted or closed it); if so the
+    /// pool's idle connections, which a restart broke too, are dropped, so the next command opens a new one.
+    /// </summary>
+    private bool IsConnectionFailure(Exception exception)
+    {
+        var failed = exception is PostgresException { SqlState: "57P01" or "57P02" or "57P03" }
+            || exception is NpgsqlException { InnerException: IOException or System.Net.Sockets.SocketException }
+            || exception is NpgsqlException { IsTransient: true } and not PostgresException;
+        if (failed)
+        {
+            LogConnectionLost(_name, exception.Message);
+            _dataSource.Clear();
+        }
+
+        return failed;
+    }
+
     private NpgsqlCommand Command(string sql, string stateName, GrainId grainId)
     {
         var command = _dataSource.CreateCommand(sql);
@@ -161,6 +202,9 @@ internal sealed partial class PostgreSqlGrainStorage : IGrainStorage, ILifecycle
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
-    [LoggerMessage(1, LogLevel.Debug, "PostgreSQL {What} of record {StateName} of {GrainId} conflicted (expected version {ETag})")]
+    [LoggerMessage((int)LogEvent.PostgreSqlConnectionLost, LogLevel.Warning, "Storage {Name}: a PostgreSQL connection was lost ({Reason}); idle connections are dropped and new ones opened")]
+    private partial void LogConnectionLost(string name, string reason);
+
+    [LoggerMessage((int)LogEvent.PostgreSqlConflict, LogLevel.Debug, "PostgreSQL {What} of record {StateName} of {GrainId} conflicted (expected version {ETag})")]
     private partial void LogConflict(string what, string stateName, GrainId grainId, string? etag);
 }

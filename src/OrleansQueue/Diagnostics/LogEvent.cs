@@ -54,4 +54,8 @@ internal enum LogEvent
     RegistryListed = 46,
     RegistryStorageFailed = 47,
     WakeGaveUp = 48,
+
+    // OrleansQueue.PostgreSql: PostgreSqlGrainStorage.
+    PostgreSqlConflict = 60,
+    PostgreSqlConnectionLost = 61,
 }
