@@ -93,6 +93,11 @@ builder.UseOrleans(silo =>
         o.ServiceId = cluster.ServiceId;
     });
 
+    // Orleans:ClusterMembership binds Orleans' ClusterMembershipOptions (failure detection), which Orleans does not bind
+    // from configuration itself: e.g. --Orleans:ClusterMembership:ProbeTimeout=00:00:02 --Orleans:ClusterMembership:NumMissedProbesLimit=2.
+    // Absent, Orleans' defaults apply.
+    silo.Services.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:ClusterMembership"));
+
     switch (cluster.Clustering.ToLowerInvariant())
     {
         case "localhost":
