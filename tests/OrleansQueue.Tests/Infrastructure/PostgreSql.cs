@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using OrleansQueue.PostgreSql;
 
 namespace OrleansQueue.Tests.Infrastructure;
@@ -20,13 +19,18 @@ public sealed class PostgreSqlFixture : IAsyncDisposable
 
     public string ConnectionString { get; private set; } = "";
 
-    public static async Task<PostgreSqlFixture> StartAsync()
+    /// <summary>Starts a server; with <paramref name="applySchema"/> (the default) OrleansQueue's schema is created too.</summary>
+    public static async Task<PostgreSqlFixture> StartAsync(bool applySchema = true)
     {
         var fixture = new PostgreSqlFixture();
         try
         {
             await fixture.StartServerAsync();
-            await PostgreSqlSchema.ApplyAsync(fixture.ConnectionString);
+            if (applySchema)
+            {
+                await PostgreSqlSchema.ApplyAsync(fixture.ConnectionString);
+            }
+
             return fixture;
         }
         catch
@@ -52,10 +56,10 @@ public sealed class PostgreSqlFixture : IAsyncDisposable
         var pidFile = Path.Combine(_dir, "data", "postmaster.pid");
         var postmaster = int.Parse(File.ReadLines(pidFile).First());
         // Its children first (they would exit on their own once the postmaster is gone, but not at once), then itself.
-        Run("pkill", "-KILL", "-P", postmaster.ToString());
-        Run("kill", "-KILL", postmaster.ToString());
+        await RunAsync("pkill", "-KILL", "-P", postmaster.ToString());
+        await RunAsync("kill", "-KILL", postmaster.ToString());
         await Wait.UntilAsync(() => Task.FromResult(Directory.Exists($"/proc/{postmaster}")), alive => !alive, "the killed postmaster is gone");
-        await Wait.UntilAsync(() => Task.FromResult(Run("pgrep", "-P", postmaster.ToString())), left => left.Length == 0, "every server process is gone");
+        await Wait.UntilAsync(() => RunAsync("pgrep", "-P", postmaster.ToString()), left => left.Length == 0, "every server process is gone");
     }
 
     public async ValueTask DisposeAsync()
@@ -80,35 +84,13 @@ public sealed class PostgreSqlFixture : IAsyncDisposable
 
     private async Task<string> ScriptAsync(string command)
     {
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(Repository.Root, ".ci", "postgres.sh"));
-        start.ArgumentList.Add(command);
-        start.Environment["POSTGRES_DIR"] = _dir;
-        start.Environment["POSTGRES_PORT"] = _port.ToString();
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10)); // may install the package first
-        await process.WaitForExitAsync(timeout.Token);
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($".ci/postgres.sh {command} failed ({process.ExitCode}): {await stderr}{await stdout}");
-        }
-
-        return await stdout;
+        // May install the package first: minutes, not seconds.
+        var result = await ChildProcess.RunAsync("bash", [Path.Combine(Repository.Root, ".ci", "postgres.sh"), command],
+            environment: new Dictionary<string, string> { ["POSTGRES_DIR"] = _dir, ["POSTGRES_PORT"] = _port.ToString() },
+            timeout: TimeSpan.FromMinutes(10));
+        return result.Code == 0 ? result.StandardOutput : throw new InvalidOperationException($".ci/postgres.sh {command} failed ({result.Code}): {result.Output}");
     }
 
-    private static string Run(string file, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return output.Trim();
-    }
+    private static async Task<string> RunAsync(string file, params string[] arguments) =>
+        (await ChildProcess.RunAsync(file, arguments, timeout: TimeSpan.FromSeconds(30))).StandardOutput.Trim();
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.IO.Compression;
 using System.Xml.Linq;
 using OrleansQueue.Tests.Infrastructure;
@@ -133,32 +132,11 @@ public sealed class PackageTests
 
     private static async Task<string> DotnetAsync(string directory, params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
         // The test host runs under 'dotnet test', whose MSBuild settings must not leak into a separate build.
-        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k.StartsWith("MSBUILD", StringComparison.Ordinal)).ToList())
-        {
-            start.Environment.Remove(name);
-        }
-
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        await process.WaitForExitAsync(timeout.Token);
-        var output = await stdout + await stderr;
-        Assert.True(process.ExitCode == 0, $"'dotnet {string.Join(' ', arguments)}' in {directory} failed ({process.ExitCode}):\n{output}");
-        return output;
+        var result = await ChildProcess.RunAsync("dotnet", arguments, directory,
+            new Dictionary<string, string> { ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1", ["DOTNET_NOLOGO"] = "1" },
+            removeEnvironmentPrefixes: ["MSBuild"]);
+        Assert.True(result.Code == 0, $"'dotnet {string.Join(' ', arguments)}' in {directory} failed ({result.Code}):\n{result.Output}");
+        return result.Output;
     }
 }
