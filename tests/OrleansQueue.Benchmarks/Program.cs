@@ -2,13 +2,16 @@ using OrleansQueue.Benchmarks;
 using OrleansQueue.Benchmarks.Harness;
 using OrleansQueue.Tests.Infrastructure;
 
-// The comparison harness of issue 5: the same workloads against OrleansQueue (silo host on Azure Table via Azurite,
-// and on memory storage as the ceiling), RabbitMQ (quorum and classic durable queues) and Orleans persistent streams
-// over Azure Queue storage (Azurite). Run it through .ci/bench, which starts RabbitMQ and stops it afterwards:
+// The comparison harness (docs/benchmarks.md): the same workloads against OrleansQueue (silo host on PostgreSQL, on
+// Azure Table via Azurite, and on memory storage as the ceiling), RabbitMQ (quorum and classic durable queues) and
+// Orleans persistent streams over Azure Queue storage (Azurite). Run it through .ci/bench, which starts RabbitMQ and
+// PostgreSQL and stops them afterwards:
 //   bash .ci/bench            full run (minutes; alone on the machine)
-//   bash .ci/bench --smoke    1,000 messages per workload: checks the harness works, measures nothing
-// Options: --systems oq-table,oq-memory,rabbit-quorum,rabbit-classic,streams  --workloads w1,w5,w2,w3,w4,w6  --messages N  --backlog N
-//          --json path  --markdown path. RabbitMQ's port comes from RABBITMQ_PORT, its Erlang VM process id from RABBITMQ_PID.
+//   bash .ci/bench --smoke    a few messages per workload: checks the harness works, measures nothing
+// Options: --systems oq-postgres,oq-table,oq-memory,rabbit-quorum,rabbit-classic,streams
+//          --workloads w1,w5,w2,w3,matrix,w4,w6  --messages N  --backlog N  --matrix-mb N  --json path  --markdown path.
+// RabbitMQ's port comes from RABBITMQ_PORT, its Erlang VM process id from RABBITMQ_PID; PostgreSQL's connection
+// string from ORLEANSQUEUE_BENCH_POSTGRES (a database of the benchmark's own), its server's process id from POSTGRES_PID.
 if (args is [OrleansFloor.SiloCommand, var floorSiloPort, var floorGatewayPort, var floorStorage, var floorTable])
 {
     // The silo of the Orleans floor row (OrleansFloor), started by the harness as a process of its own.
@@ -19,8 +22,12 @@ if (args is [OrleansFloor.SiloCommand, var floorSiloPort, var floorGatewayPort, 
 var options = Args.Parse(args);
 var smoke = options.ContainsKey("smoke");
 var settings = smoke
-    ? new BenchSettings { Messages = 1000, PacedSeconds = 1, PacedRates = [1000], Backlog = 5000, WarmUp = 100 }
+    ? new BenchSettings { Messages = 1000, PacedSeconds = 1, PacedRates = [1000], Backlog = 5000, WarmUp = 100, MatrixBytes = 1, MatrixMinMessages = 200 }
     : new BenchSettings();
+if (options.TryGetValue("matrix-mb", out var matrixMb))
+{
+    settings = settings with { MatrixBytes = long.Parse(matrixMb) * 1024 * 1024 };
+}
 if (options.TryGetValue("messages", out var messages))
 {
     settings = settings with { Messages = int.Parse(messages) };
@@ -31,13 +38,26 @@ if (options.TryGetValue("backlog", out var backlogSize))
     settings = settings with { Backlog = int.Parse(backlogSize) };
 }
 
-var systems = (options.GetValueOrDefault("systems") ?? "oq-table,oq-memory,rabbit-quorum,rabbit-classic,streams")
+var systems = (options.GetValueOrDefault("systems") ?? "oq-postgres,oq-table,oq-memory,rabbit-quorum,rabbit-classic,streams")
     .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 var rabbitPort = int.TryParse(Environment.GetEnvironmentVariable("RABBITMQ_PORT"), out var p) ? p : 5673;
 int? rabbitPid = int.TryParse(Environment.GetEnvironmentVariable("RABBITMQ_PID"), out var rpid) ? rpid : null;
+var postgres = Environment.GetEnvironmentVariable("ORLEANSQUEUE_BENCH_POSTGRES");
+IReadOnlyList<int> postgresPids = PostgreSqlFloor.PostmasterPids();
+if (systems.Contains("oq-postgres"))
+{
+    if (string.IsNullOrEmpty(postgres))
+    {
+        throw new ArgumentException("oq-postgres needs ORLEANSQUEUE_BENCH_POSTGRES, a PostgreSQL connection string: run through .ci/bench, which starts PostgreSQL.");
+    }
+
+    await OrleansQueue.PostgreSql.PostgreSqlSchema.ApplyAsync(postgres);
+}
+
 var machine = $"{Environment.ProcessorCount} cores, {Math.Round(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1024.0 / 1024 / 1024)} GiB, " +
     $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, Azurite 3.37.0 (in-memory persistence), " +
-    $"256-byte persistent messages, {settings.InFlight:N0} sends in flight, prefetch {settings.Prefetch:N0}" + (smoke ? " (SMOKE RUN: not a measurement)" : "");
+    (postgres is null ? "" : $"PostgreSQL {await PostgreSqlVersionAsync(postgres)} (fsync and synchronous_commit on), ") +
+    $"256-byte persistent messages unless the workload says otherwise, {settings.InFlight:N0} sends in flight, prefetch {settings.Prefetch:N0}" + (smoke ? " (SMOKE RUN: not a measurement)" : "");
 
 var only = options.GetValueOrDefault("workloads")?.ToLowerInvariant().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 bool Runs(string workload) => only is null || only.Contains(workload);
@@ -60,10 +80,12 @@ foreach (var system in systems)
 {
     IBenchTarget target = system switch
     {
-        "oq-table" => new OrleansQueueTarget(Report.Reference, "AzureTable", azurite.ConnectionString, azurite.Pid, settings),
-        "oq-memory" => new OrleansQueueTarget("OrleansQueue (memory storage)", "Memory", null, null, settings),
-        "rabbit-quorum" => new RabbitMqTarget("quorum", rabbitPort, rabbitPid, settings),
-        "rabbit-classic" => new RabbitMqTarget("classic", rabbitPort, rabbitPid, settings),
+        "oq-postgres" => new OrleansQueueTarget(Report.PostgreSql, "PostgreSql", postgres, postgresPids, Durability.Fsync, new WalMeter(postgres!), settings),
+        "oq-table" => new OrleansQueueTarget(Report.Reference, "AzureTable", azurite.ConnectionString, azurite.Pid is { } a ? [a] : [], Durability.Emulator,
+            azurite.Pid is { } ap ? ProcIoMeter.AzuriteRequests(ap) : null, settings),
+        "oq-memory" => new OrleansQueueTarget("OrleansQueue (memory storage)", "Memory", null, [], Durability.Memory, null, settings),
+        "rabbit-quorum" => new RabbitMqTarget("quorum", rabbitPort, rabbitPid),
+        "rabbit-classic" => new RabbitMqTarget("classic", rabbitPort, rabbitPid),
         "streams" => new StreamsTarget(azurite.ConnectionString, azurite.Pid, smoke ? settings.Messages : 3_000),
         _ => throw new ArgumentException($"Unknown system '{system}'."),
     };
@@ -116,7 +138,37 @@ foreach (var system in systems)
                 .Select(Print));
         }
 
-        if (target is OrleansQueueTarget { System: Report.Reference } oq && Runs("w4"))
+        if (target is OrleansQueueTarget { System: Report.PostgreSql } && Runs("w3"))
+        {
+            Console.Error.WriteLine($"==> {PostgreSqlFloor.SystemName}");
+            results.Add(Print(await PostgreSqlFloor.RunAsync(postgres!, settings.PacedRates[0], settings.PacedSeconds)));
+        }
+
+        if (target is not StreamsTarget && Runs("matrix"))
+        {
+            foreach (var size in Workloads.MatrixSizes)
+            {
+                foreach (var queues in Workloads.MatrixQueues)
+                {
+                    results.Add(Print(await workloads.MatrixCellAsync(target, size, queues)));
+                }
+            }
+
+            // The storage's floor for each message size, right after the cells, with the silo idle.
+            foreach (var size in Workloads.MatrixSizes)
+            {
+                if (target is OrleansQueueTarget { System: Report.PostgreSql })
+                {
+                    results.Add(Print(await PostgreSqlFloor.MatrixAsync(postgres!, size, smoke ? 0.5 : 4)));
+                }
+                else if (target is OrleansQueueTarget { System: Report.Reference })
+                {
+                    results.Add(Print(await AzuriteFloor.MatrixAsync(azurite.ConnectionString, size, azurite.Pid, smoke ? 0.5 : 4)));
+                }
+            }
+        }
+
+        if (target is OrleansQueueTarget { System: Report.Reference or Report.PostgreSql } oq && Runs("w4"))
         {
             foreach (var row in await workloads.W4Async(oq))
             {
@@ -142,7 +194,7 @@ foreach (var (name, met, detail) in Report.Targets(results))
 }
 
 // Only a full run replaces results/latest.json (the README's table); smoke and partial runs go beside it, git-ignored.
-var partial = options.Keys.Any(k => k is "systems" or "workloads" or "messages" or "backlog");
+var partial = options.Keys.Any(k => k is "systems" or "workloads" or "messages" or "backlog" or "matrix-mb");
 var json = options.GetValueOrDefault("json") ?? Path.Combine(Repository.Root, "tests", "OrleansQueue.Benchmarks", "results",
     smoke ? "smoke.json" : partial ? "partial.json" : "latest.json");
 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(json))!);
@@ -167,8 +219,15 @@ return broken.Count == 0 ? 0 : 1;
 
 static BenchResult Print(BenchResult r)
 {
-    Console.Error.WriteLine($"    {r.Workload}: {r.Delivered:N0}/{r.Messages:N0} sent/s {r.SentPerSecond:N0} consumed/s {r.ConsumedPerSecond:N0} p50 {r.P50Ms:N1} p99 {r.P99Ms:N1} p99.9 {r.P999Ms:N1} ms confirm p50 {r.ConfirmP50Ms:N1} p99 {r.ConfirmP99Ms:N1} ms peak {r.PeakMemoryMb:N0} MB cpu µs/msg server {r.ServerCpuUs:N0} client {r.ClientCpuUs:N0} {r.Note}");
+    Console.Error.WriteLine($"    {r.Workload}: {r.Delivered:N0}/{r.Messages:N0} sent/s {r.SentPerSecond:N0} consumed/s {r.ConsumedPerSecond:N0} MB/s {r.MegabytesPerSecond:N1} p50 {r.P50Ms:N1} p99 {r.P99Ms:N1} p99.9 {r.P999Ms:N1} ms confirm p50 {r.ConfirmP50Ms:N1} p99 {r.ConfirmP99Ms:N1} ms peak {r.PeakMemoryMb:N0} MB cpu µs/msg server {r.ServerCpuUs:N0} client {r.ClientCpuUs:N0} write amp {r.WriteAmplification:N2} {r.Note}");
     return r;
+}
+
+static async Task<string> PostgreSqlVersionAsync(string connectionString)
+{
+    await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+    await connection.OpenAsync();
+    return connection.PostgreSqlVersion.ToString();
 }
 
 internal static class Args

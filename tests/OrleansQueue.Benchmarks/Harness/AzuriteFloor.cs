@@ -40,7 +40,7 @@ public static class AzuriteFloor
             }
 
             return BenchResult.Paced(SystemName, perSecond, ticks, watch.Elapsed,
-                "one table write per message, one at a time, the silo idle: the least a durable send on Azurite costs");
+                "one table write per message, one at a time, the silo idle: the least a durable send on Azurite costs") with { Durability = Durability.Emulator };
         });
 
     /// <summary>
@@ -65,6 +65,77 @@ public static class AzuriteFloor
                 }
             }));
             return Row($"{W4Workload}, {state}", writes, watch.Elapsed, "sent/s = table writes/s, with the silo idle");
+        });
+
+    /// <summary>The matrix floor row's workload name for a message size.</summary>
+    public static string MatrixWorkload(int size) => $"W1 matrix floor {Workloads.SizeLabel(size)}";
+
+    /// <summary>
+    /// The W1 matrix's floor for messages of <paramref name="size"/> bytes: 8 writers, each submitting transactions
+    /// (one request) that insert one entity holding as many messages as fit in 15 binary properties of 64,000 bytes (at
+    /// most 1,000) and delete the entity it inserted before: each message stored and removed once, in big writes, with
+    /// the silo idle. The message rate a queue on Azurite could reach if it did nothing else.
+    /// </summary>
+    public static Task<BenchResult> MatrixAsync(string connectionString, int size, int? azuritePid, double seconds = 4) =>
+        WithTableAsync(connectionString, "benchbulk", async table =>
+        {
+            const int property = 64_000;
+            var perRow = Math.Min(1000, 15 * property / size);
+            var meter = azuritePid is { } pid ? ProcIoMeter.AzuriteRequests(pid) : null;
+            var before = meter is null ? null : await meter.ReadAsync();
+            var cpu = new CpuMeter(azuritePid is { } p ? [p] : []);
+            var rows = 0;
+            var watch = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, 8).Select(async writer =>
+            {
+                var body = new byte[perRow * size];
+                for (var m = 0; m < perRow; m++)
+                {
+                    Recorder.Body(writer * perRow + m, size).CopyTo(body, m * size);
+                }
+
+                TableEntity Entity(long seq)
+                {
+                    var entity = new TableEntity($"w{writer}", seq.ToString("D12", System.Globalization.CultureInfo.InvariantCulture));
+                    for (var (offset, i) = (0, 0); offset < body.Length; offset += property, i++)
+                    {
+                        entity[$"B{i}"] = body.AsSpan(offset, Math.Min(property, body.Length - offset)).ToArray();
+                    }
+
+                    return entity;
+                }
+
+                for (long seq = 0; watch.Elapsed.TotalSeconds < seconds; seq++)
+                {
+                    var actions = new List<TableTransactionAction> { new(TableTransactionActionType.Add, Entity(seq)) };
+                    if (seq > 0)
+                    {
+                        actions.Add(new(TableTransactionActionType.Delete, new TableEntity($"w{writer}", (seq - 1).ToString("D12", System.Globalization.CultureInfo.InvariantCulture)), ETag.All));
+                    }
+
+                    await table.SubmitTransactionAsync(actions);
+                    Interlocked.Increment(ref rows);
+                }
+            }));
+            var elapsed = watch.Elapsed.TotalSeconds;
+            var after = meter is null ? null : await meter.ReadAsync();
+            var messages = rows * perRow;
+            return new BenchResult
+            {
+                System = SystemName,
+                Durability = Durability.Emulator,
+                Workload = MatrixWorkload(size),
+                Messages = messages,
+                Confirmed = messages,
+                Delivered = messages,
+                SentPerSecond = messages / elapsed,
+                ConsumedPerSecond = messages / elapsed,
+                MegabytesPerSecond = messages / elapsed * size / 1e6,
+                WriteAmplification = (before, after) is ({ } b, { } a) ? (a - b) / ((double)messages * size) : null,
+                ServerCpuUs = cpu.PerMessage(messages).Server,
+                Note = $"8 writers, each transaction inserts an entity of {perRow:N0} messages of {Workloads.SizeLabel(size)} and deletes the one before: " +
+                    "each message stored and removed once, in big writes, the silo idle",
+            };
         });
 
     /// <summary>Runs <paramref name="measure"/> against a table of its own, deleted afterwards.</summary>

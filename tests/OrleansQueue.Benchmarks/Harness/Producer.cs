@@ -2,14 +2,21 @@ using System.Diagnostics;
 
 namespace OrleansQueue.Benchmarks.Harness;
 
-/// <summary>One producer: sends message 0..count-1 with up to <c>inFlight</c> sends awaiting their confirm.</summary>
+/// <summary>
+/// One producer: sends message 0..count-1 with up to <c>inFlight</c> sends awaiting their confirm; with several
+/// queues, message i goes to queue i mod their count, so the sends in flight are split across them.
+/// </summary>
 public static class Producer
 {
     /// <summary>What the sends did; <c>ConfirmMs</c> is the send-to-confirm latency (p50, p99, p99.9) of the confirmed sends.</summary>
     public sealed record Outcome(int Confirmed, int Failed, double Seconds, string? FirstError, (double P50, double P99, double P999)? ConfirmMs);
 
     /// <summary>Sends as fast as confirms allow, or paced at <paramref name="perSecond"/> messages per second.</summary>
-    public static async Task<Outcome> SendAsync(IBenchTarget target, string queue, int count, int inFlight, double? perSecond = null)
+    public static Task<Outcome> SendAsync(IBenchTarget target, string queue, int count, int inFlight, double? perSecond = null) =>
+        SendAsync(target, [queue], count, inFlight, Recorder.BodySize, perSecond);
+
+    /// <summary>Sends bodies of <paramref name="bodySize"/> bytes round-robin to <paramref name="queues"/>.</summary>
+    public static async Task<Outcome> SendAsync(IBenchTarget target, IReadOnlyList<string> queues, int count, int inFlight, int bodySize, double? perSecond = null)
     {
         using var gate = new SemaphoreSlim(inFlight);
         var confirmed = 0;
@@ -26,15 +33,15 @@ public static class Producer
             }
 
             await gate.WaitAsync();
-            var body = Recorder.Body(i);
-            sends.Add(SendOneAsync(body, i));
+            var body = Recorder.Body(i, bodySize);
+            sends.Add(SendOneAsync(queues[i % queues.Count], body, i));
         }
 
         await Task.WhenAll(sends);
         var elapsed = watch.Elapsed.TotalSeconds;
         return new Outcome(confirmed, failed, elapsed, firstError, Recorder.Percentiles(confirmTicks.Where(t => t > 0)));
 
-        async Task SendOneAsync(byte[] body, int index)
+        async Task SendOneAsync(string queue, byte[] body, int index)
         {
             try
             {

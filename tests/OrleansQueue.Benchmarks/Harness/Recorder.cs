@@ -4,7 +4,7 @@ using System.Diagnostics;
 namespace OrleansQueue.Benchmarks.Harness;
 
 /// <summary>
-/// The messages of one workload. Each 256-byte body carries its send timestamp (<see cref="Stopwatch"/> ticks, one
+/// The messages of one workload. Each body (256 bytes unless the workload says otherwise) carries its send timestamp (<see cref="Stopwatch"/> ticks, one
 /// monotonic clock for the whole machine) and its index, so the consumer measures end-to-end latency and counts
 /// distinct messages and duplicates.
 /// </summary>
@@ -12,6 +12,10 @@ public sealed class Recorder
 {
     public const int BodySize = 256;
 
+    /// <summary>Random bytes that bodies are cut from: no storage or wire compresses them away.</summary>
+    private static readonly byte[] Filler = RandomFiller();
+
+    private readonly int _bodySize;
     private readonly int[] _seen;
     private readonly long[] _latencyTicks;
     private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -20,9 +24,10 @@ public sealed class Recorder
     private int _unexpected;
     private long _lastReceived;
 
-    public Recorder(int expected)
+    public Recorder(int expected, int bodySize = BodySize)
     {
         Expected = expected;
+        _bodySize = bodySize;
         _seen = new int[expected];
         _latencyTicks = new long[expected];
         if (expected == 0)
@@ -42,12 +47,24 @@ public sealed class Recorder
     /// <summary>The timestamp of the last first-time delivery.</summary>
     public long LastReceived => Volatile.Read(ref _lastReceived);
 
-    public static byte[] Body(int index)
+    /// <summary>A body of <paramref name="size"/> random bytes (at least 12) that carries <paramref name="index"/>.</summary>
+    public static byte[] Body(int index, int size = BodySize)
     {
-        var body = new byte[BodySize];
+        var body = new byte[size];
+        Filler.AsSpan((int)((uint)index * 61u % (uint)(Filler.Length - size + 1)), size).CopyTo(body);
         BinaryPrimitives.WriteInt32LittleEndian(body.AsSpan(8), index);
         return body;
     }
+
+    private static byte[] RandomFiller()
+    {
+        var filler = new byte[MaxBodySize * 2];
+        new Random(17).NextBytes(filler);
+        return filler;
+    }
+
+    /// <summary>The largest body a workload sends.</summary>
+    public const int MaxBodySize = 64 * 1024;
 
     /// <summary>Stamps the send time into the body, just before it is sent.</summary>
     public static long Stamp(byte[] body)
@@ -61,7 +78,7 @@ public sealed class Recorder
     {
         var now = Stopwatch.GetTimestamp();
         var span = body.Span;
-        if (span.Length != BodySize)
+        if (span.Length != _bodySize)
         {
             Interlocked.Increment(ref _unexpected);
             return;

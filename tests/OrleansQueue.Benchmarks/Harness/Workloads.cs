@@ -8,6 +8,9 @@ public sealed record BenchResult
     public required string System { get; init; }
     public required string Workload { get; init; }
     public required int Messages { get; init; }
+
+    /// <summary>How durable the system's confirm is (<see cref="Harness.Durability"/>).</summary>
+    public string? Durability { get; init; }
     public int Confirmed { get; init; }
     public int Delivered { get; init; }
     public int Duplicates { get; init; }
@@ -21,6 +24,12 @@ public sealed record BenchResult
     public double? ConfirmP50Ms { get; init; }
     public double? ConfirmP99Ms { get; init; }
     public double? PeakMemoryMb { get; init; }
+
+    /// <summary>Message bytes consumed per second, in MB (10^6 bytes): consumed/s × the body size.</summary>
+    public double? MegabytesPerSecond { get; init; }
+
+    /// <summary>Storage bytes written per message byte sent, over the workload (see <see cref="IWriteMeter"/>).</summary>
+    public double? WriteAmplification { get; init; }
 
     /// <summary>CPU microseconds per message over the workload: the system's server processes (<see cref="IBenchTarget.ServerProcessIds"/>) and this process (the clients).</summary>
     public double? ServerCpuUs { get; init; }
@@ -83,12 +92,78 @@ public sealed class Workloads(BenchSettings settings)
         var queue = NewQueue("w1");
         await target.PrepareAsync(queue);
         var recorder = new Recorder(count);
-        await using var consumer = await target.ConsumeAsync(queue, recorder.OnMessage);
+        await using var consumer = await target.ConsumeAsync(queue, recorder.OnMessage, settings.Prefetch);
         return await SendWhileConsumingAsync(target, queue, count, recorder, W1Workload);
     }
 
     /// <summary>The W1 row.</summary>
     public const string W1Workload = "W1 send+consume together";
+
+    /// <summary>The message sizes of the W1 matrix.</summary>
+    public static readonly int[] MatrixSizes = [256, 16 * 1024, 64 * 1024];
+
+    /// <summary>The queue counts of the W1 matrix.</summary>
+    public static readonly int[] MatrixQueues = [1, 8, 32];
+
+    /// <summary>The workload name of a matrix cell, e.g. "W1 matrix 16 KiB × 8 queues".</summary>
+    public static string MatrixWorkload(int size, int queues) =>
+        $"W1 matrix {SizeLabel(size)} × {queues} {(queues == 1 ? "queue" : "queues")}";
+
+    /// <summary>"256 B", "16 KiB", "64 KiB".</summary>
+    public static string SizeLabel(int size) => size >= 1024 ? $"{size / 1024} KiB" : $"{size} B";
+
+    /// <summary>
+    /// One cell of the W1 matrix: <paramref name="queues"/> new queues, each with one consumer whose prefetch is
+    /// <see cref="BenchSettings.Prefetch"/> ÷ queues; <see cref="BenchSettings.InFlight"/> confirmed sends in flight split
+    /// across the queues (message i to queue i mod queues), bodies of <paramref name="size"/> random bytes; as many
+    /// messages as <see cref="BenchSettings.MatrixBytes"/> holds (between <see cref="BenchSettings.MatrixMinMessages"/>
+    /// and <see cref="BenchSettings.MatrixMaxMessages"/>). Besides W1's numbers: MB/s and the storage's bytes written
+    /// per message byte, read once the writes that follow the last delivery (completions, segment deletions) are done.
+    /// </summary>
+    public async Task<BenchResult> MatrixCellAsync(IBenchTarget target, int size, int queues)
+    {
+        var count = Math.Min(target.MaxMessages, settings.MatrixMessages(size));
+        var names = Enumerable.Range(0, queues).Select(_ => NewQueue("m")).ToArray();
+        foreach (var name in names)
+        {
+            await target.PrepareAsync(name);
+        }
+
+        var recorder = new Recorder(count, size);
+        var consumers = new List<IAsyncDisposable>();
+        foreach (var name in names)
+        {
+            consumers.Add(await target.ConsumeAsync(name, recorder.OnMessage, Math.Max(1, settings.Prefetch / queues)));
+        }
+
+        try
+        {
+            SettleHarnessHeap();
+            var before = target.Writes is { } meter ? await meter.ReadAsync() : null;
+            var cpu = CpuMeter.Start(target);
+            var start = Stopwatch.GetTimestamp();
+            var sent = await Producer.SendAsync(target, names, count, settings.InFlight, size);
+            await recorder.WaitAllAsync(DrainTimeout);
+            var row = Result(target, MatrixWorkload(size, queues), count, sent, recorder, Seconds(start, recorder.LastReceived), latency: true, cpu);
+            await Task.Delay(MatrixWriteSettle);
+            var after = target.Writes is { } again ? await again.ReadAsync() : null;
+            return row with
+            {
+                MegabytesPerSecond = row.ConsumedPerSecond * size / 1e6,
+                WriteAmplification = (before, after) is ({ } b, { } a) && sent.Confirmed > 0 ? (a - b) / ((double)sent.Confirmed * size) : null,
+            };
+        }
+        finally
+        {
+            foreach (var consumer in consumers)
+            {
+                await consumer.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>How long after a matrix cell's last delivery its storage writes are still counted (OrleansQueue writes completions within 250 ms).</summary>
+    private static readonly TimeSpan MatrixWriteSettle = TimeSpan.FromSeconds(1.5);
 
     /// <summary>The messages W5's straggling receiver holds.</summary>
     public const int W5Stragglers = 1000;
@@ -131,7 +206,7 @@ public sealed class Workloads(BenchSettings settings)
         var recorder = new Recorder(count);
         BenchResult row;
         string? settleError;
-        await using (var consumer = await target.ConsumeAsync(queue, recorder.OnMessage))
+        await using (var consumer = await target.ConsumeAsync(queue, recorder.OnMessage, settings.Prefetch))
         {
             row = await SendWhileConsumingAsync(target, queue, count, recorder, W5Workload);
 
@@ -189,7 +264,7 @@ public sealed class Workloads(BenchSettings settings)
         var cpu = CpuMeter.Start(target);
         var sent = await Producer.SendAsync(target, queue, count, settings.InFlight);
         var start = Stopwatch.GetTimestamp();
-        await using var consumer = await target.ConsumeAsync(queue, recorder.OnMessage);
+        await using var consumer = await target.ConsumeAsync(queue, recorder.OnMessage, settings.Prefetch);
         await recorder.WaitAllAsync(DrainTimeout + TimeSpan.FromSeconds(count / 1000.0));
         return Result(target, "W2 send all, then drain", count, sent, recorder, Seconds(start, recorder.LastReceived), latency: false, cpu);
     }
@@ -201,7 +276,7 @@ public sealed class Workloads(BenchSettings settings)
         var queue = NewQueue("w3");
         await target.PrepareAsync(queue);
         var recorder = new Recorder(count);
-        await using var consumer = await target.ConsumeAsync(queue, recorder.OnMessage);
+        await using var consumer = await target.ConsumeAsync(queue, recorder.OnMessage, settings.Prefetch);
         var cpu = CpuMeter.Start(target);
         var start = Stopwatch.GetTimestamp();
         var sent = await Producer.SendAsync(target, queue, count, settings.InFlight, perSecond);
@@ -220,7 +295,7 @@ public sealed class Workloads(BenchSettings settings)
     {
         var count = Math.Min(settings.Messages, target.MaxMessages);
         var rows = new List<BenchResult>();
-        if (target.StorageConnectionString is { } storage)
+        if (target.AzuriteConnectionString is { } storage)
         {
             rows.Add(await AzuriteFloor.WriteRateAsync(storage, "empty queue"));
         }
@@ -238,7 +313,7 @@ public sealed class Workloads(BenchSettings settings)
         var backlogWatch = Stopwatch.StartNew();
         var backlog = await target.FillAsync(full, settings.Backlog);
         var fillSeconds = backlogWatch.Elapsed.TotalSeconds;
-        if (target.StorageConnectionString is { } stored)
+        if (target.AzuriteConnectionString is { } stored)
         {
             rows.Add(await AzuriteFloor.WriteRateAsync(stored, $"{settings.Backlog:N0} backlog stored"));
         }
@@ -352,6 +427,7 @@ public sealed class Workloads(BenchSettings settings)
         return new BenchResult
         {
             System = target.System,
+            Durability = target.Durability,
             Workload = W6Workload,
             Messages = total,
             Confirmed = (int)confirmed,
@@ -411,7 +487,7 @@ public sealed class Workloads(BenchSettings settings)
             var rounds = $"rounds {string.Join(", ", _rates.Select(r => r.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)))} msgs/s";
             return new BenchResult
             {
-                System = target.System, Workload = workload, Messages = count * _rates.Count, Confirmed = _confirmed, Delivered = _confirmed,
+                System = target.System, Durability = target.Durability, Workload = workload, Messages = count * _rates.Count, Confirmed = _confirmed, Delivered = _confirmed,
                 SentPerSecond = median, PeakMemoryMb = Mb(target.PeakMemoryBytes()),
                 ServerCpuUs = _cpu.Average(c => c.Server), ClientCpuUs = _cpu.Average(c => c.Client),
                 Note = string.Join("; ", new[] { note, rounds, extra, _firstError }.Where(n => !string.IsNullOrEmpty(n))),
@@ -444,6 +520,7 @@ public sealed class Workloads(BenchSettings settings)
         return new BenchResult
         {
             System = target.System,
+            Durability = target.Durability,
             Workload = workload,
             Messages = count,
             Confirmed = sent.Confirmed,
@@ -491,4 +568,14 @@ public sealed record BenchSettings
 
     /// <summary>Messages of an unrecorded W1 before the measured workloads: JIT, thread pools and connections warm up.</summary>
     public int WarmUp { get; init; } = 200_000;
+
+    /// <summary>Message bytes per W1 matrix cell: the cell's message count is this ÷ its body size, within the bounds below.</summary>
+    public long MatrixBytes { get; init; } = 192L * 1024 * 1024;
+
+    public int MatrixMinMessages { get; init; } = 2_000;
+
+    public int MatrixMaxMessages { get; init; } = 50_000;
+
+    /// <summary>The message count of a matrix cell with bodies of <paramref name="size"/> bytes.</summary>
+    public int MatrixMessages(int size) => (int)Math.Clamp(MatrixBytes / size, MatrixMinMessages, MatrixMaxMessages);
 }

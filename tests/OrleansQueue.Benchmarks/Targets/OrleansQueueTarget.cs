@@ -11,8 +11,13 @@ namespace OrleansQueue.Benchmarks;
 /// <summary>
 /// OrleansQueue as its users run it: the silo host (silo-host/) as its own process, an Orleans client in this process
 /// sending over the gateway, and a push consumer subscribed from this client (auto-complete, prefetch as configured).
+/// <paramref name="provider"/> is the silo host's Storage:Provider (AzureTable, PostgreSql, Memory) and
+/// <paramref name="connectionString"/> its Storage:ConnectionString; <paramref name="storagePids"/> are the storage's
+/// processes (Azurite, or the PostgreSQL server, whose CPU counts with the silo's).
 /// </summary>
-public sealed class OrleansQueueTarget(string system, string provider, string? azuriteConnectionString, int? azuritePid, BenchSettings settings) : IStragglerTarget
+public sealed class OrleansQueueTarget(
+    string system, string provider, string? connectionString, IReadOnlyList<int> storagePids, string durability, IWriteMeter? writes, BenchSettings settings)
+    : IStragglerTarget
 {
     private SiloHostProcess? _silo;
     private IHost? _client;
@@ -20,10 +25,14 @@ public sealed class OrleansQueueTarget(string system, string provider, string? a
 
     public string System { get; } = system;
 
+    public string Durability => durability;
+
+    public IWriteMeter? Writes => writes;
+
     public int MaxMessages => int.MaxValue;
 
-    /// <summary>The Azurite connection string of the silo's storage; null on memory storage.</summary>
-    public string? StorageConnectionString => azuriteConnectionString;
+    /// <summary>The Azurite connection string of the silo's storage; null on other storage.</summary>
+    public string? AzuriteConnectionString => provider == "AzureTable" ? connectionString : null;
 
     private IClusterClient Cluster => _cluster ?? throw new InvalidOperationException("Not started.");
 
@@ -35,9 +44,9 @@ public sealed class OrleansQueueTarget(string system, string provider, string? a
         var siloPort = Loopback.FreePort();
         var gatewayPort = Loopback.FreePort();
         var args = new List<string> { $"--Storage:Provider={provider}", $"--Cluster:ClusterId=oq-bench-{provider.ToLowerInvariant()}" };
-        if (azuriteConnectionString is not null)
+        if (connectionString is not null)
         {
-            args.Add($"--Storage:ConnectionString={azuriteConnectionString}");
+            args.Add($"--Storage:ConnectionString={connectionString}");
         }
 
         _silo = await SiloHostProcess.StartAsync(siloPort, gatewayPort, [.. args]);
@@ -62,19 +71,23 @@ public sealed class OrleansQueueTarget(string system, string provider, string? a
 
     public Task SendAsync(string queue, byte[] body) => Cluster.GetQueue(queue).SendAsync(new OutgoingMessage(body));
 
-    public async Task<IAsyncDisposable> ConsumeAsync(string queue, Action<ReadOnlyMemory<byte>> onMessage) =>
-        await Cluster.GetQueue(queue).SubscribeAsync(new Consumer(onMessage), ConsumerOptions());
+    public async Task<IAsyncDisposable> ConsumeAsync(string queue, Action<ReadOnlyMemory<byte>> onMessage, int prefetch) =>
+        await Cluster.GetQueue(queue).SubscribeAsync(new Consumer(onMessage), ConsumerOptions(prefetch));
 
     /// <summary>Subscribes a consumer, as <see cref="ConsumeAsync"/> does, whose handler fails every delivery.</summary>
     public async Task<IAsyncDisposable> RejectAllAsync(string queue) =>
-        await Cluster.GetQueue(queue).SubscribeAsync(new Rejecter(), ConsumerOptions());
+        await Cluster.GetQueue(queue).SubscribeAsync(new Rejecter(), ConsumerOptions(settings.Prefetch));
 
-    private ConsumerOptions ConsumerOptions() => new()
+    private ConsumerOptions ConsumerOptions(int prefetch)
     {
-        Prefetch = settings.Prefetch,
-        MaxBatchSize = settings.PushBatch,
-        MaxConcurrentCalls = Math.Max(1, settings.Prefetch / settings.PushBatch), // a client object runs calls concurrently
-    };
+        var batch = Math.Min(settings.PushBatch, prefetch);
+        return new()
+        {
+            Prefetch = prefetch,
+            MaxBatchSize = batch,
+            MaxConcurrentCalls = Math.Max(1, prefetch / batch), // a client object runs calls concurrently
+        };
+    }
 
     /// <summary>
     /// Adds <paramref name="count"/> messages in batches of 1,000, eight batches in flight; returns how many were
@@ -129,9 +142,9 @@ public sealed class OrleansQueueTarget(string system, string provider, string? a
 
     public long? PeakMemoryBytes() => _silo is null ? null : ProcessMemory.Peak(_silo.Pid);
 
-    /// <summary>The silo host, and Azurite when the silo stores there.</summary>
+    /// <summary>The silo host, and the storage's processes.</summary>
     public IReadOnlyList<int> ServerProcessIds() =>
-        [.. new[] { _silo?.Pid, azuritePid }.OfType<int>()];
+        _silo is null ? storagePids : [_silo.Pid, .. storagePids];
 
     public async ValueTask DisposeAsync()
     {

@@ -10,7 +10,7 @@ namespace OrleansQueue.Benchmarks;
 /// classic queue, publisher confirms tracked by the client with its publish rate limiter off (the harness keeps 1,000
 /// in flight), manual acks with the prefetch as configured.
 /// </summary>
-public sealed class RabbitMqTarget(string queueType, int port, int? brokerPid, BenchSettings settings) : IStragglerTarget
+public sealed class RabbitMqTarget(string queueType, int port, int? brokerPid) : IStragglerTarget
 {
     private static readonly BasicProperties Persistent = new() { Persistent = true };
     private IConnection? _connection;
@@ -19,6 +19,12 @@ public sealed class RabbitMqTarget(string queueType, int port, int? brokerPid, B
     public string System => $"RabbitMQ {queueType} queue";
 
     public int MaxMessages => int.MaxValue;
+
+    /// <summary>Quorum queues fsync their Raft log, classic queues their message store, before a publisher confirm (both in batches).</summary>
+    public string Durability => Harness.Durability.Fsync;
+
+    /// <summary>The node's disk writes.</summary>
+    public IWriteMeter? Writes { get; } = brokerPid is { } pid ? new ProcIoMeter(pid, "write_bytes", "bytes the Erlang VM wrote to disk (/proc write_bytes)") : null;
 
     public async Task StartAsync()
     {
@@ -39,10 +45,10 @@ public sealed class RabbitMqTarget(string queueType, int port, int? brokerPid, B
     public async Task SendAsync(string queue, byte[] body) =>
         await _publisher!.BasicPublishAsync(string.Empty, queue, mandatory: true, Persistent, body);
 
-    public async Task<IAsyncDisposable> ConsumeAsync(string queue, Action<ReadOnlyMemory<byte>> onMessage)
+    public async Task<IAsyncDisposable> ConsumeAsync(string queue, Action<ReadOnlyMemory<byte>> onMessage, int prefetch)
     {
         var channel = await _connection!.CreateChannelAsync();
-        await channel.BasicQosAsync(0, (ushort)settings.Prefetch, global: false);
+        await channel.BasicQosAsync(0, checked((ushort)prefetch), global: false);
         var consumer = new AsyncEventingBasicConsumer(channel);
         consumer.ReceivedAsync += async (_, delivery) =>
         {

@@ -48,6 +48,10 @@ public sealed class StreamsTarget(string azuriteConnectionString, int? azuritePi
 
     public int MaxMessages { get; } = maxMessages;
 
+    public string Durability => Harness.Durability.Emulator;
+
+    public IWriteMeter? Writes { get; } = azuritePid is { } pid ? ProcIoMeter.AzuriteRequests(pid) : null;
+
     internal static void Deliver(string stream, byte[] body)
     {
         if (Consumers.TryGetValue(stream, out var consumer))
@@ -81,7 +85,7 @@ public sealed class StreamsTarget(string azuriteConnectionString, int? azuritePi
 
     public Task SendAsync(string queue, byte[] body) => _streams!.GetStream<byte[]>(StreamId.Create(Namespace, queue)).OnNextAsync(body);
 
-    public Task<IAsyncDisposable> ConsumeAsync(string queue, Action<ReadOnlyMemory<byte>> onMessage)
+    public Task<IAsyncDisposable> ConsumeAsync(string queue, Action<ReadOnlyMemory<byte>> onMessage, int prefetch)
     {
         Consumers[queue] = onMessage;
         return Task.FromResult<IAsyncDisposable>(new Removal(queue));
