@@ -118,7 +118,7 @@ postgres_start() {
   # Default durability: nothing here turns fsync, synchronous_commit or full_page_writes off.
   [ "$(id -u)" -eq 0 ] && touch "$dir/postgres.log" && chown postgres: "$dir/postgres.log"
   _pg_as "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/run" start >/dev/null
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/run -c shared_preload_libraries=pg_stat_statements" start >/dev/null
   # The application role and database, once.
   local password
   password=$(cat "$dir/password")

@@ -9,7 +9,8 @@ using OrleansQueue.Tests.Infrastructure;
 //   bash .ci/bench            full run (minutes; alone on the machine)
 //   bash .ci/bench --smoke    a few messages per workload: checks the harness works, measures nothing
 // Options: --systems oq-postgres,oq-table,oq-memory,rabbit-quorum,rabbit-classic,streams
-//          --workloads w1,w5,w2,w3,matrix,w4,w6  --messages N  --backlog N  --matrix-mb N  --json path  --markdown path.
+//          --workloads w1,w5,w2,w3,matrix,w4,w6  --messages N  --backlog N  --json path  --markdown path
+//          --matrix-mb N (message bytes per matrix cell)  --matrix-sizes 256,16384,65536  --matrix-queues 1,8,32 (part of the matrix).
 // RabbitMQ's port comes from RABBITMQ_PORT, its Erlang VM process id from RABBITMQ_PID; PostgreSQL's connection
 // string from ORLEANSQUEUE_BENCH_POSTGRES (a database of the benchmark's own), its server's process id from POSTGRES_PID.
 if (args is [OrleansFloor.SiloCommand, var floorSiloPort, var floorGatewayPort, var floorStorage, var floorTable])
@@ -61,6 +62,12 @@ var machine = $"{Environment.ProcessorCount} cores, {Math.Round(GC.GetGCMemoryIn
 
 var only = options.GetValueOrDefault("workloads")?.ToLowerInvariant().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 bool Runs(string workload) => only is null || only.Contains(workload);
+
+// --matrix-sizes 256,16384 and --matrix-queues 1,32 run part of the matrix (to look into one cell).
+int[] MatrixPart(string option, int[] all) =>
+    options.GetValueOrDefault(option)?.Split(',').Select(int.Parse).Where(all.Contains).ToArray() ?? all;
+var matrixSizes = MatrixPart("matrix-sizes", Workloads.MatrixSizes);
+var matrixQueues = MatrixPart("matrix-queues", Workloads.MatrixQueues);
 
 await using var azurite = new AzuriteFixture(inMemoryPersistence: true);
 _ = Task.Run(async () =>
@@ -146,16 +153,16 @@ foreach (var system in systems)
 
         if (target is not StreamsTarget && Runs("matrix"))
         {
-            foreach (var size in Workloads.MatrixSizes)
+            foreach (var size in matrixSizes)
             {
-                foreach (var queues in Workloads.MatrixQueues)
+                foreach (var queues in matrixQueues)
                 {
                     results.Add(Print(await workloads.MatrixCellAsync(target, size, queues)));
                 }
             }
 
             // The storage's floor for each message size, right after the cells, with the silo idle.
-            foreach (var size in Workloads.MatrixSizes)
+            foreach (var size in matrixSizes)
             {
                 if (target is OrleansQueueTarget { System: Report.PostgreSql })
                 {
@@ -194,7 +201,7 @@ foreach (var (name, met, detail) in Report.Targets(results))
 }
 
 // Only a full run replaces results/latest.json (the README's table); smoke and partial runs go beside it, git-ignored.
-var partial = options.Keys.Any(k => k is "systems" or "workloads" or "messages" or "backlog" or "matrix-mb");
+var partial = options.Keys.Any(k => k is "systems" or "workloads" or "messages" or "backlog" or "matrix-mb" or "matrix-sizes" or "matrix-queues");
 var json = options.GetValueOrDefault("json") ?? Path.Combine(Repository.Root, "tests", "OrleansQueue.Benchmarks", "results",
     smoke ? "smoke.json" : partial ? "partial.json" : "latest.json");
 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(json))!);
