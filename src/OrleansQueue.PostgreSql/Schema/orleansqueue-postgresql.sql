@@ -18,6 +18,9 @@ CREATE TABLE IF NOT EXISTS orleansqueue_grain_state (
     written_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (service_id, grain_id, state_name)
 );
+-- Records up to about 8 KB stay in the row (PostgreSQL moves a row's large values out to its TOAST table from 2 KB
+-- by default, which costs a TOAST write and index entry per 2 KB chunk on every rewrite of a small chunk record).
+ALTER TABLE orleansqueue_grain_state SET (toast_tuple_target = 8160);
 
 CREATE TABLE IF NOT EXISTS orleansqueue_membership_version (
     deploymentid text        PRIMARY KEY,
