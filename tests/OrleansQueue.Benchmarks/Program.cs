@@ -151,6 +151,21 @@ foreach (var system in systems)
             results.Add(Print(await PostgreSqlFloor.RunAsync(postgres!, settings.PacedRates[0], settings.PacedSeconds)));
         }
 
+        if (target is OrleansQueueTarget { System: Report.Reference or Report.PostgreSql } oq && Runs("w4"))
+        {
+            foreach (var row in await workloads.W4Async(oq))
+            {
+                results.Add(Print(row));
+            }
+        }
+
+        if (target is OrleansQueueTarget storm && Runs("w6"))
+        {
+            // After W4, so that the W4 row's silo peak memory is W4's own.
+            results.Add(Print(await workloads.W6Async(storm)));
+        }
+
+        // Last: its large messages raise the silo's peak memory, which W4 reports.
         if (target is not StreamsTarget && Runs("matrix"))
         {
             foreach (var size in matrixSizes)
@@ -174,21 +189,15 @@ foreach (var system in systems)
                 }
             }
         }
-
-        if (target is OrleansQueueTarget { System: Report.Reference or Report.PostgreSql } oq && Runs("w4"))
-        {
-            foreach (var row in await workloads.W4Async(oq))
-            {
-                results.Add(Print(row));
-            }
-        }
-
-        if (target is OrleansQueueTarget storm && Runs("w6"))
-        {
-            // After W4, so that the W4 row's silo peak memory is W4's own.
-            results.Add(Print(await workloads.W6Async(storm)));
-        }
     }
+}
+
+// PostgreSQL's W3 floor beside the Orleans round trip measured after OrleansQueue's W3 on Azurite: what any durable
+// confirm on Orleans and PostgreSQL costs at least (both measured with the silos idle).
+if (results.FirstOrDefault(r => r.System == OrleansFloor.RoundTripSystemName) is { } trip
+    && results.FirstOrDefault(r => r.System == PostgreSqlFloor.SystemName && r.Workload.StartsWith("W3", StringComparison.Ordinal)) is { } commit)
+{
+    results.AddRange(LowerBound.Rows(trip, commit, settings.PacedRates[0], postgreSql: true).Select(Print));
 }
 
 var markdown = Report.Markdown(results, machine);

@@ -35,6 +35,16 @@ public static class OrleansQueuePostgreSqlSiloBuilderExtensions
             throw new OrleansConfigurationException($"{nameof(PostgreSqlQueueStorageOptions)}.{nameof(PostgreSqlQueueStorageOptions.ConnectionString)} is required for grain storage '{name}'.");
         }
 
+        if (options.MaxWritesPerCommit is < 1 or > 1000)
+        {
+            throw new OrleansConfigurationException($"{nameof(PostgreSqlQueueStorageOptions)}.{nameof(PostgreSqlQueueStorageOptions.MaxWritesPerCommit)} is {options.MaxWritesPerCommit} for grain storage '{name}'; it must be 1 to 1,000.");
+        }
+
+        if (options.MaxConcurrentCommits is < 1 or > 64)
+        {
+            throw new OrleansConfigurationException($"{nameof(PostgreSqlQueueStorageOptions)}.{nameof(PostgreSqlQueueStorageOptions.MaxConcurrentCommits)} is {options.MaxConcurrentCommits} for grain storage '{name}'; it must be 1 to 64.");
+        }
+
         QueueStorageSerializer.Check(options.Encoding);
         builder.Services.AddGrainStorage(name, (services, key) => new PostgreSqlGrainStorage(
             key, options, services.GetRequiredService<IOptions<ClusterOptions>>(), services,

@@ -10,6 +10,19 @@ public sealed class PostgreSqlQueueStorageOptions
     /// </summary>
     public string ConnectionString { get; set; } = "";
 
+    /// <summary>
+    /// Most record writes in one transaction. Writes that arrive while others are committing are sent together, in one
+    /// round trip, and stored by one commit (one WAL flush), each still conditional on its own version. Default 64;
+    /// 1 to 1,000 (1: each write is a transaction of its own).
+    /// </summary>
+    public int MaxWritesPerCommit { get; set; } = 64;
+
+    /// <summary>
+    /// Most transactions of record writes running at once, each on a connection of its own (the silo's other
+    /// statements, reads and the set-up, use further pooled connections). Default 4; 1 to 64.
+    /// </summary>
+    public int MaxConcurrentCommits { get; set; } = 4;
+
     /// <summary>How records are encoded; default <see cref="QueueStorageEncoding.Binary"/>. Every silo must use the same.</summary>
     public QueueStorageEncoding Encoding { get; set; } = QueueStorageEncoding.Binary;
 }

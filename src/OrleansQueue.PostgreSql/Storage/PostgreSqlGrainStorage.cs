@@ -12,10 +12,11 @@ namespace OrleansQueue.PostgreSql;
 
 /// <summary>
 /// Grain storage on PostgreSQL for OrleansQueue's records: one row per grain and state name in
-/// <see cref="PostgreSqlSchema.StateTable"/>, its <c>version</c> the ETag. Every write is one statement in its own
-/// transaction, so a write that returned is committed (with PostgreSQL's default <c>synchronous_commit = on</c>, flushed
-/// to the write-ahead log on disk). A write with an ETag that is not the stored version (or no ETag over a stored row)
-/// changes nothing and throws <see cref="InconsistentStateException"/>. Clearing deletes the row.
+/// <see cref="PostgreSqlSchema.StateTable"/>, its <c>version</c> the ETag. Every write is one conditional statement;
+/// writes that arrive together share a transaction (<see cref="PostgreSqlCommitGroups"/>), and a write returns once its
+/// transaction committed (with PostgreSQL's default <c>synchronous_commit = on</c>, flushed to the write-ahead log on
+/// disk). A write with an ETag that is not the stored version (or no ETag over a stored row) changes nothing and
+/// throws <see cref="InconsistentStateException"/>. Clearing deletes the row.
 /// </summary>
 internal sealed partial class PostgreSqlGrainStorage : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>, IAsyncDisposable
 {
@@ -26,7 +27,7 @@ internal sealed partial class PostgreSqlGrainStorage : IGrainStorage, ILifecycle
         "ON CONFLICT DO NOTHING RETURNING version";
     private static readonly string UpdateSql =
         $"UPDATE {PostgreSqlSchema.StateTable} SET payload = $4, version = version + 1, written_at = now() WHERE {Columns} AND version = $5 RETURNING version";
-    private static readonly string DeleteSql = $"DELETE FROM {PostgreSqlSchema.StateTable} WHERE {Columns} AND version = $4";
+    private static readonly string DeleteSql = $"DELETE FROM {PostgreSqlSchema.StateTable} WHERE {Columns} AND version = $4 RETURNING version";
 
     private readonly string _name;
     private readonly PostgreSqlQueueStorageOptions _options;
@@ -34,6 +35,7 @@ internal sealed partial class PostgreSqlGrainStorage : IGrainStorage, ILifecycle
     private readonly IGrainStorageSerializer _serializer;
     private readonly ILogger _logger;
     private readonly NpgsqlDataSource _dataSource;
+    private readonly PostgreSqlCommitGroups _commits;
 
     public PostgreSqlGrainStorage(string name, PostgreSqlQueueStorageOptions options, IOptions<ClusterOptions> cluster,
         IServiceProvider services, ILogger<PostgreSqlGrainStorage> logger)
@@ -44,6 +46,7 @@ internal sealed partial class PostgreSqlGrainStorage : IGrainStorage, ILifecycle
         _serializer = Hosting.QueueStorageSerializer.Create(options.Encoding, services);
         _logger = logger;
         _dataSource = CreateDataSource(options.ConnectionString);
+        _commits = new PostgreSqlCommitGroups(_dataSource, options.MaxWritesPerCommit, options.MaxConcurrentCommits);
     }
 
     /// <summary>
@@ -130,17 +133,17 @@ internal sealed partial class PostgreSqlGrainStorage : IGrainStorage, ILifecycle
     {
         var payload = _serializer.Serialize(grainState.State).ToArray();
         var expected = ParseETag(grainState.ETag, stateName, grainId);
-        await using var command = Command(expected is null ? InsertSql : UpdateSql, stateName, grainId);
+        var command = BatchCommand(expected is null ? InsertSql : UpdateSql, stateName, grainId);
         command.Parameters.Add(new NpgsqlParameter<byte[]> { NpgsqlDbType = NpgsqlDbType.Bytea, TypedValue = payload });
         if (expected is { } version)
         {
             command.Parameters.Add(new NpgsqlParameter<long> { NpgsqlDbType = NpgsqlDbType.Bigint, TypedValue = version });
         }
 
-        object? written;
+        long? written;
         try
         {
-            written = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            written = await _commits.ExecuteAsync(command, payload.Length, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsConnectionFailure(ex))
         {
@@ -163,9 +166,19 @@ internal sealed partial class PostgreSqlGrainStorage : IGrainStorage, ILifecycle
     {
         if (ParseETag(grainState.ETag, stateName, grainId) is { } version)
         {
-            await using var command = Command(DeleteSql, stateName, grainId);
+            var command = BatchCommand(DeleteSql, stateName, grainId);
             command.Parameters.Add(new NpgsqlParameter<long> { NpgsqlDbType = NpgsqlDbType.Bigint, TypedValue = version });
-            if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+            long? deleted;
+            try
+            {
+                deleted = await _commits.ExecuteAsync(command, 0, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsConnectionFailure(ex))
+            {
+                throw; // as a write: the caller reloads
+            }
+
+            if (deleted is null)
             {
                 throw Conflict("delete", stateName, grainId, grainState.ETag);
             }
@@ -207,10 +220,22 @@ internal sealed partial class PostgreSqlGrainStorage : IGrainStorage, ILifecycle
     private NpgsqlCommand Command(string sql, string stateName, GrainId grainId)
     {
         var command = _dataSource.CreateCommand(sql);
-        command.Parameters.Add(new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = _serviceId });
-        command.Parameters.Add(new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = grainId.ToString() });
-        command.Parameters.Add(new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = stateName });
+        AddKey(command.Parameters, stateName, grainId);
         return command;
+    }
+
+    private NpgsqlBatchCommand BatchCommand(string sql, string stateName, GrainId grainId)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        AddKey(command.Parameters, stateName, grainId);
+        return command;
+    }
+
+    private void AddKey(NpgsqlParameterCollection parameters, string stateName, GrainId grainId)
+    {
+        parameters.Add(new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = _serviceId });
+        parameters.Add(new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = grainId.ToString() });
+        parameters.Add(new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = stateName });
     }
 
     private static long? ParseETag(string? etag, string stateName, GrainId grainId) =>
@@ -226,7 +251,11 @@ internal sealed partial class PostgreSqlGrainStorage : IGrainStorage, ILifecycle
             storedEtag: null, currentEtag: etag);
     }
 
-    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _commits.DisposeAsync().ConfigureAwait(false);
+        await _dataSource.DisposeAsync().ConfigureAwait(false);
+    }
 
     [LoggerMessage((int)LogEvent.PostgreSqlConnectionLost, LogLevel.Warning, "Storage {Name}: a PostgreSQL connection was lost ({Reason}); idle connections are dropped and new ones opened")]
     private partial void LogConnectionLost(string name, string reason);

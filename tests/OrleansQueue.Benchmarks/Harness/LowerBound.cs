@@ -22,15 +22,22 @@ public static class LowerBound
     public const string EstimateSystemName = "Estimate: the same, independent";
     public const string ModelSystemName = "Model: the same, with one write in flight";
 
+    /// <summary>The same three rows for PostgreSQL: an Orleans round trip plus one PostgreSQL commit (<see cref="PostgreSqlFloor"/>).</summary>
+    public const string PostgreSqlSystemName = "Lower bound: Orleans call, no storage + PostgreSQL commit, any pairing";
+    public const string PostgreSqlEstimateSystemName = "Estimate: the same on PostgreSQL, independent";
+    public const string PostgreSqlModelSystemName = "Model: the same on PostgreSQL, with one write in flight";
+
     /// <summary>Whether <paramref name="system"/> is one of the rows computed here (they are not run).</summary>
-    public static bool IsComputed(string system) => system is SystemName or EstimateSystemName or ModelSystemName;
+    public static bool IsComputed(string system) =>
+        system is SystemName or EstimateSystemName or ModelSystemName or PostgreSqlSystemName or PostgreSqlEstimateSystemName or PostgreSqlModelSystemName;
 
     /// <summary>
     /// The bound, the estimate and the model (messages sent at <paramref name="perSecond"/>); none when either row
     /// has no samples.
     /// </summary>
-    public static IReadOnlyList<BenchResult> Rows(BenchResult? roundTrip, BenchResult? write, int perSecond)
+    public static IReadOnlyList<BenchResult> Rows(BenchResult? roundTrip, BenchResult? write, int perSecond, bool postgreSql = false)
     {
+        var storage = postgreSql ? "a PostgreSQL commit" : "an Azurite write";
         if (roundTrip is not { LatencyTicks: { Length: > 0 } r } || write is not { LatencyTicks: { Length: > 0 } w })
         {
             return [];
@@ -40,7 +47,8 @@ public static class LowerBound
         var second = w.Order().ToArray();
         var bound = new BenchResult
         {
-            System = SystemName,
+            System = postgreSql ? PostgreSqlSystemName : SystemName,
+            Durability = write.Durability,
             Workload = roundTrip.Workload,
             Messages = first.Length,
             Confirmed = first.Length,
@@ -48,12 +56,12 @@ public static class LowerBound
             P50Ms = Recorder.Ms(SumQuantile.LeastOverAnyPairing(first, second, 0.50)),
             P99Ms = Recorder.Ms(SumQuantile.LeastOverAnyPairing(first, second, 0.99)),
             P999Ms = Recorder.Ms(SumQuantile.LeastOverAnyPairing(first, second, 0.999)),
-            Note = $"the least each percentile of a round trip above plus an Azurite write can be, however slow calls and slow writes coincide: " +
+            Note = $"the least each percentile of a round trip above plus {storage} can be, however slow calls and slow writes coincide: " +
                 "no durable confirm with these parts is faster",
         };
         var estimate = bound with
         {
-            System = EstimateSystemName,
+            System = postgreSql ? PostgreSqlEstimateSystemName : EstimateSystemName,
             P50Ms = Recorder.Ms(SumQuantile.Of(first, second, 0.50)),
             P99Ms = Recorder.Ms(SumQuantile.Of(first, second, 0.99)),
             P999Ms = Recorder.Ms(SumQuantile.Of(first, second, 0.999)),
@@ -62,7 +70,7 @@ public static class LowerBound
         var modelled = Recorder.Percentiles(SingleWriterModel.Latencies(r, w, System.Diagnostics.Stopwatch.Frequency / perSecond));
         var model = bound with
         {
-            System = ModelSystemName,
+            System = postgreSql ? PostgreSqlModelSystemName : ModelSystemName,
             P50Ms = modelled?.P50,
             P99Ms = modelled?.P99,
             P999Ms = modelled?.P999,
