@@ -41,8 +41,8 @@ public sealed class PostgreSqlGrainStorageTests(PostgreSqlGrainStorageTests.Serv
         }
     }
 
-    private PostgreSqlGrainStorage Storage(QueueStorageEncoding encoding = QueueStorageEncoding.Binary, string serviceId = "contract") =>
-        new("queues", new PostgreSqlQueueStorageOptions { ConnectionString = server.PostgreSql.ConnectionString, Encoding = encoding },
+    private PostgreSqlGrainStorage Storage(QueueStorageEncoding encoding = QueueStorageEncoding.Binary, string serviceId = "contract", int maxConcurrentCommits = 4) =>
+        new("queues", new PostgreSqlQueueStorageOptions { ConnectionString = server.PostgreSql.ConnectionString, Encoding = encoding, MaxConcurrentCommits = maxConcurrentCommits },
             MsOptions.Create(new ClusterOptions { ClusterId = "contract", ServiceId = serviceId }), server.Services,
             NullLogger<PostgreSqlGrainStorage>.Instance);
 
@@ -108,6 +108,53 @@ public sealed class PostgreSqlGrainStorageTests(PostgreSqlGrainStorageTests.Serv
 
         var read = await ReadAsync(storage, grain);
         Assert.Equal(("2", "v2"), (read.ETag, read.State!.Text));
+    }
+
+    [Fact]
+    public async Task WritesThatArriveTogether_ShareCommits_AndAConflictFailsOnlyItsOwnWrite()
+    {
+        await using var storage = Storage(maxConcurrentCommits: 1);
+        var stored = Enumerable.Range(0, 10).Select(_ => NewGrain()).ToArray();
+        foreach (var grain in stored)
+        {
+            await storage.WriteStateAsync(StateName, grain, State("v1"));
+        }
+
+        // 60 writes at once into one committer: 50 new records and 10 with a stale version, interleaved.
+        var fresh = Enumerable.Range(0, 50).Select(_ => NewGrain()).ToArray();
+        var writes = new List<(GrainId Grain, bool Stale, Task Write)>();
+        for (var i = 0; i < 50; i++)
+        {
+            writes.Add((fresh[i], false, storage.WriteStateAsync(StateName, fresh[i], State($"new {i}"))));
+            if (i % 5 == 0)
+            {
+                var grain = stored[i / 5];
+                writes.Add((grain, true, storage.WriteStateAsync(StateName, grain, State("stale", etag: "7"))));
+            }
+        }
+
+        foreach (var (grain, stale, write) in writes)
+        {
+            if (stale)
+            {
+                await Assert.ThrowsAsync<InconsistentStateException>(() => write);
+                Assert.Equal(("1", "v1"), ((await ReadAsync(storage, grain)).ETag, (await ReadAsync(storage, grain)).State!.Text));
+            }
+            else
+            {
+                await write;
+                Assert.Equal("1", (await ReadAsync(storage, grain)).ETag);
+            }
+        }
+
+        // Rows written by one transaction share its id (xmin): 50 records in far fewer transactions than writes.
+        await using var connection = new Npgsql.NpgsqlConnection(server.PostgreSql.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(
+            $"SELECT count(DISTINCT xmin::text) FROM {PostgreSqlSchema.StateTable} WHERE service_id = 'contract' AND grain_id = ANY($1)", connection);
+        command.Parameters.AddWithValue(fresh.Select(g => g.ToString()).ToArray());
+        var transactions = (long)(await command.ExecuteScalarAsync())!;
+        Assert.InRange(transactions, 1, 10);
     }
 
     [Fact]
