@@ -49,6 +49,8 @@ public sealed class OrleansQueueTarget(
             args.Add($"--Storage:ConnectionString={connectionString}");
         }
 
+        // ORLEANSQUEUE_BENCH_SILO_ARGS: more silo host settings for an experiment, e.g. "--OrleansQueue:ActiveSegments=64".
+        args.AddRange((Environment.GetEnvironmentVariable("ORLEANSQUEUE_BENCH_SILO_ARGS") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries));
         _silo = await SiloHostProcess.StartAsync(siloPort, gatewayPort, [.. args]);
         _client = new HostBuilder()
             .UseOrleansClient(c =>
