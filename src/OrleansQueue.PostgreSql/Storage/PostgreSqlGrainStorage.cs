@@ -131,10 +131,10 @@ internal sealed partial class PostgreSqlGrainStorage : IGrainStorage, ILifecycle
 
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken)
     {
-        var payload = _serializer.Serialize(grainState.State).ToArray();
+        var payload = _serializer.Serialize(grainState.State).ToMemory(); // no copy: Npgsql writes it as it is
         var expected = ParseETag(grainState.ETag, stateName, grainId);
         var command = BatchCommand(expected is null ? InsertSql : UpdateSql, stateName, grainId);
-        command.Parameters.Add(new NpgsqlParameter<byte[]> { NpgsqlDbType = NpgsqlDbType.Bytea, TypedValue = payload });
+        command.Parameters.Add(new NpgsqlParameter<ReadOnlyMemory<byte>> { NpgsqlDbType = NpgsqlDbType.Bytea, TypedValue = payload });
         if (expected is { } version)
         {
             command.Parameters.Add(new NpgsqlParameter<long> { NpgsqlDbType = NpgsqlDbType.Bigint, TypedValue = version });
