@@ -63,11 +63,12 @@ var machine = $"{Environment.ProcessorCount} cores, {Math.Round(GC.GetGCMemoryIn
 var only = options.GetValueOrDefault("workloads")?.ToLowerInvariant().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 bool Runs(string workload) => only is null || only.Contains(workload);
 
-// --matrix-sizes 256,16384 and --matrix-queues 1,32 run part of the matrix (to look into one cell).
-int[] MatrixPart(string option, int[] all) =>
-    options.GetValueOrDefault(option)?.Split(',').Select(int.Parse).Where(all.Contains).ToArray() ?? all;
-var matrixSizes = MatrixPart("matrix-sizes", Workloads.MatrixSizes);
-var matrixQueues = MatrixPart("matrix-queues", Workloads.MatrixQueues);
+// --matrix-sizes 256,16384 and --matrix-queues 1,32 run part of the matrix (to look into one cell); the smoke run
+// takes the corners (256 B and 64 KiB × 1 and 8 queues), enough to prove every path of the harness works.
+int[] MatrixPart(string option, int[] all, int[] smokePart) =>
+    options.GetValueOrDefault(option)?.Split(',').Select(int.Parse).Where(all.Contains).ToArray() ?? (smoke ? smokePart : all);
+var matrixSizes = MatrixPart("matrix-sizes", Workloads.MatrixSizes, [256, 64 * 1024]);
+var matrixQueues = MatrixPart("matrix-queues", Workloads.MatrixQueues, [1, 8]);
 
 await using var azurite = new AzuriteFixture(inMemoryPersistence: true);
 _ = Task.Run(async () =>
