@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A private PostgreSQL cluster for OrleansQueue: a plain background server (no system service), its data under
-# $POSTGRES_DIR, listening on 127.0.0.1 only, with PostgreSQL's default durability (fsync and synchronous_commit on).
+# $POSTGRES_DIR, listening on 127.0.0.1 only, with PostgreSQL's default durability (fsync and synchronous_commit on)
+# and pg_stat_statements loaded (CREATE EXTENSION pg_stat_statements in a database to read where its time goes).
 #
 #   bash .ci/postgres.sh start | stop | status | schema | url
 #
