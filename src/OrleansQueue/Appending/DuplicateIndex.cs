@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Numerics;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -11,16 +12,25 @@ namespace OrleansQueue.Appending;
 /// than <paramref name="window"/> are forgotten (<see cref="Trim"/>), and beyond <paramref name="maxIds"/> the oldest go.
 /// A zero window turns duplicate detection off: nothing is remembered.
 /// </summary>
+/// <remarks>
+/// Compact, because every busy queue holds up to <paramref name="maxIds"/> ids for the whole window: the ids in the
+/// order remembered in a ring of 32-byte entries (key, sequence number, time), and an open-addressing table (linear
+/// probing) of ring positions, one int a slot, at most half full: about 40 bytes an id where a dictionary beside a
+/// queue took 80 and more. Both grow by doubling (the ring up to <paramref name="maxIds"/>); an idle queue holds none.
+/// An id remembered again points the table at its newer entry; its older entry only holds its place in line.
+/// </remarks>
 internal sealed class DuplicateIndex(TimeSpan window, int maxIds)
 {
-    private readonly Dictionary<UInt128, (long Seq, DateTimeOffset At)> _bySeq = [];
-    private readonly Queue<(UInt128 Key, DateTimeOffset At)> _order = new();
+    private Entry[] _ring = [];
+    private int _head;
+    private int _count;
+    private int[] _slots = [];
 
     /// <summary>Whether duplicate detection is on (a window above zero).</summary>
     public bool Enabled => window > TimeSpan.Zero;
 
     /// <summary>Ids remembered.</summary>
-    public int Count => _bySeq.Count;
+    public int Count { get; private set; }
 
     /// <summary>
     /// The duplicate-detection key of an id: the first 128 bits of the SHA-256 of its UTF-8 bytes. Two different ids
@@ -46,9 +56,9 @@ internal sealed class DuplicateIndex(TimeSpan window, int maxIds)
 
     public bool TryGet(UInt128 key, out long seq)
     {
-        var found = _bySeq.TryGetValue(key, out var entry);
-        seq = entry.Seq;
-        return found;
+        var slot = Find(key);
+        seq = slot >= 0 ? _ring[_slots[slot] - 1].Seq : 0;
+        return slot >= 0;
     }
 
     /// <summary>Remembers a stored id (oldest first); beyond the cap the oldest is forgotten.</summary>
@@ -59,19 +69,36 @@ internal sealed class DuplicateIndex(TimeSpan window, int maxIds)
             return;
         }
 
-        _bySeq[key] = (seq, enqueuedAt);
-        _order.Enqueue((key, enqueuedAt));
-        while (_order.Count > maxIds)
+        if (_count >= maxIds)
         {
             ForgetOldest();
+        }
+
+        if (_count == _ring.Length)
+        {
+            Grow();
+        }
+
+        var position = (_head + _count) % _ring.Length;
+        _ring[position] = new Entry(key, seq, enqueuedAt.UtcTicks);
+        _count++;
+        var slot = Find(key);
+        if (slot >= 0)
+        {
+            _slots[slot] = position + 1; // the newer entry; the older one keeps only its place in line
+        }
+        else
+        {
+            Insert(key, position);
+            Count++;
         }
     }
 
     /// <summary>Forgets ids older than the window.</summary>
     public void Trim(DateTimeOffset now)
     {
-        var horizon = now - window;
-        while (_order.TryPeek(out var oldest) && oldest.At < horizon)
+        var horizon = (now - window).UtcTicks;
+        while (_count > 0 && _ring[_head].At < horizon)
         {
             ForgetOldest();
         }
@@ -79,11 +106,98 @@ internal sealed class DuplicateIndex(TimeSpan window, int maxIds)
 
     private void ForgetOldest()
     {
-        var (key, at) = _order.Dequeue();
-        // An id sent again after its window has a newer entry: keep that one.
-        if (_bySeq.TryGetValue(key, out var entry) && entry.At == at)
+        var position = _head;
+        var oldest = _ring[position];
+        _head = (_head + 1) % _ring.Length;
+        _count--;
+        var slot = Find(oldest.Key);
+        if (slot >= 0 && _slots[slot] == position + 1)
         {
-            _bySeq.Remove(key);
+            Delete(slot);
+            Count--;
         }
     }
+
+    /// <summary>Doubles the ring (at most to the cap), oldest first from 0, and rebuilds the table for it.</summary>
+    private void Grow()
+    {
+        var capacity = (int)Math.Min(Math.Max(16L, _ring.Length * 2L), Math.Max(1, maxIds));
+        var ring = new Entry[capacity];
+        for (var i = 0; i < _count; i++)
+        {
+            ring[i] = _ring[(_head + i) % _ring.Length];
+        }
+
+        _ring = ring;
+        _head = 0;
+        _slots = new int[(int)BitOperations.RoundUpToPowerOf2((uint)capacity * 2)];
+        for (var i = 0; i < _count; i++)
+        {
+            var slot = Find(ring[i].Key);
+            if (slot >= 0)
+            {
+                _slots[slot] = i + 1; // newer than the entry found
+            }
+            else
+            {
+                Insert(ring[i].Key, i);
+            }
+        }
+    }
+
+    private static int Home(UInt128 key, int mask) => (int)(ulong)key & mask;
+
+    /// <summary>The table slot that points at <paramref name="key"/>'s entry, or -1.</summary>
+    private int Find(UInt128 key)
+    {
+        if (Count == 0 || _slots.Length == 0)
+        {
+            return -1;
+        }
+
+        var mask = _slots.Length - 1;
+        for (var i = Home(key, mask); _slots[i] != 0; i = (i + 1) & mask)
+        {
+            if (_ring[_slots[i] - 1].Key == key)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private void Insert(UInt128 key, int position)
+    {
+        var mask = _slots.Length - 1;
+        var i = Home(key, mask);
+        while (_slots[i] != 0)
+        {
+            i = (i + 1) & mask;
+        }
+
+        _slots[i] = position + 1;
+    }
+
+    /// <summary>Empties <paramref name="slot"/> and moves later entries of its probe run back so every key stays reachable (Knuth's algorithm R).</summary>
+    private void Delete(int slot)
+    {
+        var mask = _slots.Length - 1;
+        var hole = slot;
+        _slots[hole] = 0;
+        for (var j = (hole + 1) & mask; _slots[j] != 0; j = (j + 1) & mask)
+        {
+            var home = Home(_ring[_slots[j] - 1].Key, mask);
+            // The entry at j may fill the hole unless its home lies cyclically in (hole, j].
+            var stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
+            if (!stays)
+            {
+                _slots[hole] = _slots[j];
+                _slots[j] = 0;
+                hole = j;
+            }
+        }
+    }
+
+    private readonly record struct Entry(UInt128 Key, long Seq, long At);
 }

@@ -56,4 +56,65 @@ public sealed class DuplicateIndexTests
         Assert.False(index.Enabled);
         Assert.False(index.TryGet("a", out _));
     }
+
+    [Theory]
+    [InlineData(1, 5)]
+    [InlineData(3, 20)]
+    [InlineData(50, 40)]
+    [InlineData(1000, 3000)]
+    public void AgreesWithADictionaryAndAQueue_OverRandomRemembersTrimsAndRepeats(int maxIds, int distinctIds)
+    {
+        // The reference: what the index keeps, written the plain way.
+        var bySeq = new Dictionary<UInt128, long>();
+        var order = new Queue<(UInt128 Key, long Seq, long At)>();
+        var window = TimeSpan.FromMinutes(10);
+        var index = new DuplicateIndex(window, maxIds);
+        var random = new Random(maxIds * 31 + distinctIds);
+        var keys = Enumerable.Range(0, distinctIds).Select(i => DuplicateIndex.Hash($"id-{i}")).ToArray();
+        var now = T0;
+        for (var step = 0; step < 20_000; step++)
+        {
+            now += TimeSpan.FromMilliseconds(random.Next(0, 200));
+            if (random.Next(10) == 0)
+            {
+                index.Trim(now);
+                while (order.TryPeek(out var oldest) && oldest.At < (now - window).UtcTicks)
+                {
+                    Forget();
+                }
+            }
+            else
+            {
+                var key = keys[random.Next(keys.Length)];
+                index.Remember(key, step, now);
+                bySeq[key] = step;
+                order.Enqueue((key, step, now.UtcTicks));
+                while (order.Count > maxIds)
+                {
+                    Forget();
+                }
+            }
+
+            if (step % 97 == 0 || distinctIds <= 40)
+            {
+                Assert.Equal(bySeq.Count, index.Count);
+                foreach (var key in keys)
+                {
+                    var expected = bySeq.TryGetValue(key, out var entry);
+                    Assert.Equal(expected, index.TryGet(key, out var seq));
+                    Assert.Equal(expected ? entry : 0, seq);
+                }
+            }
+        }
+
+        void Forget()
+        {
+            // An id remembered again has a newer entry: keep that one.
+            var (key, seq, _) = order.Dequeue();
+            if (bySeq.TryGetValue(key, out var newest) && newest == seq)
+            {
+                bySeq.Remove(key);
+            }
+        }
+    }
 }
