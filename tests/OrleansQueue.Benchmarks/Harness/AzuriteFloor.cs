@@ -23,24 +23,9 @@ public static class AzuriteFloor
         {
             var row = new TableEntity("floor", "row") { ["Body"] = new byte[Recorder.BodySize] };
             var etag = await UpsertAsync(table, row);
-            for (var i = 0; i < 1000; i++)
-            {
-                etag = await ReplaceAsync(table, row, etag); // warm-up
-            }
-
-            var count = (int)(perSecond * seconds);
-            var ticks = new long[count];
-            var watch = Stopwatch.StartNew();
-            for (var i = 0; i < count; i++)
-            {
-                await Pacing.WaitForTurnAsync(watch, i, perSecond);
-                var start = Stopwatch.GetTimestamp();
-                etag = await ReplaceAsync(table, row, etag);
-                ticks[i] = Stopwatch.GetTimestamp() - start;
-            }
-
-            return BenchResult.Paced(SystemName, perSecond, ticks, watch.Elapsed,
-                "one table write per message, one at a time, the silo idle: the least a durable send on Azurite costs") with { Durability = Durability.Emulator };
+            return await Pacing.FloorRowAsync(SystemName, Durability.Emulator, perSecond, seconds,
+                async () => etag = await ReplaceAsync(table, row, etag),
+                "one table write per message, one at a time, the silo idle: the least a durable send on Azurite costs");
         });
 
     /// <summary>
@@ -67,9 +52,6 @@ public static class AzuriteFloor
             return Row($"{W4Workload}, {state}", writes, watch.Elapsed, "sent/s = table writes/s, with the silo idle");
         });
 
-    /// <summary>The matrix floor row's workload name for a message size.</summary>
-    public static string MatrixWorkload(int size) => $"W1 matrix floor {Workloads.SizeLabel(size)}";
-
     /// <summary>
     /// The W1 matrix's floor for messages of <paramref name="size"/> bytes: 8 writers, each submitting transactions
     /// (one request) that insert one entity holding as many messages as fit in 15 binary properties of 64,000 bytes (at
@@ -88,11 +70,7 @@ public static class AzuriteFloor
             var watch = Stopwatch.StartNew();
             await Task.WhenAll(Enumerable.Range(0, 8).Select(async writer =>
             {
-                var body = new byte[perRow * size];
-                for (var m = 0; m < perRow; m++)
-                {
-                    Recorder.Body(writer * perRow + m, size).CopyTo(body, m * size);
-                }
+                var body = Recorder.Bodies(writer * perRow, perRow, size);
 
                 TableEntity Entity(long seq)
                 {
@@ -117,25 +95,10 @@ public static class AzuriteFloor
                     Interlocked.Increment(ref rows);
                 }
             }));
-            var elapsed = watch.Elapsed.TotalSeconds;
             var after = meter is null ? null : await meter.ReadAsync();
-            var messages = rows * perRow;
-            return new BenchResult
-            {
-                System = SystemName,
-                Durability = Durability.Emulator,
-                Workload = MatrixWorkload(size),
-                Messages = messages,
-                Confirmed = messages,
-                Delivered = messages,
-                SentPerSecond = messages / elapsed,
-                ConsumedPerSecond = messages / elapsed,
-                MegabytesPerSecond = messages / elapsed * size / 1e6,
-                WriteAmplification = (before, after) is ({ } b, { } a) ? (a - b) / ((double)messages * size) : null,
-                ServerCpuUs = cpu.PerMessage(messages).Server,
-                Note = $"8 writers, each transaction inserts an entity of {perRow:N0} messages of {Workloads.SizeLabel(size)} and deletes the one before: " +
-                    "each message stored and removed once, in big writes, the silo idle",
-            };
+            return BenchResult.MatrixFloor(SystemName, Durability.Emulator, size, rows * perRow, watch.Elapsed, before, after, cpu,
+                $"8 writers, each transaction inserts an entity of {perRow:N0} messages of {Workloads.SizeLabel(size)} and deletes the one before: " +
+                "each message stored and removed once, in big writes, the silo idle");
         });
 
     /// <summary>Runs <paramref name="measure"/> against a table of its own, deleted afterwards.</summary>

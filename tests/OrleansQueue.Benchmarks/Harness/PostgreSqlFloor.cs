@@ -26,9 +26,6 @@ public static class PostgreSqlFloor
     private const int Writers = 8;
     private const int RowBytes = 1024 * 1024;
 
-    /// <summary>The matrix floor row's workload name for a message size.</summary>
-    public static string MatrixWorkload(int size) => $"W1 matrix floor {Workloads.SizeLabel(size)}";
-
     public static async Task<BenchResult> RunAsync(string connectionString, int perSecond, double seconds)
     {
         await using var data = NpgsqlDataSource.Create(connectionString);
@@ -57,25 +54,8 @@ public static class PostgreSqlFloor
                 }
             }
 
-            for (var i = 0; i < 1000; i++)
-            {
-                await WriteAsync(); // warm-up
-            }
-
-            var count = (int)(perSecond * seconds);
-            var ticks = new long[count];
-            var watch = Stopwatch.StartNew();
-            for (var i = 0; i < count; i++)
-            {
-                await Pacing.WaitForTurnAsync(watch, i, perSecond);
-                var start = Stopwatch.GetTimestamp();
-                await WriteAsync();
-                ticks[i] = Stopwatch.GetTimestamp() - start;
-            }
-
-            return BenchResult.Paced(SystemName, perSecond, ticks, watch.Elapsed,
-                "one conditional single-row update per message, each its own commit, one at a time, the silo idle: the least a durable send on PostgreSQL costs")
-                with { Durability = Durability };
+            return await Pacing.FloorRowAsync(SystemName, Durability, perSecond, seconds, WriteAsync,
+                "one conditional single-row update per message, each its own commit, one at a time, the silo idle: the least a durable send on PostgreSQL costs");
         }
         finally
         {
@@ -102,11 +82,7 @@ public static class PostgreSqlFloor
             var watch = Stopwatch.StartNew();
             await Task.WhenAll(Enumerable.Range(0, Writers).Select(async writer =>
             {
-                var body = new byte[perRow * size];
-                for (var m = 0; m < perRow; m++)
-                {
-                    Recorder.Body(writer * perRow + m, size).CopyTo(body, m * size);
-                }
+                var body = Recorder.Bodies(writer * perRow, perRow, size);
 
                 await using var connection = await data.OpenConnectionAsync();
                 // One batch, one round trip, one implicit transaction: both statements, one commit.
@@ -133,26 +109,10 @@ public static class PostgreSqlFloor
                     Interlocked.Increment(ref rows);
                 }
             }));
-            var elapsed = watch.Elapsed.TotalSeconds;
             var after = await wal.ReadAsync();
-            var messages = rows * perRow;
-            var (server, _) = cpu.PerMessage(messages);
-            return new BenchResult
-            {
-                System = SystemName,
-                Durability = Durability,
-                Workload = MatrixWorkload(size),
-                Messages = messages,
-                Confirmed = messages,
-                Delivered = messages,
-                SentPerSecond = messages / elapsed,
-                ConsumedPerSecond = messages / elapsed,
-                MegabytesPerSecond = messages / elapsed * size / 1e6,
-                WriteAmplification = (before, after) is ({ } b, { } a) ? (a - b) / ((double)messages * size) : null,
-                ServerCpuUs = server,
-                Note = $"{Writers} connections, each commit inserts a row of {perRow:N0} messages of {Workloads.SizeLabel(size)} and deletes the row before it: " +
-                    "each message stored and removed once, in big writes, the silo idle",
-            };
+            return BenchResult.MatrixFloor(SystemName, Durability, size, rows * perRow, watch.Elapsed, before, after, cpu,
+                $"{Writers} connections, each commit inserts a row of {perRow:N0} messages of {Workloads.SizeLabel(size)} and deletes the row before it: " +
+                "each message stored and removed once, in big writes, the silo idle");
         }
         finally
         {

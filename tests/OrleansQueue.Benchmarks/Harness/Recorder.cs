@@ -56,6 +56,18 @@ public sealed class Recorder
         return body;
     }
 
+    /// <summary>Bodies <paramref name="first"/> to <paramref name="first"/> + <paramref name="count"/> - 1 of <paramref name="size"/> bytes, one after the other in one array (a floor's row).</summary>
+    public static byte[] Bodies(int first, int count, int size)
+    {
+        var bodies = new byte[count * size];
+        for (var m = 0; m < count; m++)
+        {
+            Body(first + m, size).CopyTo(bodies, m * size);
+        }
+
+        return bodies;
+    }
+
     private static byte[] RandomFiller()
     {
         var filler = new byte[MaxBodySize * 2];

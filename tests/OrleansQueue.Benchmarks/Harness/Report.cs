@@ -80,13 +80,13 @@ public static class Report
     /// <summary>The floor row of the storage under <paramref name="system"/> for messages of <paramref name="size"/> bytes, if measured.</summary>
     public static BenchResult? FloorOf(IReadOnlyList<BenchResult> results, string system, int size)
     {
-        var (floorSystem, workload) = system switch
+        var floorSystem = system switch
         {
-            Reference => (AzuriteFloor.SystemName, AzuriteFloor.MatrixWorkload(size)),
-            PostgreSql => (PostgreSqlFloor.SystemName, PostgreSqlFloor.MatrixWorkload(size)),
-            _ => (null, null),
+            Reference => AzuriteFloor.SystemName,
+            PostgreSql => PostgreSqlFloor.SystemName,
+            _ => null,
         };
-        return floorSystem is null ? null : results.FirstOrDefault(r => r.System == floorSystem && r.Workload == workload);
+        return floorSystem is null ? null : results.FirstOrDefault(r => r.System == floorSystem && r.Workload == Workloads.MatrixFloorWorkload(size));
     }
 
     public static string Json(IReadOnlyList<BenchResult> results, string machine) =>

@@ -53,6 +53,31 @@ public sealed record BenchResult
     /// <summary>Every confirmed message arrived, and the workload's own checks passed.</summary>
     public bool Complete => ChecksPassed && Delivered >= Confirmed && Confirmed > 0;
 
+    /// <summary>Storage bytes written per message byte, from a write meter read before and after (null if either read failed).</summary>
+    public static double? Amplification(long? before, long? after, long messageBytes) =>
+        (before, after) is ({ } b, { } a) && messageBytes > 0 ? (a - b) / (double)messageBytes : null;
+
+    /// <summary>
+    /// A W1 matrix floor row: <paramref name="messages"/> of <paramref name="size"/> bytes stored (and removed) by the
+    /// storage alone in <paramref name="elapsed"/>, with its write meter readings and server CPU.
+    /// </summary>
+    public static BenchResult MatrixFloor(string system, string durability, int size, int messages, TimeSpan elapsed,
+        long? before, long? after, CpuMeter cpu, string note) => new()
+    {
+        System = system,
+        Durability = durability,
+        Workload = Workloads.MatrixFloorWorkload(size),
+        Messages = messages,
+        Confirmed = messages,
+        Delivered = messages,
+        SentPerSecond = messages / elapsed.TotalSeconds,
+        ConsumedPerSecond = messages / elapsed.TotalSeconds,
+        MegabytesPerSecond = messages / elapsed.TotalSeconds * size / 1e6,
+        WriteAmplification = Amplification(before, after, (long)messages * size),
+        ServerCpuUs = cpu.PerMessage(messages).Server,
+        Note = note,
+    };
+
     /// <summary>
     /// A W3 floor row: <paramref name="ticks"/> timed operations (<see cref="Stopwatch"/> ticks each) paced at
     /// <paramref name="perSecond"/> over <paramref name="elapsed"/>, with their percentiles and the samples kept.
@@ -109,6 +134,9 @@ public sealed class Workloads(BenchSettings settings)
     public static string MatrixWorkload(int size, int queues) =>
         $"W1 matrix {SizeLabel(size)} × {queues} {(queues == 1 ? "queue" : "queues")}";
 
+    /// <summary>The workload name of a storage floor row for the matrix's message size.</summary>
+    public static string MatrixFloorWorkload(int size) => $"W1 matrix floor {SizeLabel(size)}";
+
     /// <summary>"256 B", "16 KiB", "64 KiB".</summary>
     public static string SizeLabel(int size) => size >= 1024 ? $"{size / 1024} KiB" : $"{size} B";
 
@@ -150,7 +178,7 @@ public sealed class Workloads(BenchSettings settings)
             return row with
             {
                 MegabytesPerSecond = row.ConsumedPerSecond * size / 1e6,
-                WriteAmplification = (before, after) is ({ } b, { } a) && sent.Confirmed > 0 ? (a - b) / ((double)sent.Confirmed * size) : null,
+                WriteAmplification = BenchResult.Amplification(before, after, (long)sent.Confirmed * size),
             };
         }
         finally
