@@ -16,7 +16,8 @@
 # postgres_connection_string and _pg_* helpers); it sets no shell option, trap or exported variable.
 #
 # Settings (environment, read at each call):
-#   POSTGRES_DIR    the cluster's data folder, log and password file   (default: <repo>/.postgres, gitignored)
+#   POSTGRES_DIR    the cluster's data folder, log and password file   (default: <repo>/.postgres, gitignored; as root
+#                   with a checkout the 'postgres' user cannot reach, /var/tmp/orleansqueue-postgres-<hash of its path>)
 #   POSTGRES_PORT   port on 127.0.0.1                                   (default 55432, not the usual 5432)
 # Database "orleansqueue", user "orleansqueue", password in $POSTGRES_DIR/password (made at the first start).
 #
@@ -27,7 +28,18 @@
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-_pg_dir() { printf '%s\n' "${POSTGRES_DIR:-$(repo_root)/.postgres}"; }
+# As root, initdb and the server run as 'postgres', which must reach the folder: a checkout under a folder only root
+# may enter (mktemp -d makes such) gets its cluster under /var/tmp instead, one per checkout path.
+_pg_dir() {
+  if [ -n "${POSTGRES_DIR:-}" ]; then printf '%s\n' "$POSTGRES_DIR"; return; fi
+  local root
+  root=$(repo_root)
+  if [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$root" 2>/dev/null; then
+    printf '/var/tmp/orleansqueue-postgres-%s\n' "$(printf '%s' "$root" | md5sum | cut -c1-12)"
+  else
+    printf '%s\n' "$root/.postgres"
+  fi
+}
 _pg_port() { printf '%s\n' "${POSTGRES_PORT:-55432}"; }
 
 # The server binaries: Debian keeps them in a versioned folder off the PATH.
