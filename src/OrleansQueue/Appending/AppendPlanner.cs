@@ -12,9 +12,11 @@ internal static class AppendPlanner
     /// <summary>Where the delivery window stands when the plan is made: what a written segment would join.</summary>
     /// <param name="LastSegment">The id of the window's last segment (head - 1 when it is empty).</param>
     /// <param name="Count">Segments in the window.</param>
-    /// <param name="Capacity">Most segments the window holds.</param>
+    /// <param name="Messages">Messages in the window.</param>
+    /// <param name="Bytes">Their estimated stored size.</param>
+    /// <param name="TakesMore">Whether a window of so many segments, messages and bytes takes another segment.</param>
     /// <param name="HoldsWholeQueue">Whether every message older than the new ones is in the window.</param>
-    public readonly record struct WindowView(long LastSegment, int Count, int Capacity, bool HoldsWholeQueue);
+    public readonly record struct WindowView(long LastSegment, int Count, long Messages, long Bytes, Func<int, long, long, bool> TakesMore, bool HoldsWholeQueue);
 
     /// <summary>
     /// Plans the segment writes for <paramref name="pending"/> into <paramref name="append"/>, which starts at the
@@ -33,6 +35,7 @@ internal static class AppendPlanner
         // Which segments join the window when written: the window's last one, then new ones while it has room.
         var windowLast = window.LastSegment;
         var windowCount = window.Count;
+        var (windowMessages, windowBytes) = (window.Messages, window.Bytes);
         bool JoinsWindow(long id)
         {
             if (windowCount > 0 && windowLast == id)
@@ -40,7 +43,7 @@ internal static class AppendPlanner
                 return true;
             }
 
-            if (id == windowLast + 1 && windowCount < window.Capacity)
+            if (id == windowLast + 1 && window.TakesMore(windowCount, windowMessages, windowBytes))
             {
                 windowLast = id;
                 windowCount++;
@@ -87,6 +90,11 @@ internal static class AppendPlanner
                 stored.FirstLeaseToken = RandomIds.NewGuid();
                 stored.FirstLeasedUntil = now + lockDuration;
                 locked++;
+            }
+
+            if (locking)
+            {
+                (windowMessages, windowBytes) = (windowMessages + 1, windowBytes + p.EstimatedBytes); // in a segment that joins
             }
 
             newMessages.Add(stored);

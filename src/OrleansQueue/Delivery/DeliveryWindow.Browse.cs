@@ -33,7 +33,7 @@ internal sealed partial class DeliveryWindow
         var tailWindow = new WindowSegment(Tail.Id, Tail.FirstSeq);
         foreach (var message in Tail.Messages)
         {
-            tailWindow.Messages.Add(message);
+            tailWindow.Add(message);
             tailWindow.Entries.Add(new DeliveryEntry { State = DeliveryState.Completed });
             tailWindow.CompletedCount++;
         }

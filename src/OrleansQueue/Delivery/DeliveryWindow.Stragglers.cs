@@ -15,7 +15,7 @@ internal sealed partial class DeliveryWindow
     /// </summary>
     public bool TryParkHead(DateTimeOffset now)
     {
-        if (_segments.Count < _limits.ActiveSegments || LoadedThrough >= Tail.Id || _segments[0].Id >= Tail.Id)
+        if (HasRoom || LoadedThrough >= Tail.Id || _segments[0].Id >= Tail.Id)
         {
             return false;
         }

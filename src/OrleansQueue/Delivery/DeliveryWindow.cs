@@ -74,9 +74,18 @@ internal sealed partial class DeliveryWindow
     /// <summary>The sequence number after the last message in the window.</summary>
     public long NextSeqLoaded => _segments.Count > 0 ? _segments[^1].NextSeq : AckedBelow;
 
+    /// <summary>Whether the window takes another segment (<see cref="QueueCoreLimits.WindowTakesMore"/>).</summary>
+    private bool HasRoom => _limits.WindowTakesMore(_segments.Count, WindowMessages, WindowBytes);
+
+    /// <summary>Messages in the window, settled or not.</summary>
+    public long WindowMessages => _segments.Sum(static s => (long)s.Messages.Count);
+
+    /// <summary>The estimated stored size of the window's messages, settled or not.</summary>
+    public long WindowBytes => _segments.Sum(static s => s.Bytes);
+
     /// <summary>The next segment to load into the window, or null when the window is full or has everything.</summary>
     public long? NextSegmentToLoad =>
-        _segments.Count < _limits.ActiveSegments && LoadedThrough < Tail.Id ? LoadedThrough + 1 : null;
+        HasRoom && LoadedThrough < Tail.Id ? LoadedThrough + 1 : null;
 
     /// <summary>
     /// The tail is loaded (so every older message is in the window, with its stored first lock restored), or it is
@@ -84,12 +93,12 @@ internal sealed partial class DeliveryWindow
     /// </summary>
     public bool HoldsWholeQueue =>
         (_segments.Count > 0 && _segments[^1].Id == Tail.Id)
-        || (Tail.Messages.Count == 0 && Tail.Id == LoadedThrough + 1 && _segments.Count < _limits.ActiveSegments);
+        || (Tail.Messages.Count == 0 && Tail.Id == LoadedThrough + 1 && HasRoom);
 
     /// <summary>Whether a segment written now would join the window: the window's last one, or the next while there is room.</summary>
     public bool Takes(long segmentId) =>
         (_segments.Count > 0 && _segments[^1].Id == segmentId)
-        || (segmentId == LoadedThrough + 1 && _segments.Count < _limits.ActiveSegments);
+        || (segmentId == LoadedThrough + 1 && HasRoom);
 
     // ---------------------------------------------------------------- restore
 
@@ -107,7 +116,7 @@ internal sealed partial class DeliveryWindow
         var records = _restoreRecords;
         foreach (var message in segment.Messages)
         {
-            window.Messages.Add(message);
+            window.Add(message);
             var entry = new DeliveryEntry();
             if (message.Seq < AckedBelow || completed?.Contains(message.Seq) == true)
             {
@@ -202,7 +211,7 @@ internal sealed partial class DeliveryWindow
         {
             AppendTo(_segments[^1], added, leases);
         }
-        else if (written.Id == LoadedThrough + 1 && _segments.Count < _limits.ActiveSegments)
+        else if (written.Id == LoadedThrough + 1 && HasRoom)
         {
             var window = new WindowSegment(written.Id, written.FirstSeq);
             _segments.Add(window);
@@ -217,7 +226,7 @@ internal sealed partial class DeliveryWindow
     {
         foreach (var message in messages)
         {
-            window.Messages.Add(message);
+            window.Add(message);
             if (message.FirstLeaseToken is { } token && message.FirstLeasedUntil is { } until)
             {
                 window.Entries.Add(new DeliveryEntry

@@ -48,6 +48,16 @@ public sealed class OrleansQueueOptions
     public int ActiveSegments { get; set; } = 16;
 
     /// <summary>
+    /// Segments of large messages hold few of them: beyond <see cref="ActiveSegments"/> segments, the delivery window
+    /// takes more while it holds fewer messages than <see cref="ActiveSegments"/> full segments and fewer than this
+    /// many bytes (estimated as for <see cref="SegmentMaxBytes"/>), so that a consumer's prefetch of large messages is
+    /// delivered from memory instead of being parked and read back. It fills only as far as consumers ask. Default
+    /// 128 MiB (a prefetch of 1,000 messages of 64 KiB); 0 (never more than <see cref="ActiveSegments"/> segments)
+    /// to 16 GiB.
+    /// </summary>
+    public long DeliveryWindowMaxBytes { get; set; } = 128L * 1024 * 1024;
+
+    /// <summary>
     /// Most messages a queue holds (ready, locked, delayed, or on their way to the dead-letter grain); a send that would go
     /// past it is refused with <see cref="QueueErrorCode.QueueFull"/> and stores nothing. Default 10,000,000; 1 to
     /// 1,000,000,000.

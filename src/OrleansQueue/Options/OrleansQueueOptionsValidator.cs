@@ -48,6 +48,7 @@ internal sealed class OrleansQueueOptionsValidator(IOptions<OrleansQueueOptions>
         Range(nameof(o.SegmentMaxBytes), o.SegmentMaxBytes, smallest, SegmentBytesCeiling,
             $"at least one largest message ({smallest} bytes estimated for a {o.MaxMessageBodyBytes}-byte body) and at most one Azure Table entity");
         Range(nameof(o.ActiveSegments), o.ActiveSegments, 1, 1024);
+        Range(nameof(o.DeliveryWindowMaxBytes), o.DeliveryWindowMaxBytes, 0, 16L * 1024 * 1024 * 1024);
         Range($"{nameof(o.ActiveSegments)} × {nameof(o.SegmentMaxMessages)}", (long)o.ActiveSegments * o.SegmentMaxMessages, 1, MaxWindowMessages,
             "the delivery window's messages, whose completions and delivery state the cursor record holds");
         Range(nameof(o.MaxMessagesInFlight), o.MaxMessagesInFlight, 1, 1_000_000);

@@ -176,7 +176,8 @@ internal sealed class QueueCore
             throw new InvalidOperationException($"The append starts at segment {append.SegmentId}, not at the tail, segment {Tail.Id}.");
         }
 
-        var window = new AppendPlanner.WindowView(_window.LoadedThrough, _window.Segments.Count, _limits.ActiveSegments, _window.HoldsWholeQueue);
+        var window = new AppendPlanner.WindowView(_window.LoadedThrough, _window.Segments.Count, _window.WindowMessages, _window.WindowBytes,
+            _limits.WindowTakesMore, _window.HoldsWholeQueue);
         leaseOnAppend = Math.Min(leaseOnAppend, Math.Max(0, _limits.MaxInFlight - InFlightCount));
         return AppendPlanner.Plan(append, pending, now, NextSeq, _duplicates, window, leaseOnAppend, lockDuration);
     }

@@ -33,6 +33,19 @@ internal sealed record QueueCoreLimits(int SegmentMaxMessages, long SegmentMaxBy
 
     public TimeSpan DefaultLockDuration { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Most estimated bytes the delivery window grows to beyond <see cref="ActiveSegments"/> segments (see <see cref="WindowTakesMore"/>).</summary>
+    public long WindowMaxBytes { get; init; } = 128L * 1024 * 1024;
+
+    /// <summary>
+    /// Whether the delivery window, holding <paramref name="segments"/> segments of <paramref name="messages"/>
+    /// messages and <paramref name="bytes"/> estimated bytes, takes another: while it has fewer than
+    /// <see cref="ActiveSegments"/>, and beyond that while it holds fewer messages than that many full segments and
+    /// fewer bytes than <see cref="WindowMaxBytes"/>, so that segments of a few large messages do not keep a
+    /// consumer's prefetch out of it.
+    /// </summary>
+    public bool WindowTakesMore(int segments, long messages, long bytes) =>
+        segments < ActiveSegments || (messages < (long)ActiveSegments * SegmentMaxMessages && bytes < WindowMaxBytes);
+
     /// <summary>
     /// The cursor record's size budget: above it, attempt histories are left out of it, and window heads are parked
     /// (<see cref="QueueCore.ParkWhileCursorOverBudget"/>). 600 KiB: well within one Azure Table entity (15 × 64 KiB).

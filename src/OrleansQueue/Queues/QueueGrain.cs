@@ -91,6 +91,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         {
             DefaultLockDuration = _options.DefaultLockDuration,
             MaxInFlight = _options.MaxMessagesInFlight,
+            WindowMaxBytes = _options.DeliveryWindowMaxBytes,
             ChunkMaxMessages = Math.Min(_options.SegmentChunkMessages, _options.SegmentMaxMessages),
             SegmentStretch = SegmentStretch,
         };

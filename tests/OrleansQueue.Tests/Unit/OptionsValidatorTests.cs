@@ -19,6 +19,7 @@ public sealed class OptionsValidatorTests
         { nameof(OrleansQueueOptions.SegmentMaxBytes), o => o.SegmentMaxBytes = 1024 * 1024 },
         { nameof(OrleansQueueOptions.SegmentMaxBytes), o => o.SegmentMaxBytes = 1000 },
         { nameof(OrleansQueueOptions.ActiveSegments), o => o.ActiveSegments = 0 },
+        { nameof(OrleansQueueOptions.DeliveryWindowMaxBytes), o => o.DeliveryWindowMaxBytes = -1 },
         { "ActiveSegments × SegmentMaxMessages", o => (o.ActiveSegments, o.SegmentMaxMessages) = (1024, 1024) },
         { nameof(OrleansQueueOptions.MaxMessagesInFlight), o => o.MaxMessagesInFlight = 0 },
         { nameof(OrleansQueueOptions.MaxStagedBytes), o => o.MaxStagedBytes = 1024 },

@@ -336,6 +336,25 @@ public sealed partial class QueueCoreTests
         Assert.Equal([9L, 10], h.Core.Lease(100, TimeSpan.FromSeconds(30), T0).Select(l => l.Message.Seq));
     }
 
+    [Theory]
+    [InlineData(0L, 4)] // no more than ActiveSegments (2) segments of 2
+    [InlineData(6L, 6)] // a third segment while the window holds less than 6 messages' bytes
+    [InlineData(128L * 1024 * 1024, 20)] // all 10 segments: their messages are fewer than 2 full segments' 200
+    public void SegmentsOfFewLargeMessages_JoinTheWindowBeyondActiveSegments_UpToItsBytes(long maxBytes, int leased)
+    {
+        // 600 estimated bytes a message, 1,500 a segment: two a segment, far below its count of 100.
+        var limits = Limits with { SegmentMaxMessages = 100, SegmentMaxBytes = 1500 };
+        var probe = new Harness(limits);
+        probe.Append(T0, "m1");
+        var messageBytes = SegmentSizing.EstimateBytes(probe.Stored[0].Messages[0]); // as the window counts it
+        var h = new Harness(limits with { WindowMaxBytes = maxBytes == 6 ? 6 * messageBytes : maxBytes });
+        h.Append(T0, Ids(1, 20));
+        Assert.Equal(10, h.Stored.Count);
+
+        h.FillForDelivery(T0, wanted: 100);
+        Assert.Equal(leased, h.Core.Lease(100, TimeSpan.FromSeconds(30), T0).Count);
+    }
+
     [Fact]
     public void Complete_IsAllOrNothing()
     {
