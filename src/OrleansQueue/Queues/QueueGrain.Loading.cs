@@ -51,7 +51,7 @@ internal sealed partial class QueueGrain
     {
         var loader = new QueueLoader(_limits, _time, ReadRecordAsync<QueueMetaState>, ReadRecordAsync<InFlightPageState>, MissingSegment);
         var (core, log, metaETag) = await loader.LoadAsync(new MessageLog(new TimedRecordStore(this, "segment"), StateNames.SegmentChunk,
-            _limits.Segments, SegmentSizing.EstimateBytes, SegmentParallelWrites), SegmentReadAhead);
+            _limits.Segments, SegmentSizing.EstimateBytes, SegmentParallelWrites, LogGapRepair.DeleteWhatFollows), SegmentReadAhead);
         var tail = core.Tail;
         _metaETag = metaETag;
         _core = core;

@@ -39,10 +39,13 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     private const int SegmentReadAhead = 8;
 
     /// <summary>
-    /// Segment writes a group commit has in flight at once: one, in order. A queue's sequence numbers follow each
-    /// other without holes (the window and the counts rely on it), and a failed write among parallel ones could leave one.
+    /// Segment writes a group commit has in flight at once (a commit of large messages spans several segments, and one
+    /// write at a time would leave the storage's other connections idle). A queue's sequence numbers follow each other
+    /// without holes (the window and the counts rely on it): a failed write among parallel ones may leave a gap before
+    /// segments that landed, and reloading deletes those (<see cref="LogGapRepair.DeleteWhatFollows"/>); their senders
+    /// were told the send failed.
     /// </summary>
-    private const int SegmentParallelWrites = 1;
+    private const int SegmentParallelWrites = 4;
 
     private readonly OrleansQueueOptions _options;
     private readonly QueueCoreLimits _limits;

@@ -41,6 +41,25 @@ internal sealed partial class SegmentedLog<TSegment, TEntry>
         return found < 0 ? null : ids[found];
     }
 
+    /// <summary>
+    /// Deletes segment <paramref name="first"/> and those after it within one round of writes: segments an append
+    /// wrote beside one that failed, after a gap. The highest first, each chunk record the last first, so that a delete
+    /// cut short leaves segments still after the gap, found and deleted at the next opening.
+    /// </summary>
+    private async Task DeleteAfterGapAsync(long first)
+    {
+        for (var id = first + Math.Max(1, parallelWrites) - 1; id >= first; id--)
+        {
+            var chunks = await ReadChunksAsync(id);
+            for (var chunk = chunks.Count - 1; chunk >= 0; chunk--)
+            {
+                await store.DeleteAsync(recordName(id, chunk), chunks[chunk].Record, chunks[chunk].ETag);
+            }
+
+            _firstIds.Remove(id);
+        }
+    }
+
     private long SumBytes(IEnumerable<TEntry> entries) => entries.Sum(estimateBytes);
 
     private async Task<SegmentImage<TSegment, TEntry>?> ReadImageAsync(long segmentId)

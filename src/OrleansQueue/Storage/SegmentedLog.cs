@@ -18,9 +18,12 @@ namespace OrleansQueue.Storage;
 /// <see cref="NextId"/>, and tells the log each time that record is stored (<see cref="CursorStored"/>). No segment
 /// from the stored hint on is ever deleted, so the probe always starts at a segment that exists.</para>
 /// <para>An append writes up to <c>parallelWrites</c> segments at once. One that fails may leave a gap before others
-/// that landed, shorter than that: <see cref="OpenAsync"/> looks that far past a missing segment and fills such gaps
-/// with empty segments. With 1, segments are written one after the other and no gap can arise: a log whose ids must
-/// follow each other without holes (the queue's sequence numbers) writes so.</para>
+/// that landed, shorter than that: a missing segment, or a segment whose last chunk was not rewritten, so that the
+/// next one does not start where it ends. <see cref="OpenAsync"/> looks that far past the end and repairs such a gap
+/// as <see cref="LogGapRepair"/> says: it fills it with empty segments (the ids in it are never used: the dead-letter
+/// log), or deletes the segments that landed after it, whose writes were never confirmed, so that ids follow each
+/// other without holes (the queue's sequence numbers). With 1, segments are written one after the other and no gap
+/// can arise.</para>
 /// <para>A failed storage call leaves the segments consistent (each write is one record; the entries written before
 /// the failure stay stored) but this object's view unknown: the owner drops it and opens the log again.</para>
 /// <para>Not thread-safe: it lives on one grain activation's scheduler.</para>
@@ -30,7 +33,8 @@ internal sealed partial class SegmentedLog<TSegment, TEntry>(
     Func<long, int, string> recordName,
     SegmentLimits limits,
     Func<TEntry, long> estimateBytes,
-    int parallelWrites)
+    int parallelWrites,
+    LogGapRepair gapRepair = LogGapRepair.FillWithEmptySegments)
     where TSegment : class, ILogSegment<TEntry>, new()
     where TEntry : ILogEntry
 {
@@ -72,13 +76,27 @@ internal sealed partial class SegmentedLog<TSegment, TEntry>(
         for (var id = _tail.Id; ; id++)
         {
             var segment = await ReadStoredAsync(id);
+            if (gapRepair == LogGapRepair.DeleteWhatFollows && found.Count > 0 && segment is not null
+                && segment.Segment.FirstId > _tail.NextId)
+            {
+                // The tail's last chunk was not rewritten while this segment, written beside it, landed.
+                await DeleteAfterGapAsync(id);
+                break;
+            }
+
             if (segment is null)
             {
                 // The end, unless an append that failed left a gap before segments that landed: fill it with empty
-                // segments, so that the segments follow each other again.
+                // segments, so that the segments follow each other again, or delete those segments.
                 var next = await NextAfterGapAsync(id);
                 if (next is null)
                 {
+                    break;
+                }
+
+                if (gapRepair == LogGapRepair.DeleteWhatFollows)
+                {
+                    await DeleteAfterGapAsync(next.Value);
                     break;
                 }
 

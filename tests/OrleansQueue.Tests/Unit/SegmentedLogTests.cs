@@ -290,6 +290,61 @@ public sealed class SegmentedLogTests
         Assert.Contains("oq-seg-0-c1", error.Message);
     }
 
+    private static SegmentedLog<SegmentState, StoredMessage> NewParallelMessageLog(MemoryRecordStore store) =>
+        new(store, StateNames.SegmentChunk, Chunked, m => 100 + m.Body.Length, parallelWrites: 4, LogGapRepair.DeleteWhatFollows);
+
+    private static List<StoredMessage> Messages(long from, long to) => [.. Enumerable.Range((int)from, (int)(to - from + 1)).Select(seq => Message(seq))];
+
+    [Theory]
+    [InlineData(1, 3L)] // the tail's new chunk (3-8) fails; segments 1-3 land after it: deleted
+    [InlineData(2, 9L)] // segment 1 (9-16) fails; 2 and 3 land after the gap: deleted
+    [InlineData(4, 25L)] // the last segment (25-26) fails: nothing lies after it
+    public async Task AQueueLog_WritingSegmentsInParallel_DeletesWhatLandedAfterAFailedWrite_SoIdsLeaveNoHole(int failedWrite, long nextId)
+    {
+        var store = new MemoryRecordStore();
+        var log = NewParallelMessageLog(store);
+        await log.OpenAsync(0, 0, 1);
+        await log.AppendAsync(Messages(1, 2));
+
+        // One append of 24 messages: segment 0's new chunk (3-8) and segments 1 (9-16), 2 (17-24) and 3 (25, 26), at once.
+        store.FailWriteNumber = store.Writes + failedWrite;
+        await Assert.ThrowsAsync<IOException>(() => log.AppendAsync(Messages(3, 26)));
+
+        var reopened = NewParallelMessageLog(store);
+        var found = await reopened.OpenAsync(0, 0, 1);
+        var stored = found.SelectMany(s => s.Segment.Messages).Select(m => m.Seq).ToList();
+        Assert.Equal(Enumerable.Range(1, (int)nextId - 1).Select(i => (long)i), stored); // a prefix, without a hole
+        Assert.Equal(nextId, reopened.NextId);
+        for (var segment = reopened.TailSegment + 1; segment <= 4; segment++)
+        {
+            Assert.Equal("none", Chunk(store, segment, 0));
+        }
+
+        // The next append goes on from there, and a reopen finds every id once.
+        await reopened.AppendAsync(Messages(nextId, 30));
+        var again = await NewParallelMessageLog(store).OpenAsync(0, 0, 1);
+        Assert.Equal(Enumerable.Range(1, 30).Select(i => (long)i), again.SelectMany(s => s.Segment.Messages).Select(m => m.Seq));
+    }
+
+    [Fact]
+    public async Task AQueueLog_DeletingWhatFollowsAGap_CutShort_FinishesAtTheNextOpening()
+    {
+        var store = new MemoryRecordStore();
+        store.Put(StateNames.SegmentChunk(0, 0), new SegmentState { FirstSequence = 1, Messages = [Message(1), Message(2)] });
+        store.Put(StateNames.SegmentChunk(2, 0), new SegmentState { FirstSequence = 9, Messages = [Message(9), Message(10)] });
+        store.Put(StateNames.SegmentChunk(2, 1), new SegmentState { FirstSequence = 11, Messages = [Message(11)] });
+        store.Put(StateNames.SegmentChunk(3, 0), new SegmentState { FirstSequence = 12, Messages = [Message(12)] });
+        store.FailDeleteNumber = 2; // segment 3 goes, then deleting segment 2's last chunk fails
+        await Assert.ThrowsAsync<IOException>(() => NewParallelMessageLog(store).OpenAsync(0, 0, 1));
+        Assert.Equal(["none", "9:9,10", "11:11"], new[] { Chunk(store, 3, 0), Chunk(store, 2, 0), Chunk(store, 2, 1) });
+
+        var log = NewParallelMessageLog(store);
+        Assert.Single(await log.OpenAsync(0, 0, 1));
+        Assert.Equal((0L, 3L), (log.TailSegment, log.NextId));
+        Assert.Equal(["none", "none"], new[] { Chunk(store, 2, 0), Chunk(store, 2, 1) });
+        Assert.Equal(["oq-seg-3", "oq-seg-2-c1", "oq-seg-2"], store.Deleted);
+    }
+
     [Fact]
     public async Task ALogWritingOneSegmentAtATime_LooksForNoGap()
     {
@@ -314,6 +369,11 @@ public sealed class SegmentedLogTests
 
         /// <summary>The write (counting from 1) that fails before it lands.</summary>
         public int FailWriteNumber { get; set; }
+
+        public int Deletes { get; private set; }
+
+        /// <summary>The delete (counting from 1) that fails before it lands.</summary>
+        public int FailDeleteNumber { get; set; }
 
         public T? Get<T>(string name) where T : class =>
             _records.TryGetValue(name, out var record) ? JsonSerializer.Deserialize<T>(record.Json) : null;
@@ -343,6 +403,11 @@ public sealed class SegmentedLogTests
 
         public Task DeleteAsync<T>(string name, T record, string? etag) where T : class
         {
+            if (++Deletes == FailDeleteNumber)
+            {
+                return Task.FromException(new IOException("Injected delete failure."));
+            }
+
             CheckETag(name, etag);
             _records.Remove(name);
             Deleted.Add(name);
