@@ -73,6 +73,8 @@ public static class PostgreSqlFloor
             await ExecuteAsync(setup, "DROP TABLE IF EXISTS bench_floor_bulk; CREATE TABLE bench_floor_bulk (writer int NOT NULL, seq bigint NOT NULL, body bytea NOT NULL, PRIMARY KEY (writer, seq))");
         }
 
+        await SettleAsync(connectionString);
+
         try
         {
             var wal = new WalMeter(connectionString);
@@ -119,6 +121,22 @@ public static class PostgreSqlFloor
             await using var cleanup = await data.OpenConnectionAsync();
             await ExecuteAsync(cleanup, "DROP TABLE IF EXISTS bench_floor_bulk");
         }
+    }
+
+    /// <summary>
+    /// Untimed, before each matrix cell and floor on PostgreSQL: vacuums the benchmark's database (every table its user
+    /// owns) and takes a checkpoint (.ci/bench grants its user <c>pg_checkpoint</c>), so what the cell before deleted
+    /// is not cleaned up by autovacuum, nor its WAL checkpointed, while the next one runs. Without it, the same floor
+    /// measured 669-1,088 msgs/s of 64 KiB depending on what ran before.
+    /// </summary>
+    public static async Task SettleAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("VACUUM", connection) { CommandTimeout = 600 };
+        await command.ExecuteNonQueryAsync();
+        command.CommandText = "CHECKPOINT";
+        await command.ExecuteNonQueryAsync();
     }
 
     /// <summary>The server's process id (postmaster), when the harness was told it (POSTGRES_PID).</summary>
