@@ -15,7 +15,12 @@ namespace OrleansQueue.PostgreSql;
 /// </summary>
 internal sealed class PostgreSqlCommitGroups : IAsyncDisposable
 {
-    private const long MaxBatchBytes = 16L * 1024 * 1024;
+    /// <summary>
+    /// A batch takes writes until it holds this many payload bytes: large records go to several transactions at once,
+    /// on as many connections (PostgreSQL spends about 30 µs of CPU a KiB storing them, one backend each). With 16 MiB,
+    /// a queue's four segment writes of 64 KiB messages went in one transaction: 0.88 × the floor against 0.94 ×.
+    /// </summary>
+    private const long MaxBatchBytes = 1024 * 1024;
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly int _maxPerCommit;
