@@ -75,7 +75,8 @@ internal sealed partial class DeliveryWindow
     public long NextSeqLoaded => _segments.Count > 0 ? _segments[^1].NextSeq : AckedBelow;
 
     /// <summary>Whether the window takes another segment (<see cref="QueueCoreLimits.WindowTakesMore"/>).</summary>
-    private bool HasRoom => _limits.WindowTakesMore(_segments.Count, WindowMessages, WindowBytes);
+    /// <remarks>Below <see cref="QueueCoreLimits.ActiveSegments"/> segments it does without summing them: the common case, asked on every append.</remarks>
+    private bool HasRoom => _segments.Count < _limits.ActiveSegments || _limits.WindowTakesMore(_segments.Count, WindowMessages, WindowBytes);
 
     /// <summary>Messages in the window, settled or not.</summary>
     public long WindowMessages => _segments.Sum(static s => (long)s.Messages.Count);

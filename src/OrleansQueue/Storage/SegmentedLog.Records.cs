@@ -50,13 +50,17 @@ internal sealed partial class SegmentedLog<TSegment, TEntry>
     {
         for (var id = first + Math.Max(1, parallelWrites) - 1; id >= first; id--)
         {
-            var chunks = await ReadChunksAsync(id);
-            for (var chunk = chunks.Count - 1; chunk >= 0; chunk--)
-            {
-                await store.DeleteAsync(recordName(id, chunk), chunks[chunk].Record, chunks[chunk].ETag);
-            }
-
+            await DeleteChunksAsync(id, await ReadChunksAsync(id));
             _firstIds.Remove(id);
+        }
+    }
+
+    /// <summary>Deletes a segment's chunk records, the last first: a delete cut short leaves a shorter segment, never a chunk without the record that leads to it.</summary>
+    private async Task DeleteChunksAsync(long segmentId, List<(TSegment Record, string? ETag)> chunks)
+    {
+        for (var chunk = chunks.Count - 1; chunk >= 0; chunk--)
+        {
+            await store.DeleteAsync(recordName(segmentId, chunk), chunks[chunk].Record, chunks[chunk].ETag);
         }
     }
 

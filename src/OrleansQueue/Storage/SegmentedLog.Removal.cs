@@ -82,10 +82,7 @@ internal sealed partial class SegmentedLog<TSegment, TEntry>
                 return false;
             }
 
-            for (var chunk = chunks.Count - 1; chunk >= 0; chunk--)
-            {
-                await store.DeleteAsync(recordName(HeadSegment, chunk), chunks[chunk].Record, chunks[chunk].ETag);
-            }
+            await DeleteChunksAsync(HeadSegment, chunks);
         }
 
         _firstIds.Remove(HeadSegment);
