@@ -17,6 +17,15 @@ public static class QueueLimits
     /// <summary>Longest content type, in characters.</summary>
     public const int MaxContentTypeLength = 256;
 
+    /// <summary>Longest <see cref="OutgoingMessage.CorrelationId"/>, in UTF-8 bytes (an AMQP short string).</summary>
+    public const int MaxCorrelationIdBytes = 255;
+
+    /// <summary>Longest <see cref="OutgoingMessage.ReplyTo"/>, in UTF-8 bytes (an AMQP short string).</summary>
+    public const int MaxReplyToBytes = 255;
+
+    /// <summary>Longest <see cref="OutgoingMessage.Subject"/>, in UTF-8 bytes (an AMQP short string).</summary>
+    public const int MaxSubjectBytes = 255;
+
     /// <summary>Largest total of header keys and values, in UTF-8 bytes.</summary>
     public const int MaxHeadersBytes = 64 * 1024;
 
@@ -134,6 +143,10 @@ public static class QueueLimits
             }
         }
 
+        ValidateText(message.CorrelationId, MaxCorrelationIdBytes, nameof(OutgoingMessage.CorrelationId));
+        ValidateText(message.ReplyTo, MaxReplyToBytes, nameof(OutgoingMessage.ReplyTo));
+        ValidateText(message.Subject, MaxSubjectBytes, nameof(OutgoingMessage.Subject));
+
         if (message.Headers is { } headers)
         {
             if (headers.Count > MaxHeaderCount)
@@ -217,6 +230,42 @@ public static class QueueLimits
         if (count < 1 || count > max)
         {
             throw new QueueException(QueueErrorCode.InvalidArgument, $"{what} must be between 1 and {max}, not {count}.");
+        }
+    }
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>An optional text field of a message: at most <paramref name="maxBytes"/> UTF-8 bytes, no control characters.</summary>
+    private static void ValidateText(string? value, int maxBytes, string field)
+    {
+        if (value is null)
+        {
+            return;
+        }
+
+        // Valid UTF-16 only: a lone surrogate has no UTF-8 encoding, so it could not come back as sent.
+        int bytes;
+        try
+        {
+            bytes = value.Length > maxBytes ? int.MaxValue : StrictUtf8.GetByteCount(value);
+        }
+        catch (EncoderFallbackException)
+        {
+            bytes = int.MaxValue;
+        }
+
+        if (bytes > maxBytes)
+        {
+            throw new QueueException(QueueErrorCode.InvalidArgument,
+                $"The message's {field} must be at most {maxBytes} bytes of UTF-8 (valid Unicode); it has {value.Length} characters.");
+        }
+
+        foreach (var c in value)
+        {
+            if (char.IsControl(c))
+            {
+                throw new QueueException(QueueErrorCode.InvalidArgument, $"The message's {field} has {Describe(c)}; control characters are not allowed.");
+            }
         }
     }
 

@@ -28,6 +28,24 @@ public sealed record OutgoingMessage
     /// </summary>
     [Id(3)] public IReadOnlyDictionary<string, string>? Headers { get; init; }
 
+    /// <summary>
+    /// The id of the message this one answers or belongs with (request/reply): the queue stores it and gives it back
+    /// with every delivery, unread. At most <see cref="QueueLimits.MaxCorrelationIdBytes"/> UTF-8 bytes, no control characters.
+    /// </summary>
+    [Id(4)] public string? CorrelationId { get; init; }
+
+    /// <summary>
+    /// Where the receiver should send its answer, usually a queue name (request/reply). Stored and given back unread.
+    /// At most <see cref="QueueLimits.MaxReplyToBytes"/> UTF-8 bytes, no control characters.
+    /// </summary>
+    [Id(5)] public string? ReplyTo { get; init; }
+
+    /// <summary>
+    /// What the message is about, for the application (Service Bus's subject, a label). Stored and given back unread.
+    /// At most <see cref="QueueLimits.MaxSubjectBytes"/> UTF-8 bytes, no control characters.
+    /// </summary>
+    [Id(6)] public string? Subject { get; init; }
+
     /// <summary>Creates a message whose body is the UTF-8 encoding of <paramref name="text"/>.</summary>
     public static OutgoingMessage FromText(string text, string? messageId = null) =>
         new(System.Text.Encoding.UTF8.GetBytes(text)) { MessageId = messageId, ContentType = "text/plain; charset=utf-8" };

@@ -25,6 +25,15 @@ public sealed record QueueMessage
     /// <summary>How many times the message has been delivered, counting this delivery (0 for a message peeked before its first delivery).</summary>
     [Id(6)] public int DeliveryCount { get; init; }
 
+    /// <summary>The id of the message this one answers or belongs with, if the producer gave one.</summary>
+    [Id(7)] public string? CorrelationId { get; init; }
+
+    /// <summary>Where the receiver should send its answer, if the producer said.</summary>
+    [Id(8)] public string? ReplyTo { get; init; }
+
+    /// <summary>What the message is about, if the producer said.</summary>
+    [Id(9)] public string? Subject { get; init; }
+
     /// <summary>The body decoded as UTF-8 text.</summary>
     public string BodyAsString() => System.Text.Encoding.UTF8.GetString(Body);
 }

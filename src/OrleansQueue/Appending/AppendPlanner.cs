@@ -76,6 +76,9 @@ internal static class AppendPlanner
                 EnqueuedAt = now,
                 DedupKey = p.DedupKey,
                 TraceParent = p.TraceParent,
+                CorrelationId = p.Message.CorrelationId,
+                ReplyTo = p.Message.ReplyTo,
+                Subject = p.Message.Subject,
                 Key = key,
             };
             if (append.Add(stored, p.EstimatedBytes) != segmentId)

@@ -32,12 +32,7 @@ internal sealed partial class DeadLetterGrain
             var target = GrainFactory.GetGrain<IQueueRedriveTarget>(group.Key);
             foreach (var batch in RedriveBatches(group))
             {
-                var messages = batch.Select(e => new OutgoingMessage(e.Message.Body)
-                {
-                    MessageId = e.Message.Id,
-                    ContentType = e.Message.ContentType,
-                    Headers = e.Message.Headers,
-                }).ToArray();
+                var messages = batch.Select(e => MessageViews.ToOutgoingMessage(e.Message)).ToArray();
 
                 // Deduplicated by the move, not the message id: a redrive repeated after a crash stores one copy, and a
                 // message redriven soon after it was first sent is not mistaken for a duplicate of itself.

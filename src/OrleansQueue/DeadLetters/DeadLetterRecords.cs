@@ -15,15 +15,7 @@ internal static class DeadLetterRecords
     public static StoredDeadLetter ToStored(DeadLetterEntry entry, long entryId, Guid moveId, DateTimeOffset now) => new()
     {
         EntryId = entryId,
-        Message = new StoredMessage
-        {
-            Id = entry.Message.MessageId,
-            Seq = entry.Message.SequenceNumber,
-            Body = entry.Message.Body,
-            ContentType = entry.Message.ContentType,
-            Headers = entry.Message.Headers is { Count: > 0 } h ? new Dictionary<string, string>(h) : null,
-            EnqueuedAt = entry.Message.EnqueuedTime,
-        },
+        Message = MessageViews.ToStoredMessage(entry.Message),
         DeliveryCount = entry.Message.DeliveryCount,
         SourceQueue = entry.SourceQueue,
         Reason = entry.Reason,

@@ -14,5 +14,33 @@ internal static class MessageViews
         Headers = m.Headers,
         EnqueuedTime = m.EnqueuedAt,
         DeliveryCount = deliveryCount,
+        CorrelationId = m.CorrelationId,
+        ReplyTo = m.ReplyTo,
+        Subject = m.Subject,
+    };
+
+    /// <summary>A message given back (a dead-letter entry) as stored again: every field a producer set, and where it was.</summary>
+    public static StoredMessage ToStoredMessage(QueueMessage m) => new()
+    {
+        Id = m.MessageId,
+        Seq = m.SequenceNumber,
+        Body = m.Body,
+        ContentType = m.ContentType,
+        Headers = m.Headers is { Count: > 0 } h ? new Dictionary<string, string>(h) : null,
+        EnqueuedAt = m.EnqueuedTime,
+        CorrelationId = m.CorrelationId,
+        ReplyTo = m.ReplyTo,
+        Subject = m.Subject,
+    };
+
+    /// <summary>A stored message sent again (a redrive): every field its producer set, under its own id.</summary>
+    public static OutgoingMessage ToOutgoingMessage(StoredMessage m) => new(m.Body)
+    {
+        MessageId = m.Id,
+        ContentType = m.ContentType,
+        Headers = m.Headers,
+        CorrelationId = m.CorrelationId,
+        ReplyTo = m.ReplyTo,
+        Subject = m.Subject,
     };
 }

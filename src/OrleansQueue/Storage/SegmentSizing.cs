@@ -35,6 +35,7 @@ internal static class SegmentSizing
             bytes += 2L * contentType.Length;
         }
 
+        bytes += Text(message.CorrelationId) + Text(message.ReplyTo) + Text(message.Subject);
         if (message.Headers is { } headers)
         {
             foreach (var (key, value) in headers)
@@ -49,14 +50,18 @@ internal static class SegmentSizing
 
     /// <summary>The estimate for a message read back from storage.</summary>
     public static long EstimateBytes(OrleansQueue.Storage.StoredMessage message) =>
-        EstimateBytes(new OutgoingMessage(message.Body) { ContentType = message.ContentType, Headers = message.Headers }, message.Id, message.TraceParent, message.DedupKey);
+        EstimateBytes(OrleansQueue.Delivery.MessageViews.ToOutgoingMessage(message), message.Id, message.TraceParent, message.DedupKey);
 
     /// <summary>The estimate for the largest message that a body limit allows, with the largest headers.</summary>
     public static int MaxEstimatedMessageBytes(int maxBodyBytes) =>
         (int)(PerMessageOverhead + FieldOverhead + TraceParentLength + FieldOverhead + 2L * QueueLimits.MaxMessageIdLength
               + Base64Length(maxBodyBytes) + 2L * QueueLimits.MaxMessageIdLength
               + 2L * QueueLimits.MaxContentTypeLength + 2L * QueueLimits.MaxHeadersBytes
+              + 3L * FieldOverhead + 2L * (QueueLimits.MaxCorrelationIdBytes + QueueLimits.MaxReplyToBytes + QueueLimits.MaxSubjectBytes)
               + (long)HeaderEntryOverhead * QueueLimits.MaxHeaderCount);
+
+    /// <summary>An optional text field: its name, and its UTF-8 bytes doubled (no control characters, so JSON escapes at most double one).</summary>
+    private static long Text(string? value) => value is null ? 0 : FieldOverhead + 2L * Utf8(value);
 
     private static long Base64Length(long bytes) => (bytes + 2) / 3 * 4;
 

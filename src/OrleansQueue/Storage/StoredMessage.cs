@@ -26,6 +26,9 @@ internal sealed class StoredMessage : ILogEntry
     /// delivery's and the dead-lettering's activity links to it.
     /// </summary>
     [Id(9)] public string? TraceParent { get; set; }
+    [Id(10)] public string? CorrelationId { get; set; }
+    [Id(11)] public string? ReplyTo { get; set; }
+    [Id(12)] public string? Subject { get; set; }
 
     /// <summary>
     /// The duplicate-detection key of a message this activation appended, so it is hashed once per send. Not

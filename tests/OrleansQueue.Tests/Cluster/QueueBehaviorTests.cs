@@ -62,6 +62,53 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         Assert.Equal(body, message.Body);
         Assert.Equal(headers, message.Headers);
         Assert.Equal(C.Time.GetUtcNow(), message.EnqueuedTime);
+        Assert.Equal(((string?)null, (string?)null, (string?)null), (message.CorrelationId, message.ReplyTo, message.Subject));
+    }
+
+    [Fact]
+    public async Task RequestReplyFields_AreKept_ThroughRedelivery_DeadLettering_AndRedrive()
+    {
+        var queue = C.Queue(NewQueueName());
+        var longest = string.Concat(Enumerable.Repeat("€", QueueLimits.MaxCorrelationIdBytes / 3)); // 255 bytes of UTF-8
+        var sent = new OutgoingMessage([1, 2, 3]) { MessageId = "request-1", CorrelationId = longest, ReplyTo = "replies.client-7", Subject = "" };
+        await queue.SendAsync(sent);
+        await queue.SendAsync("plain");
+        (string? CorrelationId, string? ReplyTo, string? Subject) Fields(QueueMessage m) => (m.CorrelationId, m.ReplyTo, m.Subject);
+        var expected = (sent.CorrelationId, sent.ReplyTo, sent.Subject);
+
+        // Peeked, received, and received again after a failed delivery.
+        Assert.Equal(expected, Fields((await queue.PeekAsync(1)).Single()));
+        var first = (await queue.ReceiveAsync(2)).ToArray();
+        Assert.Equal(expected, Fields(first[0].Message));
+        Assert.Equal(((string?)null, (string?)null, (string?)null), Fields(first[1].Message));
+        await queue.AbandonAsync(first[0]);
+        await queue.CompleteAsync(first[1]);
+        var again = Assert.Single(await queue.ReceiveAsync(2));
+        Assert.Equal((2, expected), (again.Message.DeliveryCount, Fields(again.Message)));
+
+        // Dead-lettered (moved to the dead-letter grain after the call returns): the entry keeps them.
+        await queue.DeadLetterAsync(again, "no handler");
+        var deadLetters = C.Client.GetDeadLetters();
+        var filter = new DeadLetterFilter { SourceQueue = queue.Name };
+        var entry = Assert.Single(await Wait.UntilAsync(() => ToListAsync(deadLetters.BrowseAllAsync(filter)), e => e.Count > 0, "the dead-letter entry"));
+        Assert.Equal(expected, Fields(entry.Message));
+
+        // Redriven: stored in the queue again before the call returns, and delivered with them.
+        Assert.Equal(1, await deadLetters.RedriveAsync(filter));
+        var redriven = Assert.Single(await queue.ReceiveAsync(2));
+        Assert.Equal(("request-1", expected), (redriven.Message.MessageId, Fields(redriven.Message)));
+        Assert.Equal(sent.Body, redriven.Message.Body);
+    }
+
+    private static async Task<List<T>> ToListAsync<T>(IAsyncEnumerable<T> items)
+    {
+        var list = new List<T>();
+        await foreach (var item in items)
+        {
+            list.Add(item);
+        }
+
+        return list;
     }
 
     [Fact]
@@ -508,6 +555,9 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         await Rejected(QueueErrorCode.InvalidMessageId, () => grain.Enqueue([Text("x", new string('a', 129))]));
         await Rejected(QueueErrorCode.InvalidMessageId, () => grain.Enqueue([Text("x", "a/b")]));
         await Rejected(QueueErrorCode.InvalidHeaders, () => grain.Enqueue([Text("x") with { Headers = new Dictionary<string, string> { ["h"] = new string('v', 64 * 1024) } }]));
+        await Rejected(QueueErrorCode.InvalidArgument, () => grain.Enqueue([Text("x") with { CorrelationId = new string('c', 256) }]));
+        await Rejected(QueueErrorCode.InvalidArgument, () => grain.Enqueue([Text("x") with { ReplyTo = string.Concat(Enumerable.Repeat("é", 128)) }])); // 256 bytes
+        await Rejected(QueueErrorCode.InvalidArgument, () => grain.Enqueue([Text("x") with { Subject = "line\nbreak" }]));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue([]));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue(Enumerable.Range(0, 17).Select(_ => new OutgoingMessage(new byte[256 * 1024])).ToArray()));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue(Enumerable.Range(0, 1001).Select(_ => Text("x")).ToArray()));
@@ -523,6 +573,9 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         // ... and in the client handle before any call.
         await Rejected(QueueErrorCode.MessageTooLarge, () => queue.SendAsync(new OutgoingMessage(new byte[256 * 1024 + 1])));
         await Rejected(QueueErrorCode.InvalidMessageId, () => queue.SendAsync("x", "bad\u0001id"));
+        await Rejected(QueueErrorCode.InvalidArgument, () => queue.SendAsync(Text("x") with { ReplyTo = "tab\there" }));
+        // (Orleans carries strings as UTF-8, so a lone surrogate reaches a grain as U+FFFD: only the handle can refuse it.)
+        await Rejected(QueueErrorCode.InvalidArgument, () => queue.SendAsync(Text("x") with { Subject = "lone \ud800 surrogate" }));
         Assert.Equal(QueueErrorCode.InvalidQueueName, Assert.Throws<QueueException>(() => C.Client.GetQueue("orders#1")).Code);
 
         var stats = await queue.GetStatsAsync();

@@ -77,6 +77,9 @@ public sealed class SegmentSizingTests(MemoryClusterFixture fixture) : IClassFix
             FirstLeaseToken = Guid.NewGuid(),
             FirstLeasedUntil = DateTimeOffset.MaxValue.AddTicks(-1),
             TraceParent = traced ? $"00-{Convert.ToHexStringLower(new byte[16])}-{Convert.ToHexStringLower(new byte[8])}-01" : null,
+            CorrelationId = longest ? new string('"', QueueLimits.MaxCorrelationIdBytes) : headers > 0 ? "request-\"7\"" : null,
+            ReplyTo = longest ? new string('\\', QueueLimits.MaxReplyToBytes) : headers > 0 ? "replies.ü" : null,
+            Subject = longest ? string.Concat(Enumerable.Repeat("\u00e9", QueueLimits.MaxSubjectBytes / 2)) : headers > 0 ? "" : null,
         };
     }
 
