@@ -383,6 +383,24 @@ public sealed class QueueClient
         }
     }
 
+    /// <summary>
+    /// Deletes the queue and every record of it in storage, and returns how many messages it held; its dead letters
+    /// stay. Sending to the name afterwards starts a new empty queue (see <see cref="IQueueGrain.Delete"/>).
+    /// </summary>
+    /// <exception cref="TimeoutException">The gateway connection was lost: the delete may or may not have run, and runs to its end if it started. Deleting again is safe.</exception>
+    public async Task<long> DeleteAsync(CancellationToken cancellationToken = default)
+    {
+        using var cut = _connection?.ForCall(Timeout.InfiniteTimeSpan);
+        try
+        {
+            return await WaitUnlessLostAsync(Grain.Delete(), cut?.Token ?? CancellationToken.None, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"The gateway connection was lost while deleting queue '{Name}'; the delete may or may not have run. Deleting again is safe.");
+        }
+    }
+
     /// <summary>Returns the queue's counters.</summary>
     public Task<QueueStats> GetStatsAsync(CancellationToken cancellationToken = default) => CallAsync(() => Grain.GetStats(), cancellationToken);
 

@@ -61,6 +61,16 @@ public interface IQueueGrain : IGrainWithStringKey
     [Alias("Purge")]
     Task<long> Purge();
 
+    /// <summary>
+    /// Deletes the queue: every record of it is removed from storage (its messages in any state, settings,
+    /// subscriptions, counters, duplicate-detection ids), and returns how many messages it held. Its dead letters stay
+    /// in the dead-letter grain, naming it. A send that races the delete is either stored before it (and deleted) or
+    /// after it, in a new empty queue of the same name; calls made while it runs wait for it. A deletion cut short (a
+    /// silo crash, a storage failure) is finished by the queue's next activation before it serves any call.
+    /// </summary>
+    [Alias("Delete")]
+    Task<long> Delete();
+
     /// <summary>Returns the queue's counters.</summary>
     [Alias("GetStats")]
     Task<QueueStats> GetStats();

@@ -55,6 +55,11 @@ internal enum LogEvent
     RegistryStorageFailed = 47,
     WakeGaveUp = 48,
 
+    // ---- the queue grain: queue management
+    QueueDeleted = 49,
+    QueueDeleteFailed = 50,
+    QueueDeletionResumed = 51,
+
     // OrleansQueue.PostgreSql: PostgreSqlGrainStorage.
     PostgreSqlConflict = 60,
     PostgreSqlConnectionLost = 61,

@@ -48,7 +48,7 @@ internal sealed partial class QueueGrain
             }
             else if (page.ETag is not null)
             {
-                await _storage.ClearStateAsync(StateNames.InFlightPage(page.Id), this.GetGrainId(), pageState);
+                await ClearRecordAsync(StateNames.InFlightPage(page.Id), pageState);
                 pageState.ETag = null;
             }
 
@@ -87,6 +87,16 @@ internal sealed partial class QueueGrain
     private void Invalidate(Exception failure)
     {
         LogStorageFailure(failure, QueueName, failure is InconsistentStateException);
+        DropState(new QueueException(QueueErrorCode.StorageFailed,
+            $"A storage write of queue '{QueueName}' failed ({failure.GetType().Name}: {failure.Message}); the queue reloads its state. The outcome is unknown: retry."));
+    }
+
+    /// <summary>
+    /// Drops all in-memory state: sends not yet written, commits waiting for the cursor, receives waiting for
+    /// messages and background loops end with <paramref name="error"/>; the next call reloads from storage.
+    /// </summary>
+    private void DropState(QueueException error)
+    {
         _generation++;
         _core = null;
         _log = null;
@@ -94,8 +104,6 @@ internal sealed partial class QueueGrain
         _windowLoad = null;
         _enqueueFlush.Reset();
         _cleanup.Reset();
-        var error = new QueueException(QueueErrorCode.StorageFailed,
-            $"A storage write of queue '{QueueName}' failed ({failure.GetType().Name}: {failure.Message}); the queue reloads its state. The outcome is unknown: retry.");
         _metaPump?.Break(error);
         _metaPump = null;
         var pending = _pendingEnqueues.ToArray();

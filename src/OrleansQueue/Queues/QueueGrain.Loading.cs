@@ -24,6 +24,7 @@ internal sealed partial class QueueGrain
     private async Task<QueueCore> GetCoreAsync()
     {
         QueueLimits.ValidateQueueName(QueueName);
+        await WaitWhileDeletingAsync();
         while (_core is null)
         {
             _loading ??= LoadAsync();
@@ -49,9 +50,15 @@ internal sealed partial class QueueGrain
 
     private async Task LoadAsync()
     {
-        var loader = new QueueLoader(_limits, _time, ReadRecordAsync<QueueMetaState>, ReadRecordAsync<InFlightPageState>, MissingSegment);
+        var generation = _generation;
+        var loader = new QueueLoader(_limits, _time, ReadMetaFinishingDeletionAsync, ReadRecordAsync<InFlightPageState>, MissingSegment);
         var (core, log, metaETag) = await loader.LoadAsync(new MessageLog(new TimedRecordStore(this, "segment"), StateNames.SegmentChunk,
             _limits.Segments, SegmentSizing.EstimateBytes, SegmentParallelWrites, LogGapRepair.DeleteWhatFollows), SegmentReadAhead);
+        if (generation != _generation)
+        {
+            throw new QueueException(QueueErrorCode.StorageFailed, $"Queue '{QueueName}' dropped its state while loading it (a delete); retry.");
+        }
+
         var tail = core.Tail;
         _metaETag = metaETag;
         _core = core;
@@ -123,6 +130,23 @@ internal sealed partial class QueueGrain
     }
 
     /// <summary>Reads one of the queue's records; a record written in another encoding fails with an error naming the setting.</summary>
-    private Task ReadRecordAsync<T>(string stateName, IGrainState<T> state) =>
-        StorageReadErrors.ReadStateAsync(_storage, _options.StorageName, stateName, this.GetGrainId(), state);
+    private async Task ReadRecordAsync<T>(string stateName, IGrainState<T> state)
+    {
+        using var call = EnterStorage();
+        await StorageReadErrors.ReadStateAsync(_storage, _options.StorageName, stateName, this.GetGrainId(), state);
+    }
+
+    /// <summary>Reads the cursor; one marked <see cref="QueueMetaState.Deleting"/> is a deletion cut short: it is finished first, and the queue loads empty.</summary>
+    private async Task ReadMetaFinishingDeletionAsync(string stateName, IGrainState<QueueMetaState> state)
+    {
+        await ReadRecordAsync(stateName, state);
+        if (state.RecordExists && state.State is { Deleting: true })
+        {
+            LogDeletionResumed(QueueName);
+            await FinishDeletionAsync(state);
+            state.State = new QueueMetaState();
+            state.ETag = null;
+            state.RecordExists = false;
+        }
+    }
 }

@@ -99,9 +99,17 @@ internal sealed partial class QueueGrain
     /// <summary>One storage write of a queue record, timed for <c>orleansqueue.storage.write.duration</c> when it succeeds.</summary>
     private async Task WriteTimedAsync<T>(string record, string stateName, IGrainState<T> state)
     {
+        using var call = EnterStorage();
         var started = _time.GetTimestamp();
         await _storage.WriteStateAsync(stateName, this.GetGrainId(), state);
         RecordStorageWrite(record, started);
+    }
+
+    /// <summary>Deletes one queue record.</summary>
+    private async Task ClearRecordAsync<T>(string stateName, IGrainState<T> state)
+    {
+        using var call = EnterStorage();
+        await _storage.ClearStateAsync(stateName, this.GetGrainId(), state);
     }
 
     private void RecordStorageWrite(string record, long started)
@@ -116,22 +124,29 @@ internal sealed partial class QueueGrain
     {
         private readonly GrainRecordStore _records = new(grain._storage, grain._options.StorageName, grain.GetGrainId());
 
-        public Task<(T? Record, string? ETag)> ReadAsync<T>(string name)
-            where T : class =>
-            _records.ReadAsync<T>(name);
+        public async Task<(T? Record, string? ETag)> ReadAsync<T>(string name)
+            where T : class
+        {
+            using var call = grain.EnterStorage();
+            return await _records.ReadAsync<T>(name);
+        }
 
         public async Task<string?> WriteAsync<T>(string name, T value, string? etag)
             where T : class
         {
+            using var call = grain.EnterStorage();
             var started = grain._time.GetTimestamp();
             var written = await _records.WriteAsync(name, value, etag);
             grain.RecordStorageWrite(record, started);
             return written;
         }
 
-        public Task DeleteAsync<T>(string name, T value, string? etag)
-            where T : class =>
-            _records.DeleteAsync(name, value, etag);
+        public async Task DeleteAsync<T>(string name, T value, string? etag)
+            where T : class
+        {
+            using var call = grain.EnterStorage();
+            await _records.DeleteAsync(name, value, etag);
+        }
     }
 
     private void RecordAbandoned(int count)

@@ -38,4 +38,9 @@ internal sealed class QueueMetaState
     /// What the queue registry was last told about this queue (0 in records written before the registry: not listed).
     /// </summary>
     [Id(14)] public RegistryListing Listing { get; set; }
+    /// <summary>
+    /// The queue is being deleted: every record of it is deleted, this one last. A queue that finds it set when it
+    /// loads finishes the deletion before it serves any call.
+    /// </summary>
+    [Id(15)] public bool Deleting { get; set; }
 }

@@ -90,5 +90,30 @@ internal sealed partial class SegmentedLog<TSegment, TEntry>
         return true;
     }
 
+    /// <summary>
+    /// Deletes every segment from the tail down to the head, <paramref name="parallel"/> at once (each one's chunks
+    /// the last first). A delete cut short leaves some of them, possibly with holes between: opening the log again
+    /// from the same cursor and deleting again finishes the job (segments gone already count as deleted). The log is
+    /// empty afterwards; its owner drops it.
+    /// </summary>
+    public async Task DeleteAllAsync(int parallel)
+    {
+        for (var top = TailSegment; top >= HeadSegment; top -= parallel)
+        {
+            var round = new List<Task>();
+            for (var id = top; id > top - parallel && id >= HeadSegment; id--)
+            {
+                round.Add(DeleteSegmentAsync(id));
+            }
+
+            await Task.WhenAll(round);
+        }
+
+        _firstIds.Clear();
+        HeadSegment = TailSegment + 1;
+
+        async Task DeleteSegmentAsync(long id) => await DeleteChunksAsync(id, await ReadChunksAsync(id));
+    }
+
     private bool IsDeletable(long segmentId) => segmentId < TailSegment && segmentId < StoredTailHint;
 }

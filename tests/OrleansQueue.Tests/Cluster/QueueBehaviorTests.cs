@@ -1,5 +1,6 @@
 using System.Text;
 using Orleans.Runtime;
+using OrleansQueue.Registry;
 using OrleansQueue.Storage;
 using OrleansQueue.Tests.Infrastructure;
 
@@ -15,7 +16,7 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
 
     protected static string NewQueueName() => "q-" + Guid.NewGuid().ToString("N")[..12];
 
-    private static OutgoingMessage Text(string text, string? id = null) => OutgoingMessage.FromText(text, id);
+    protected static OutgoingMessage Text(string text, string? id = null) => OutgoingMessage.FromText(text, id);
 
     [Fact]
     public async Task SendReceiveComplete_DeliversInSequenceOrder_AndCountsStats()
@@ -535,6 +536,101 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         Assert.Equal("11", await Chunk(2, 1));
     }
 
+    /// <summary>The queue's records in storage: the cursor, the chunks of its first segments, its first in-flight pages.</summary>
+    protected async Task<List<string>> StoredRecordsOf(string queue)
+    {
+        var storage = C.Storage();
+        var grainId = C.Grain(queue).GetGrainId();
+        var found = new List<string>();
+        async Task Check<T>(string name)
+        {
+            var state = new GrainState<T>();
+            await storage.ReadStateAsync(name, grainId, state);
+            if (state.RecordExists)
+            {
+                found.Add(name);
+            }
+        }
+
+        await Check<QueueMetaState>(StateNames.Meta);
+        for (long segment = 0; segment < 12; segment++)
+        {
+            for (var chunk = 0; chunk < 4; chunk++)
+            {
+                await Check<SegmentState>(StateNames.SegmentChunk(segment, chunk));
+            }
+        }
+
+        for (long page = 0; page < 4; page++)
+        {
+            await Check<InFlightPageState>(StateNames.InFlightPage(page));
+        }
+
+        return found;
+    }
+
+    [Fact]
+    public async Task Delete_RemovesEveryRecord_KeepsItsDeadLetters_AndTheNameStartsANewEmptyQueue()
+    {
+        var queue = C.Queue(NewQueueName());
+        await queue.ConfigureAsync(new QueueSettings { MaxDeliveryCount = 3 });
+        await queue.SendBatchAsync(Enumerable.Range(1, 18).Select(i => Text($"m{i}", $"id-{i}")));
+        var locked = await queue.ReceiveAsync(5);
+        await queue.CompleteAsync(locked.Take(2).Select(l => l.LockToken));
+        await queue.DeadLetterAsync(locked[2], "bad");
+        await Wait.UntilAsync(() => C.DeadLettersOf(queue.Name), d => d.Count == 1, "the dead-lettered message reaches the dead-letter grain");
+        Assert.Contains(StateNames.Meta, await StoredRecordsOf(queue.Name));
+
+        Assert.Equal(15, await queue.DeleteAsync()); // 18 sent, 2 completed, 1 dead-lettered: 2 of them locked still
+        Assert.Empty(await StoredRecordsOf(queue.Name));
+        Assert.Equal("m3", Assert.Single(await C.DeadLettersOf(queue.Name)).Message.BodyAsString());
+
+        // The name now stands for a new, empty queue: counters, settings, locks and duplicate-detection ids are gone.
+        await Assert.ThrowsAsync<QueueException>(() => queue.CompleteAsync(locked[3]));
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal((0L, 0L, 0L, 0L), (stats.ActiveCount, stats.TotalEnqueued, stats.TotalCompleted, stats.TotalDeadLettered));
+        Assert.NotEqual(3, (await queue.GetSettingsAsync()).MaxDeliveryCount);
+        Assert.Equal(1, await queue.SendAsync(Text("m1 again", "id-1"))); // not a duplicate: its id went with the queue
+        var received = Assert.Single(await queue.ReceiveAsync(10));
+        Assert.Equal(("m1 again", 1), (received.Message.BodyAsString(), received.Message.DeliveryCount));
+
+        // Deleting an empty queue, or one never used, removes the little it has.
+        await queue.CompleteAsync(received);
+        Assert.Equal(0, await queue.DeleteAsync());
+        Assert.Empty(await StoredRecordsOf(queue.Name));
+        Assert.Equal(0, await C.Queue(NewQueueName()).DeleteAsync());
+    }
+
+    [Fact]
+    public async Task ADeletionCutShort_IsFinishedWhenTheQueueNextLoads_BeforeAnyCall()
+    {
+        var name = NewQueueName();
+        var queue = C.Queue(name);
+        for (var i = 1; i <= 14; i++)
+        {
+            await queue.SendAsync(Text($"m{i}", $"id-{i}")); // segments of 4: the newest, segment 3, holds two
+        }
+
+        await C.Cluster.DeactivateAsync(C.Grain(name));
+
+        // As a delete cut short by a crash leaves it: the cursor marked, the newest segment gone, the others still there.
+        var storage = C.Storage();
+        var grainId = C.Grain(name).GetGrainId();
+        var meta = new GrainState<QueueMetaState>();
+        await storage.ReadStateAsync(StateNames.Meta, grainId, meta);
+        meta.State!.Deleting = true;
+        await storage.WriteStateAsync(StateNames.Meta, grainId, meta);
+        var newest = new GrainState<SegmentState>();
+        await storage.ReadStateAsync(StateNames.SegmentChunk(3, 0), grainId, newest);
+        Assert.True(newest.RecordExists);
+        await storage.ClearStateAsync(StateNames.SegmentChunk(3, 0), grainId, newest);
+
+        var stats = await queue.GetStatsAsync(); // the first call: the queue finishes the deletion, then answers
+        Assert.Equal((0L, 0L), (stats.ActiveCount, stats.TotalEnqueued));
+        Assert.Empty(await StoredRecordsOf(name));
+        Assert.Equal(1, await queue.SendAsync(Text("after", "id-1")));
+    }
+
     [Fact]
     public async Task BadInput_IsRejectedWithAClearError_AndLeavesNoTrace()
     {
@@ -613,6 +709,58 @@ public sealed class MemoryQueueBehaviorTests(MemoryClusterFixture fixture) : Que
         // a few cursor updates, not 400.
         Assert.InRange(writes, 50, 250);
         Assert.Equal(401, (await queue.GetStatsAsync()).TotalEnqueued);
+    }
+
+    [Fact]
+    public async Task SendsRacingADelete_LandBeforeIt_AndAreDeleted_OrAfterIt_InANewEmptyQueue()
+    {
+        var queue = C.Queue(NewQueueName());
+        await queue.SendAsync(Text("old", "id-old"));
+        var writes = Counter.Writes;
+        Counter.WriteLatency = TimeSpan.FromMilliseconds(300);
+        Task<long> before, delete, after;
+        try
+        {
+            before = queue.SendAsync(Text("before", "id-before"));
+            await Wait.UntilAsync(() => Task.FromResult(Counter.Writes), w => w > writes, "the first send's write is under way");
+            delete = queue.DeleteAsync();
+            await Task.Delay(50); // the delete is waiting for that write
+            after = queue.SendAsync(Text("after", "id-after"));
+            Assert.Equal(2, await before); // confirmed by the old queue ...
+            Assert.Equal(2, await delete); // ... and deleted with it
+        }
+        finally
+        {
+            Counter.WriteLatency = TimeSpan.Zero;
+        }
+
+        Assert.Equal(1, await after); // the first message of the new queue
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal((1L, 1L), (stats.ActiveCount, stats.TotalEnqueued));
+        Assert.Equal("after", Assert.Single(await queue.ReceiveAsync(10)).Message.BodyAsString());
+    }
+
+    [Fact]
+    public async Task Delete_OfAQueueWithASubscriber_RemovesItFromTheRegistry_AndNothingIsPushedAfterwards()
+    {
+        var name = NewQueueName();
+        var queue = C.Queue(name);
+        var consumerName = "del-" + Guid.NewGuid().ToString("N")[..8];
+        var script = ConsumerScript.For(consumerName);
+        await queue.SubscribeAsync(C.Client.GetGrain<ITestConsumerGrain>(consumerName));
+        await queue.SendAsync("pushed");
+        await Wait.UntilAsync(() => Task.FromResult(script.Succeeded.Count), n => n == 1, "the message is pushed");
+        var shard = C.Client.GetGrain<IQueueRegistryShard>(QueueRegistry.ShardOf(name));
+        Assert.Contains(name, await shard.QueuesWithSubscribers());
+
+        Assert.Equal(0, await queue.DeleteAsync());
+        Assert.DoesNotContain(name, await shard.QueuesWithSubscribers());
+        Assert.Empty(await StoredRecordsOf(name));
+
+        await queue.SendAsync("not pushed: the subscription went with the queue");
+        var waiting = await queue.WaitAndReceiveAsync(TimeSpan.FromSeconds(1), 10);
+        Assert.Equal("not pushed: the subscription went with the queue", Assert.Single(waiting).Message.BodyAsString());
+        Assert.Single(script.Deliveries);
     }
 
     [Fact]

@@ -1,0 +1,186 @@
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+using OrleansQueue.Diagnostics;
+using OrleansQueue.Registry;
+using OrleansQueue.Storage;
+using MessageLog = OrleansQueue.Storage.SegmentedLog<OrleansQueue.Storage.SegmentState, OrleansQueue.Storage.StoredMessage>;
+
+namespace OrleansQueue.Queues;
+
+/// <summary>
+/// Deleting the queue. Calls that arrive meanwhile wait at <see cref="GetCoreAsync"/>; storage calls already under way
+/// finish first (a send whose write lands is confirmed, then deleted), and no new one starts but the delete's own. The
+/// cursor is marked <see cref="QueueMetaState.Deleting"/>, then every segment (the newest first), every in-flight
+/// page, the registry entry and last the cursor are deleted. A deletion cut short is finished when the queue next
+/// loads, before anything else: the mark is how it knows.
+/// </summary>
+internal sealed partial class QueueGrain
+{
+    /// <summary>Segments deleted at once.</summary>
+    private const int SegmentParallelDeletes = 8;
+
+    /// <summary>Set while the delete's own calls run (they pass the fence that stops every other storage call).</summary>
+    private static readonly AsyncLocal<bool> InDeletion = new();
+
+    private TaskCompletionSource? _deleting;
+    private bool _storageFenced;
+    private int _storageCalls;
+    private TaskCompletionSource? _storageIdle;
+
+    public async Task<long> Delete()
+    {
+        var core = await GetCoreAsync(); // also finishes a deletion that was cut short
+        while (_deleting is { } running)
+        {
+            await running.Task; // one delete at a time: the next deletes what was sent after the first
+        }
+
+        var deleting = _deleting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            _storageFenced = true;
+            await StorageIdleAsync();
+            var removed = (_core ?? core).ActiveCount;
+            var deleted = new QueueException(QueueErrorCode.StorageFailed,
+                $"Queue '{QueueName}' was deleted before this message was stored: it was not stored. Send it again (to a new queue of that name).");
+            DropState(deleted);
+            InDeletion.Value = true;
+            var meta = new GrainState<QueueMetaState>();
+            await ReadRecordAsync(StateNames.Meta, meta);
+            // Marked even when there is no cursor yet (a queue that only took sends): its segments are found from the start.
+            meta.State ??= new QueueMetaState();
+            meta.State.Deleting = true;
+            await WriteTimedAsync("cursor", StateNames.Meta, meta);
+            await FinishDeletionAsync(meta);
+
+            LogDeleted(QueueName, removed);
+            DeactivateOnIdle(); // the next call starts a new empty queue in a fresh activation
+            return removed;
+        }
+        catch (Exception ex) when (ex is not QueueException)
+        {
+            LogDeleteFailed(ex, QueueName);
+            throw new QueueException(QueueErrorCode.StorageFailed,
+                $"Deleting queue '{QueueName}' failed ({ex.GetType().Name}: {ex.Message}); some of its records may be deleted already. " +
+                "Delete it again: the queue finishes the deletion before it serves any other call.");
+        }
+        finally
+        {
+            InDeletion.Value = false;
+            _storageFenced = false;
+            _deleting = null;
+            deleting.SetResult();
+        }
+    }
+
+    /// <summary>Waits while a delete runs (the delete's own calls pass).</summary>
+    private async Task WaitWhileDeletingAsync()
+    {
+        while (_deleting is { } running && !InDeletion.Value)
+        {
+            await running.Task;
+        }
+    }
+
+    /// <summary>
+    /// Deletes every record of a queue whose cursor (<paramref name="meta"/>, as stored) is marked
+    /// <see cref="QueueMetaState.Deleting"/>: its segments, newest first, its in-flight pages, its registry entry, and
+    /// the cursor last.
+    /// </summary>
+    private async Task FinishDeletionAsync(IGrainState<QueueMetaState> meta)
+    {
+        var state = meta.State!; // a stored cursor
+        var log = new MessageLog(new TimedRecordStore(this, "segment"), StateNames.SegmentChunk, _limits.Segments,
+            SegmentSizing.EstimateBytes, SegmentParallelWrites, LogGapRepair.DeleteWhatFollows);
+        await log.OpenAsync(state.RetainedFrom, state.TailSegment, state.AckedBelow); // finds segments past the tail hint
+        await log.DeleteAllAsync(SegmentParallelDeletes);
+
+        // The in-flight pages the cursor names, and any written after it: the first missing one past them ends them.
+        for (var id = state.InFlightPagesFrom; ; id++)
+        {
+            var page = new GrainState<InFlightPageState>();
+            await ReadRecordAsync(StateNames.InFlightPage(id), page);
+            if (page.RecordExists)
+            {
+                await ClearRecordAsync(StateNames.InFlightPage(id), page);
+            }
+            else if (id >= state.InFlightPagesTo)
+            {
+                break;
+            }
+        }
+
+        if (state.Listing != RegistryListing.NotListed)
+        {
+            await GrainFactory.ShardFor(QueueName).Set(QueueName, hasSubscribers: false);
+        }
+
+        await ClearRecordAsync(StateNames.Meta, meta);
+        await UnregisterWakeReminderAsync();
+    }
+
+    private async Task UnregisterWakeReminderAsync()
+    {
+        try
+        {
+            if (await this.GetReminder(WakeReminder) is { } reminder)
+            {
+                await this.UnregisterReminder(reminder);
+            }
+
+            _reminderRegistered = false;
+        }
+        catch (Exception ex)
+        {
+            // Harmless: the reminder wakes an empty queue, which then unregisters it.
+            LogReminderUnavailable(ex, QueueName);
+        }
+    }
+
+    /// <summary>
+    /// Counts a storage call of the queue for the duration of the returned scope. While a delete runs, only its own
+    /// calls are allowed; any other fails as a storage failure, and its owner drops its state as after any failed write.
+    /// </summary>
+    private StorageCall EnterStorage()
+    {
+        if (_storageFenced && !InDeletion.Value)
+        {
+            throw new QueueException(QueueErrorCode.StorageFailed, $"Queue '{QueueName}' is being deleted; retry.");
+        }
+
+        _storageCalls++;
+        return new StorageCall(this);
+    }
+
+    private Task StorageIdleAsync()
+    {
+        if (_storageCalls == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        _storageIdle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return _storageIdle.Task;
+    }
+
+    private readonly struct StorageCall(QueueGrain grain) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (--grain._storageCalls == 0 && grain._storageIdle is { } idle)
+            {
+                grain._storageIdle = null;
+                idle.SetResult();
+            }
+        }
+    }
+
+    [LoggerMessage((int)LogEvent.QueueDeleted, LogLevel.Information, "Queue {Queue}: deleted with {Count} message(s) and every record of it")]
+    private partial void LogDeleted(string queue, long count);
+
+    [LoggerMessage((int)LogEvent.QueueDeletionResumed, LogLevel.Information, "Queue {Queue}: a deletion cut short is finished before the queue loads")]
+    private partial void LogDeletionResumed(string queue);
+
+    [LoggerMessage((int)LogEvent.QueueDeleteFailed, LogLevel.Warning, "Queue {Queue}: deleting it failed; the next call or activation finishes the deletion")]
+    private partial void LogDeleteFailed(Exception exception, string queue);
+}
