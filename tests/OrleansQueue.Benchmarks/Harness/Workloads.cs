@@ -328,11 +328,11 @@ public sealed class Workloads(BenchSettings settings)
             rows.Add(await AzuriteFloor.WriteRateAsync(storage, "empty queue"));
         }
 
-        var empty = new EnqueueRounds(W4EmptyWorkload, "a new queue each round, emptied after it");
+        var empty = new EnqueueRounds(W4EmptyWorkload, "a new queue each round, deleted after it");
         SettleHarnessHeap(); // what ran before (the W3 rows) left sent bodies behind in this process
         for (var round = 0; round < W4Rounds; round++)
         {
-            await EnqueueRoundAsync(target, empty, NewQueue("w4-empty"), count, purgeAfter: true);
+            await EnqueueRoundAsync(target, empty, NewQueue("w4-empty"), count, deleteAfter: true);
         }
 
         var emptyRow = empty.ToResult(target, count); // now, for the silo's peak memory before the backlog
@@ -349,10 +349,10 @@ public sealed class Workloads(BenchSettings settings)
         var backlogRounds = new EnqueueRounds($"W4 enqueue, {settings.Backlog:N0} backlog",
             $"backlog of {backlog:N0} sent in batches of 1,000 at {backlog / fillSeconds:N0} msgs/s; each round adds its {count:N0} to it");
         var beside = new EnqueueRounds(W4BesideWorkload,
-            "a new queue each round, emptied after it, in the same Azurite as the backlog, alternating with the backlog rounds");
+            "a new queue each round, deleted after it, on the same storage as the backlog, alternating with the backlog rounds");
         SettleHarnessHeap(); // the fill's bodies
-        Task BacklogRound() => EnqueueRoundAsync(target, backlogRounds, full, count, purgeAfter: false);
-        Task BesideRound() => EnqueueRoundAsync(target, beside, NewQueue("w4-beside"), count, purgeAfter: true);
+        Task BacklogRound() => EnqueueRoundAsync(target, backlogRounds, full, count, deleteAfter: false);
+        Task BesideRound() => EnqueueRoundAsync(target, beside, NewQueue("w4-beside"), count, deleteAfter: true);
         for (var round = 0; round < W4Rounds; round++)
         {
             // AB, BA, AB: neither kind always runs second (after the other's round, or its purge).
@@ -481,15 +481,19 @@ public sealed class Workloads(BenchSettings settings)
     /// <summary>The W4 row of an empty queue beside the backlog, on the same storage.</summary>
     public const string W4BesideWorkload = "W4 enqueue, empty queue beside the backlog";
 
-    /// <summary>One send of <paramref name="count"/> messages into <paramref name="queue"/>, added to <paramref name="rounds"/>; with <paramref name="purgeAfter"/>, the queue is emptied after it, outside the measurement.</summary>
-    private async Task EnqueueRoundAsync(OrleansQueueTarget target, EnqueueRounds rounds, string queue, int count, bool purgeAfter)
+    /// <summary>
+    /// One send of <paramref name="count"/> messages into <paramref name="queue"/>, added to <paramref name="rounds"/>;
+    /// with <paramref name="deleteAfter"/>, the queue is deleted after it, outside the measurement, so that the silo's
+    /// memory holds no round's queue but the one measured (a purged queue keeps its duplicate-detection ids).
+    /// </summary>
+    private async Task EnqueueRoundAsync(OrleansQueueTarget target, EnqueueRounds rounds, string queue, int count, bool deleteAfter)
     {
         var cpu = CpuMeter.Start(target);
         var sent = await Producer.SendAsync(target, queue, count, settings.InFlight);
         rounds.Add(sent, cpu.PerMessage(count));
-        if (purgeAfter)
+        if (deleteAfter)
         {
-            await target.PurgeAsync(queue);
+            await target.DeleteAsync(queue);
         }
     }
 
