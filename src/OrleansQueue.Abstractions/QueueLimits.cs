@@ -44,6 +44,9 @@ public static class QueueLimits
     /// </summary>
     public static readonly TimeSpan MaxLockDuration = TimeSpan.FromHours(12);
 
+    /// <summary>Longest duplicate-detection window of a queue (as Service Bus: 7 days).</summary>
+    public static readonly TimeSpan MaxDuplicateDetectionWindow = TimeSpan.FromDays(7);
+
     /// <summary>Longest wait of a long-polling receive (below the Orleans response timeout of 30 s).</summary>
     public static readonly TimeSpan MaxReceiveWait = TimeSpan.FromSeconds(20);
 

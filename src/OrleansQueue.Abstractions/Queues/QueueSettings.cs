@@ -27,4 +27,13 @@ public sealed record QueueSettings
     /// <see cref="QueueErrorCode.InvalidArgument"/>.
     /// </summary>
     [Id(3)] public IReadOnlyList<string>? FailFastExceptionTypes { get; init; }
+
+    /// <summary>
+    /// How long the queue remembers a message id: a send whose id was stored within this window is not stored again
+    /// (its earlier sequence number is returned). <see cref="TimeSpan.Zero"/> turns duplicate detection off for the
+    /// queue. 0, or 1 s to <see cref="QueueLimits.MaxDuplicateDetectionWindow"/>; else
+    /// <see cref="QueueErrorCode.InvalidArgument"/>. Either way at most the silo's <c>DuplicateDetectionMaxIds</c> ids
+    /// are remembered. A longer window applies to ids remembered from then on; a shorter one forgets older ids at once.
+    /// </summary>
+    [Id(4)] public TimeSpan? DuplicateDetectionWindow { get; init; }
 }

@@ -26,6 +26,24 @@ internal sealed class DuplicateIndex(TimeSpan window, int maxIds)
     private int _count;
     private int[] _slots = [];
 
+    /// <summary>
+    /// How long ids are remembered. Shortened, older ids go at the next <see cref="Trim"/>; set to zero, every id is
+    /// forgotten at once and duplicate detection is off; lengthened, it applies to the ids still remembered.
+    /// </summary>
+    public TimeSpan Window
+    {
+        get => window;
+        set
+        {
+            window = value;
+            if (!Enabled)
+            {
+                (_ring, _slots, _head, _count) = ([], [], 0, 0);
+                Count = 0;
+            }
+        }
+    }
+
     /// <summary>Whether duplicate detection is on (a window above zero).</summary>
     public bool Enabled => window > TimeSpan.Zero;
 

@@ -5,9 +5,9 @@ namespace OrleansQueue.Delivery;
 /// <summary>
 /// A queue's delivery settings as stored in its cursor record (<see cref="QueueSettingsState"/>, each unset value
 /// falling back to the silo's default), and the public <see cref="QueueSettings"/> they are configured with: lock
-/// duration, maximum delivery count, redelivery policy, fail-fast exception types.
+/// duration, maximum delivery count, redelivery policy, fail-fast exception types, duplicate-detection window.
 /// </summary>
-internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaultLockDuration, int defaultMaxDeliveryCount)
+internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaultLockDuration, int defaultMaxDeliveryCount, TimeSpan defaultDuplicateDetectionWindow)
 {
     /// <summary>Most fail-fast exception types a queue keeps, and longest name of one.</summary>
     public const int MaxFailFastTypes = 100;
@@ -20,6 +20,8 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
     public TimeSpan LockDuration => State.AckDeadline ?? defaultLockDuration;
 
     public int MaxDeliveryCount => State.MaxDeliveryCount ?? defaultMaxDeliveryCount;
+
+    public TimeSpan DuplicateDetectionWindow => State.DuplicateDetectionWindow ?? defaultDuplicateDetectionWindow;
 
     public RedeliveryPolicy Redelivery => State.RedeliveryMode is { } mode
         ? new RedeliveryPolicy
@@ -42,6 +44,7 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
         MaxDeliveryCount = MaxDeliveryCount,
         Redelivery = Redelivery,
         FailFastExceptionTypes = State.FailFastExceptionTypes?.ToArray() ?? [],
+        DuplicateDetectionWindow = DuplicateDetectionWindow,
     };
 
     /// <summary>Throws <see cref="QueueException"/> for a setting out of range; <paramref name="maxLockDuration"/> is the silo's.</summary>
@@ -64,6 +67,13 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
         {
             throw new QueueException(QueueErrorCode.InvalidArgument, "FailFastExceptionTypes takes at most 100 full type names of at most 512 characters.");
         }
+
+        if (settings.DuplicateDetectionWindow is { } window
+            && window != TimeSpan.Zero && (window < TimeSpan.FromSeconds(1) || window > QueueLimits.MaxDuplicateDetectionWindow))
+        {
+            throw new QueueException(QueueErrorCode.InvalidArgument,
+                $"DuplicateDetectionWindow must be zero (off) or between 1 second and {QueueLimits.MaxDuplicateDetectionWindow.TotalDays:N0} days, not {window}.");
+        }
     }
 
     /// <summary>What to store after <paramref name="settings"/> is configured: what it sets, the rest as it was.</summary>
@@ -76,5 +86,6 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
         RedeliveryMaxDelay = settings.Redelivery is { } p2 ? p2.MaxDelay : State.RedeliveryMaxDelay,
         RedeliveryJitter = settings.Redelivery is { } p3 ? p3.Jitter : State.RedeliveryJitter,
         FailFastExceptionTypes = settings.FailFastExceptionTypes?.ToList() ?? State.FailFastExceptionTypes,
+        DuplicateDetectionWindow = settings.DuplicateDetectionWindow ?? State.DuplicateDetectionWindow,
     };
 }

@@ -28,9 +28,9 @@ internal sealed class QueueCore
     public QueueCore(QueueCoreLimits limits, SegmentSnapshot tail, QueueMetaState meta)
     {
         _limits = limits;
-        _settings = new DeliverySettings(meta.Settings ?? new QueueSettingsState(), limits.DefaultLockDuration, limits.DefaultMaxDeliveryCount);
-        _duplicates = new DuplicateIndex(limits.DedupWindow, limits.DedupMaxIds);
-        _retention = new SegmentRetention(meta.RetainedFrom, meta.HeadSegment, limits.DedupWindow, limits.DedupMaxIds);
+        _settings = new DeliverySettings(meta.Settings ?? new QueueSettingsState(), limits.DefaultLockDuration, limits.DefaultMaxDeliveryCount, limits.DedupWindow);
+        _duplicates = new DuplicateIndex(_settings.DuplicateDetectionWindow, limits.DedupMaxIds);
+        _retention = new SegmentRetention(meta.RetainedFrom, meta.HeadSegment, _settings.DuplicateDetectionWindow, limits.DedupMaxIds);
         _moves = new PendingMoves(meta.PendingMoves);
         _window = new DeliveryWindow(limits, _settings, _retention, _moves, tail, meta);
         Subscriptions = meta.Subscriptions;
@@ -77,8 +77,15 @@ internal sealed class QueueCore
     public QueueSettingsState Settings
     {
         get => _settings.State;
-        set => _settings.State = value;
+        set
+        {
+            _settings.State = value;
+            _duplicates.Window = _retention.DedupWindow = _settings.DuplicateDetectionWindow;
+        }
     }
+
+    /// <summary>The queue's duplicate-detection window (zero: off).</summary>
+    public TimeSpan DuplicateDetectionWindow => _settings.DuplicateDetectionWindow;
 
     /// <summary>The settings with the silo's defaults filled in.</summary>
     public DeliverySettings DeliverySettings => _settings;

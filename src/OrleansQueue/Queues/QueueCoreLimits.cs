@@ -2,7 +2,7 @@ using OrleansQueue.Storage;
 
 namespace OrleansQueue.Queues;
 
-/// <summary>The option values the core needs.</summary>
+/// <summary>The option values the core needs (<c>DedupWindow</c>: the silo's default duplicate-detection window, for queues that set none).</summary>
 internal sealed record QueueCoreLimits(int SegmentMaxMessages, long SegmentMaxBytes, int ActiveSegments, TimeSpan DedupWindow, int DedupMaxIds,
     int DefaultMaxDeliveryCount = 10)
 {
@@ -54,6 +54,4 @@ internal sealed record QueueCoreLimits(int SegmentMaxMessages, long SegmentMaxBy
 
     /// <summary>Most messages in flight (locked, waiting out a redelivery delay, or being dead-lettered) per queue.</summary>
     public int MaxInFlight { get; init; } = 100_000;
-
-    public bool DedupEnabled => DedupWindow > TimeSpan.Zero;
 }

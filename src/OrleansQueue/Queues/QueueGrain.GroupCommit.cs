@@ -46,6 +46,7 @@ internal sealed partial class QueueGrain
         using var activity = StartActivity("enqueue");
         QueueLimits.ValidateBatch(messages, _options.MaxMessageBodyBytes, _options.MaxBatchCount, _options.MaxBatchBodyBytes);
         var core = await GetCoreAsync();
+        core.TrimDedup(_time.GetUtcNow()); // ids out of the window are forgotten before this send is checked
         var traceParent = CurrentTraceParent();
         if (messages.Length > 1)
         {

@@ -19,6 +19,7 @@ internal sealed partial class QueueGrain
         DeliverySettings.Validate(settings, _options.MaxLockDuration);
         var core = await GetCoreAsync();
         core.Settings = core.DeliverySettings.Merge(settings);
+        core.TrimDedup(_time.GetUtcNow()); // a shorter duplicate-detection window forgets older ids now
         await _metaPump!.CommitAsync();
     }
 
@@ -26,6 +27,7 @@ internal sealed partial class QueueGrain
     {
         var core = await GetCoreAsync();
         core.Settings = new QueueSettingsState();
+        core.TrimDedup(_time.GetUtcNow());
         await _metaPump!.CommitAsync();
     }
 

@@ -63,7 +63,8 @@ internal sealed class QueueLoader(
         core.EndRestore();
 
         // The duplicate-detection index, from the newest segments back to the window or the id cap.
-        if (limits.DedupEnabled)
+        var dedupWindow = core.DuplicateDetectionWindow; // the queue's own, or the silo's default
+        if (dedupWindow > TimeSpan.Zero)
         {
             var newestFirst = new List<SegmentState>();
             long ids = 0;
@@ -79,7 +80,7 @@ internal sealed class QueueLoader(
                     return true; // deleted, but the cursor was not yet advanced past it
                 }
 
-                if (segment.Messages.Count > 0 && segment.Messages[^1].EnqueuedAt < now - limits.DedupWindow)
+                if (segment.Messages.Count > 0 && segment.Messages[^1].EnqueuedAt < now - dedupWindow)
                 {
                     return false;
                 }

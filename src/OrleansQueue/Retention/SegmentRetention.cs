@@ -8,6 +8,13 @@ namespace OrleansQueue.Retention;
 /// </summary>
 internal sealed class SegmentRetention(long retainedFrom, long durableHeadSegment, TimeSpan dedupWindow, int dedupMaxIds)
 {
+    /// <summary>The queue's duplicate-detection window: completed segments are kept while their ids are in it.</summary>
+    public TimeSpan DedupWindow
+    {
+        get => dedupWindow;
+        set => dedupWindow = value;
+    }
+
     private readonly List<RetainedSegment> _retained = [];
 
     /// <summary>The oldest segment not deleted.</summary>

@@ -15,4 +15,5 @@ internal sealed class QueueSettingsState
     [Id(4)] public TimeSpan? RedeliveryMaxDelay { get; set; }
     [Id(5)] public double? RedeliveryJitter { get; set; }
     [Id(6)] public List<string>? FailFastExceptionTypes { get; set; }
+    [Id(7)] public TimeSpan? DuplicateDetectionWindow { get; set; }
 }

@@ -632,6 +632,40 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
     }
 
     [Fact]
+    public async Task DuplicateDetectionWindow_PerQueue_DecidesWhichRetriesAreStoredOnce_AndIsStoredWithTheQueue()
+    {
+        var name = NewQueueName();
+        var queue = C.Queue(name);
+        var siloDefault = (await queue.GetSettingsAsync()).DuplicateDetectionWindow;
+        Assert.True(siloDefault > TimeSpan.FromMinutes(1));
+
+        await queue.ConfigureAsync(new QueueSettings { DuplicateDetectionWindow = TimeSpan.FromMinutes(1) });
+        var first = await queue.SendAsync(Text("a", "id-a"));
+        Assert.Equal(first, await queue.SendAsync(Text("a", "id-a"))); // a retry within the window: stored once
+        await C.Cluster.DeactivateAsync(C.Grain(name)); // stored with the queue: a reload keeps the window and the ids
+        Assert.Equal(TimeSpan.FromMinutes(1), (await queue.GetSettingsAsync()).DuplicateDetectionWindow);
+        Assert.Equal(first, await queue.SendAsync(Text("a", "id-a")));
+        C.Time.Advance(TimeSpan.FromSeconds(61));
+        var second = await queue.SendAsync(Text("a", "id-a"));
+        Assert.Equal(first + 1, second); // out of the window: a new message
+
+        // Zero turns it off for this queue; a later partial update leaves it as it is.
+        await queue.ConfigureAsync(new QueueSettings { DuplicateDetectionWindow = TimeSpan.Zero });
+        await queue.ConfigureAsync(new QueueSettings { MaxDeliveryCount = 4 });
+        var settings = await queue.GetSettingsAsync();
+        Assert.Equal((TimeSpan.Zero, 4), (settings.DuplicateDetectionWindow!.Value, settings.MaxDeliveryCount!.Value));
+        Assert.Equal(second + 1, await queue.SendAsync(Text("b", "id-b")));
+        Assert.Equal(second + 2, await queue.SendAsync(Text("b", "id-b")));
+
+        // Back to the silo's default: ids are remembered again, from then on.
+        await queue.ResetSettingsAsync();
+        Assert.Equal(siloDefault, (await queue.GetSettingsAsync()).DuplicateDetectionWindow);
+        var third = await queue.SendAsync(Text("c", "id-c"));
+        Assert.Equal(third, await queue.SendAsync(Text("c", "id-c")));
+        Assert.Equal(5, (await queue.GetStatsAsync()).TotalEnqueued);
+    }
+
+    [Fact]
     public async Task BadInput_IsRejectedWithAClearError_AndLeavesNoTrace()
     {
         var name = NewQueueName();
@@ -654,6 +688,9 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         await Rejected(QueueErrorCode.InvalidArgument, () => grain.Enqueue([Text("x") with { CorrelationId = new string('c', 256) }]));
         await Rejected(QueueErrorCode.InvalidArgument, () => grain.Enqueue([Text("x") with { ReplyTo = string.Concat(Enumerable.Repeat("é", 128)) }])); // 256 bytes
         await Rejected(QueueErrorCode.InvalidArgument, () => grain.Enqueue([Text("x") with { Subject = "line\nbreak" }]));
+        await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { DuplicateDetectionWindow = TimeSpan.FromDays(7) + TimeSpan.FromTicks(1) }));
+        await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { DuplicateDetectionWindow = TimeSpan.FromMilliseconds(500) }));
+        await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { DuplicateDetectionWindow = TimeSpan.FromSeconds(-1) }));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue([]));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue(Enumerable.Range(0, 17).Select(_ => new OutgoingMessage(new byte[256 * 1024])).ToArray()));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue(Enumerable.Range(0, 1001).Select(_ => Text("x")).ToArray()));
