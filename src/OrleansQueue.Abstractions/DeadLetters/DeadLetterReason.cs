@@ -11,4 +11,7 @@ public enum DeadLetterReason
 
     /// <summary>The handler threw an exception the queue lists as fail-fast.</summary>
     FailFast = 3,
+
+    /// <summary>The queue was at its maximum length, with <see cref="QueueOverflow.DeadLetterOldest"/>: a newer message took its place.</summary>
+    MaxLengthExceeded = 4,
 }

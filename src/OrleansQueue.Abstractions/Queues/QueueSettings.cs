@@ -36,4 +36,15 @@ public sealed record QueueSettings
     /// are remembered. A longer window applies to ids remembered from then on; a shorter one forgets older ids at once.
     /// </summary>
     [Id(4)] public TimeSpan? DuplicateDetectionWindow { get; init; }
+
+    /// <summary>
+    /// Most messages the queue holds (ready, locked, waiting out a redelivery delay; not those on their way to the
+    /// dead-letter grain); past it <see cref="Overflow"/> decides. 1 to the silo's <c>MaxQueueLength</c> (its default);
+    /// else <see cref="QueueErrorCode.InvalidArgument"/>. Lowering it does not remove messages already stored: sends
+    /// are refused, or drop, until the queue is below it.
+    /// </summary>
+    [Id(5)] public long? MaxLength { get; init; }
+
+    /// <summary>What a send past <see cref="MaxLength"/> does; <see cref="QueueOverflow.RejectNew"/> by default.</summary>
+    [Id(6)] public QueueOverflow? Overflow { get; init; }
 }

@@ -44,6 +44,9 @@ public sealed record QueueStats
     /// </summary>
     [Id(9)] public bool InFlightLimitReached { get; init; }
 
+    /// <summary>Messages dropped to make room for newer ones (<see cref="QueueOverflow.DropOldest"/>).</summary>
+    [Id(10)] public long TotalDropped { get; init; }
+
     /// <summary>Messages in the queue: ready, locked, delayed, or on their way to the dead-letter grain.</summary>
     public long ActiveCount => ReadyCount + LockedCount + DelayedCount + DeadLetteringCount;
 }

@@ -7,7 +7,7 @@ namespace OrleansQueue.Delivery;
 /// falling back to the silo's default), and the public <see cref="QueueSettings"/> they are configured with: lock
 /// duration, maximum delivery count, redelivery policy, fail-fast exception types, duplicate-detection window.
 /// </summary>
-internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaultLockDuration, int defaultMaxDeliveryCount, TimeSpan defaultDuplicateDetectionWindow)
+internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaultLockDuration, int defaultMaxDeliveryCount, TimeSpan defaultDuplicateDetectionWindow, long defaultMaxLength)
 {
     /// <summary>Most fail-fast exception types a queue keeps, and longest name of one.</summary>
     public const int MaxFailFastTypes = 100;
@@ -22,6 +22,11 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
     public int MaxDeliveryCount => State.MaxDeliveryCount ?? defaultMaxDeliveryCount;
 
     public TimeSpan DuplicateDetectionWindow => State.DuplicateDetectionWindow ?? defaultDuplicateDetectionWindow;
+
+    /// <summary>Most messages the queue holds: its own setting, never above the silo's.</summary>
+    public long MaxLength => Math.Min(State.MaxLength ?? defaultMaxLength, defaultMaxLength);
+
+    public QueueOverflow Overflow => State.Overflow ?? QueueOverflow.RejectNew;
 
     public RedeliveryPolicy Redelivery => State.RedeliveryMode is { } mode
         ? new RedeliveryPolicy
@@ -45,10 +50,12 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
         Redelivery = Redelivery,
         FailFastExceptionTypes = State.FailFastExceptionTypes?.ToArray() ?? [],
         DuplicateDetectionWindow = DuplicateDetectionWindow,
+        MaxLength = MaxLength,
+        Overflow = Overflow,
     };
 
-    /// <summary>Throws <see cref="QueueException"/> for a setting out of range; <paramref name="maxLockDuration"/> is the silo's.</summary>
-    public static void Validate(QueueSettings settings, TimeSpan maxLockDuration)
+    /// <summary>Throws <see cref="QueueException"/> for a setting out of range; <paramref name="maxLockDuration"/> and <paramref name="maxLength"/> are the silo's.</summary>
+    public static void Validate(QueueSettings settings, TimeSpan maxLockDuration, long maxLength)
     {
         ArgumentNullException.ThrowIfNull(settings);
         if (settings.LockDuration is { } duration)
@@ -74,6 +81,16 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
             throw new QueueException(QueueErrorCode.InvalidArgument,
                 $"DuplicateDetectionWindow must be zero (off) or between 1 second and {QueueLimits.MaxDuplicateDetectionWindow.TotalDays:N0} days, not {window}.");
         }
+
+        if (settings.MaxLength is { } length && (length < 1 || length > maxLength))
+        {
+            throw new QueueException(QueueErrorCode.InvalidArgument, $"MaxLength must be between 1 and the silo's MaxQueueLength ({maxLength:N0}), not {length}.");
+        }
+
+        if (settings.Overflow is { } overflow && !Enum.IsDefined(overflow))
+        {
+            throw new QueueException(QueueErrorCode.InvalidArgument, $"Overflow {(int)overflow} is not a QueueOverflow value.");
+        }
     }
 
     /// <summary>What to store after <paramref name="settings"/> is configured: what it sets, the rest as it was.</summary>
@@ -87,5 +104,7 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
         RedeliveryJitter = settings.Redelivery is { } p3 ? p3.Jitter : State.RedeliveryJitter,
         FailFastExceptionTypes = settings.FailFastExceptionTypes?.ToList() ?? State.FailFastExceptionTypes,
         DuplicateDetectionWindow = settings.DuplicateDetectionWindow ?? State.DuplicateDetectionWindow,
+        MaxLength = settings.MaxLength ?? State.MaxLength,
+        Overflow = settings.Overflow ?? State.Overflow,
     };
 }

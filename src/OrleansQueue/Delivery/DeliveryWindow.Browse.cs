@@ -2,7 +2,7 @@ using OrleansQueue.Storage;
 
 namespace OrleansQueue.Delivery;
 
-/// <summary>The delivery window's purge, counts and browsing.</summary>
+/// <summary>The delivery window's purge, overflow drops, counts and browsing.</summary>
 internal sealed partial class DeliveryWindow
 {
     /// <summary>Marks every message completed-by-purge; returns how many were removed.</summary>
@@ -40,6 +40,37 @@ internal sealed partial class DeliveryWindow
 
         _segments.Add(tailWindow);
         return removed;
+    }
+
+    /// <summary>
+    /// Removes up to <paramref name="count"/> of the oldest ready messages of the window, in sequence order, to make
+    /// room for newer ones: each is dropped (completed, counted in <see cref="TotalDropped"/>) or, with
+    /// <paramref name="deadLetter"/>, starts its move to the dead-letter grain. Returns how many it took.
+    /// </summary>
+    public int DropOldest(long count, bool deadLetter, DateTimeOffset now)
+    {
+        var taken = 0;
+        while (taken < count && _ready.Count > 0)
+        {
+            var seq = _ready.Min;
+            _ready.Remove(seq);
+            _parked.Touch(seq);
+            ref var entry = ref EntryRef(seq, out _);
+            if (deadLetter)
+            {
+                BeginMove(seq, ref entry, DeadLetterReason.MaxLengthExceeded, "The queue was at its maximum length; a newer message took its place.", now);
+            }
+            else
+            {
+                MarkCompleted(seq, ref entry);
+                TotalDropped++;
+            }
+
+            taken++;
+        }
+
+        AdvanceHead();
+        return taken;
     }
 
     /// <summary>Messages of the window above the watermark that are completed (the watermark waits for the oldest).</summary>

@@ -42,6 +42,7 @@ internal sealed partial class DeliveryWindow
         AckedBelow = meta.AckedBelow;
         TotalCompleted = meta.TotalCompleted;
         TotalPurged = meta.TotalPurged;
+        TotalDropped = meta.TotalDropped;
         TotalDeadLettered = meta.TotalDeadLettered;
         _restoreCompleted = [.. meta.Completed];
         _restoreRecords = meta.Deliveries.ToDictionary(d => d.Seq);
@@ -57,6 +58,9 @@ internal sealed partial class DeliveryWindow
     public long TotalCompleted { get; private set; }
 
     public long TotalPurged { get; private set; }
+
+    /// <summary>Messages dropped to make room for newer ones.</summary>
+    public long TotalDropped { get; private set; }
 
     public long TotalDeadLettered { get; private set; }
 

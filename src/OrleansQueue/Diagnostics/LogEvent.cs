@@ -59,6 +59,7 @@ internal enum LogEvent
     QueueDeleted = 49,
     QueueDeleteFailed = 50,
     QueueDeletionResumed = 51,
+    QueueOverflowed = 52,
 
     // OrleansQueue.PostgreSql: PostgreSqlGrainStorage.
     PostgreSqlConflict = 60,

@@ -28,7 +28,7 @@ internal sealed class QueueCore
     public QueueCore(QueueCoreLimits limits, SegmentSnapshot tail, QueueMetaState meta)
     {
         _limits = limits;
-        _settings = new DeliverySettings(meta.Settings ?? new QueueSettingsState(), limits.DefaultLockDuration, limits.DefaultMaxDeliveryCount, limits.DedupWindow);
+        _settings = new DeliverySettings(meta.Settings ?? new QueueSettingsState(), limits.DefaultLockDuration, limits.DefaultMaxDeliveryCount, limits.DedupWindow, limits.MaxQueueLength);
         _duplicates = new DuplicateIndex(_settings.DuplicateDetectionWindow, limits.DedupMaxIds);
         _retention = new SegmentRetention(meta.RetainedFrom, meta.HeadSegment, _settings.DuplicateDetectionWindow, limits.DedupMaxIds);
         _moves = new PendingMoves(meta.PendingMoves);
@@ -70,6 +70,8 @@ internal sealed class QueueCore
     public long TotalCompleted => _window.TotalCompleted;
 
     public long TotalPurged => _window.TotalPurged;
+
+    public long TotalDropped => _window.TotalDropped;
 
     public long TotalDeadLettered => _window.TotalDeadLettered;
 
@@ -127,6 +129,15 @@ internal sealed class QueueCore
 
     /// <summary>Messages neither completed nor purged.</summary>
     public long ActiveCount => NextSeq - AckedBelow - _window.CompletedAboveAckedCount() + ParkedCount;
+
+    /// <summary>The queue's length for its <c>MaxLength</c>: the active messages but those on their way to the dead-letter grain.</summary>
+    public long Length => ActiveCount - _moves.Count;
+
+    /// <summary>
+    /// Removes up to <paramref name="count"/> of the oldest ready messages in the window to make room
+    /// (<see cref="QueueOverflow"/>): dropped, or moved to the dead-letter grain. Returns how many it took.
+    /// </summary>
+    public int DropOldest(long count, bool deadLetter, DateTimeOffset now) => _window.DropOldest(count, deadLetter, now);
 
     /// <summary>At least <see cref="ActiveCount"/>, in constant time.</summary>
     public long ActiveUpperBound => NextSeq - AckedBelow + ParkedCount;
@@ -276,6 +287,7 @@ internal sealed class QueueCore
             TotalEnqueued = NextSeq - 1,
             TotalCompleted = TotalCompleted,
             TotalPurged = TotalPurged,
+            TotalDropped = TotalDropped,
             OldestMessageAge = oldest is null ? null : now - oldest.EnqueuedAt,
         };
     }
@@ -311,6 +323,7 @@ internal sealed class QueueCore
             AckedBelow = AckedBelow,
             TotalCompleted = TotalCompleted,
             TotalPurged = TotalPurged,
+            TotalDropped = TotalDropped,
             TotalDeadLettered = TotalDeadLettered,
             PendingMoves = [.. _moves.All],
             Subscriptions = [.. Subscriptions],

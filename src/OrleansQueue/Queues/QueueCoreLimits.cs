@@ -54,4 +54,7 @@ internal sealed record QueueCoreLimits(int SegmentMaxMessages, long SegmentMaxBy
 
     /// <summary>Most messages in flight (locked, waiting out a redelivery delay, or being dead-lettered) per queue.</summary>
     public int MaxInFlight { get; init; } = 100_000;
+
+    /// <summary>The silo's most messages per queue (<c>MaxQueueLength</c>): a queue's own <c>MaxLength</c> is at most this.</summary>
+    public long MaxQueueLength { get; init; } = 10_000_000;
 }

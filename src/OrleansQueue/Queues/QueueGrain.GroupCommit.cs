@@ -81,13 +81,9 @@ internal sealed partial class QueueGrain
         }
 
         // NextSeq - AckedBelow bounds the length from above in O(1); count exactly only near the limit.
-        var staged = _stagedMessages;
-        if (core.ActiveUpperBound + staged + pending.Count > _options.MaxQueueLength
-            && core.ActiveCount + staged + pending.Count > _options.MaxQueueLength)
+        if (core.ActiveUpperBound + _stagedMessages + pending.Count > core.DeliverySettings.MaxLength)
         {
-            var queued = core.ActiveCount + staged;
-            throw new QueueException(QueueErrorCode.QueueFull,
-                $"Queue '{QueueName}' holds {queued} of at most {_options.MaxQueueLength} messages; the {pending.Count} new message(s) do not fit. Nothing was stored.");
+            await MakeRoomAsync(core, pending.Count);
         }
 
         long bytes = 0;
@@ -115,6 +111,60 @@ internal sealed partial class QueueGrain
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Makes room for <paramref name="adding"/> new messages within the queue's <c>MaxLength</c>, as its
+    /// <see cref="QueueOverflow"/> says: refuses them (<see cref="QueueErrorCode.QueueFull"/>), or drops or dead-letters
+    /// as many of the oldest ready messages as they exceed it by, loading them into the window first. Refuses them too
+    /// when not enough ready messages are left to take (the oldest are locked), or when they alone exceed the length.
+    /// The drops are stored with the next cursor write, which the send does not wait for: after a crash before it,
+    /// the dropped messages are back, and the next sends drop them again.
+    /// </summary>
+    private async Task MakeRoomAsync(QueueCore core, int adding)
+    {
+        while (true)
+        {
+            var settings = core.DeliverySettings;
+            var excess = core.Length + _stagedMessages + adding - settings.MaxLength;
+            if (excess <= 0)
+            {
+                return;
+            }
+
+            var queued = core.Length + _stagedMessages;
+            if (settings.Overflow == QueueOverflow.RejectNew || adding > settings.MaxLength)
+            {
+                throw new QueueException(QueueErrorCode.QueueFull,
+                    $"Queue '{QueueName}' holds {queued:N0} of at most {settings.MaxLength:N0} messages; the {adding} new message(s) do not fit. Nothing was stored.");
+            }
+
+            if (core.ReadyInWindow >= excess)
+            {
+                var deadLetter = settings.Overflow == QueueOverflow.DeadLetterOldest;
+                core.DropOldest(excess, deadLetter, _time.GetUtcNow());
+                LogOverflow(QueueName, excess, deadLetter ? "dead-lettered" : "dropped");
+                PublishDepth();
+                CommitMetaInBackground();
+                if (deadLetter)
+                {
+                    StartMoves();
+                }
+
+                return;
+            }
+
+            var generation = _generation;
+            var before = core.ReadyInWindow;
+            await FillWindowAsync((int)Math.Min(excess, int.MaxValue));
+            EnsureGeneration(generation);
+            if (core.ReadyInWindow <= before)
+            {
+                throw new QueueException(QueueErrorCode.QueueFull,
+                    $"Queue '{QueueName}' holds {queued:N0} of at most {settings.MaxLength:N0} messages, and too few of its oldest are ready to make room " +
+                    $"({settings.Overflow}): the others are locked or waiting. Nothing was stored.");
+            }
+        }
     }
 
     /// <summary>Writes pending enqueues, many callers per write, until none is left. One runs at a time.</summary>

@@ -23,6 +23,9 @@ internal sealed partial class QueueGrain
     [LoggerMessage((int)LogEvent.QueueLocksExpired, LogLevel.Debug, "Queue {Queue}: {Count} lease(s) expired; the messages are ready again")]
     private partial void LogLeasesExpired(string queue, int count);
 
+    [LoggerMessage((int)LogEvent.QueueOverflowed, LogLevel.Debug, "Queue {Queue}: at its maximum length, {Count} oldest message(s) {Action} to make room")]
+    private partial void LogOverflow(string queue, long count, string action);
+
     [LoggerMessage((int)LogEvent.QueuePurged, LogLevel.Information, "Queue {Queue}: purged {Count} message(s)")]
     private partial void LogPurged(string queue, long count);
 

@@ -16,7 +16,7 @@ internal sealed partial class QueueGrain
 {
     public async Task Configure(QueueSettings settings)
     {
-        DeliverySettings.Validate(settings, _options.MaxLockDuration);
+        DeliverySettings.Validate(settings, _options.MaxLockDuration, _options.MaxQueueLength);
         var core = await GetCoreAsync();
         core.Settings = core.DeliverySettings.Merge(settings);
         core.TrimDedup(_time.GetUtcNow()); // a shorter duplicate-detection window forgets older ids now

@@ -94,6 +94,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         {
             DefaultLockDuration = _options.DefaultLockDuration,
             MaxInFlight = _options.MaxMessagesInFlight,
+            MaxQueueLength = _options.MaxQueueLength,
             WindowMaxBytes = _options.DeliveryWindowMaxBytes,
             ChunkMaxMessages = Math.Min(_options.SegmentChunkMessages, _options.SegmentMaxMessages),
             SegmentStretch = SegmentStretch,

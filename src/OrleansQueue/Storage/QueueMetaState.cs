@@ -43,4 +43,6 @@ internal sealed class QueueMetaState
     /// loads finishes the deletion before it serves any call.
     /// </summary>
     [Id(15)] public bool Deleting { get; set; }
+    /// <summary>Messages dropped to make room for newer ones (<see cref="QueueOverflow.DropOldest"/>).</summary>
+    [Id(16)] public long TotalDropped { get; set; }
 }

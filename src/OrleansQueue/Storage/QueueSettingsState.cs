@@ -16,4 +16,6 @@ internal sealed class QueueSettingsState
     [Id(5)] public double? RedeliveryJitter { get; set; }
     [Id(6)] public List<string>? FailFastExceptionTypes { get; set; }
     [Id(7)] public TimeSpan? DuplicateDetectionWindow { get; set; }
+    [Id(8)] public long? MaxLength { get; set; }
+    [Id(9)] public QueueOverflow? Overflow { get; set; }
 }

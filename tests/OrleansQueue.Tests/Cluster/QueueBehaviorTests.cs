@@ -706,6 +706,71 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
     }
 
     [Fact]
+    public async Task MaxLength_RejectNew_RefusesSendsPastIt_AndStoresNothing()
+    {
+        var queue = C.Queue(NewQueueName());
+        await queue.ConfigureAsync(new QueueSettings { MaxLength = 3 });
+        Assert.Equal((3L, QueueOverflow.RejectNew), ((await queue.GetSettingsAsync()).MaxLength!.Value, (await queue.GetSettingsAsync()).Overflow!.Value));
+        await queue.SendBatchAsync([Text("m1"), Text("m2")]);
+        Assert.Equal(QueueErrorCode.QueueFull, (await Assert.ThrowsAsync<QueueException>(() => queue.SendBatchAsync([Text("m3"), Text("m4")]))).Code);
+        await queue.SendAsync("m3");
+        Assert.Equal(QueueErrorCode.QueueFull, (await Assert.ThrowsAsync<QueueException>(() => queue.SendAsync("m4"))).Code);
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal((3L, 3L, 0L), (stats.ActiveCount, stats.TotalEnqueued, stats.TotalDropped));
+
+        await queue.CompleteAsync((await queue.ReceiveAsync(1))[0]);
+        Assert.Equal(4, await queue.SendAsync("m4")); // room again
+    }
+
+    [Fact]
+    public async Task MaxLength_DropOldest_DropsTheOldestReadyMessages_NeverLockedOnes_AndCountsThem()
+    {
+        var name = NewQueueName();
+        var queue = C.Queue(name);
+        await queue.ConfigureAsync(new QueueSettings { MaxLength = 3, Overflow = QueueOverflow.DropOldest });
+        await queue.SendBatchAsync([Text("m1"), Text("m2"), Text("m3")]);
+        var locked = Assert.Single(await queue.ReceiveAsync(1));
+        Assert.Equal("m1", locked.Message.BodyAsString());
+
+        await queue.SendAsync("m4"); // m2, the oldest ready message, makes room
+        await queue.SendAsync("m5"); // then m3
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal((3L, 2L, 5L), (stats.ActiveCount, stats.TotalDropped, stats.TotalEnqueued));
+
+        // Stored with the queue: a reload finds neither dropped message, and the count.
+        await C.Cluster.DeactivateAsync(C.Grain(name));
+        Assert.Equal(2, (await queue.GetStatsAsync()).TotalDropped);
+        var ready = await queue.ReceiveAsync(10);
+        Assert.Equal(["m4", "m5"], ready.Select(r => r.Message.BodyAsString()));
+
+        // Nothing ready to take (all three locked), or a batch longer than the queue: refused, nothing stored.
+        var full = await Assert.ThrowsAsync<QueueException>(() => queue.SendAsync("m6"));
+        Assert.Equal(QueueErrorCode.QueueFull, full.Code);
+        Assert.Contains("locked", full.Message);
+        await queue.CompleteAsync(ready.Select(r => r.LockToken));
+        Assert.Equal(QueueErrorCode.QueueFull, (await Assert.ThrowsAsync<QueueException>(() => queue.SendBatchAsync([Text("a"), Text("b"), Text("c"), Text("d")]))).Code);
+        Assert.Equal(5, (await queue.GetStatsAsync()).TotalEnqueued);
+    }
+
+    [Fact]
+    public async Task MaxLength_DeadLetterOldest_MovesTheOldestReadyMessagesToTheDeadLetterGrain()
+    {
+        var queue = C.Queue(NewQueueName());
+        await queue.ConfigureAsync(new QueueSettings { MaxLength = 2, Overflow = QueueOverflow.DeadLetterOldest });
+        foreach (var text in new[] { "m1", "m2", "m3", "m4" })
+        {
+            await queue.SendAsync(text);
+        }
+
+        var entries = await Wait.UntilAsync(() => C.DeadLettersOf(queue.Name), d => d.Count == 2, "the two oldest reach the dead-letter grain");
+        Assert.Equal(["m1", "m2"], entries.OrderBy(e => e.Message.SequenceNumber).Select(e => e.Message.BodyAsString()));
+        Assert.All(entries, e => Assert.Equal(DeadLetterReason.MaxLengthExceeded, e.Reason));
+        Assert.Equal(["m3", "m4"], (await queue.ReceiveAsync(10)).Select(r => r.Message.BodyAsString()));
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal((2L, 0L), (stats.TotalDeadLettered, stats.TotalDropped));
+    }
+
+    [Fact]
     public async Task BadInput_IsRejectedWithAClearError_AndLeavesNoTrace()
     {
         var name = NewQueueName();
@@ -731,6 +796,9 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { DuplicateDetectionWindow = TimeSpan.FromDays(7) + TimeSpan.FromTicks(1) }));
         await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { DuplicateDetectionWindow = TimeSpan.FromMilliseconds(500) }));
         await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { DuplicateDetectionWindow = TimeSpan.FromSeconds(-1) }));
+        await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { MaxLength = 0 }));
+        await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { MaxLength = 10_000_001 }));
+        await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { Overflow = (QueueOverflow)7 }));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue([]));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue(Enumerable.Range(0, 17).Select(_ => new OutgoingMessage(new byte[256 * 1024])).ToArray()));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue(Enumerable.Range(0, 1001).Select(_ => Text("x")).ToArray()));
