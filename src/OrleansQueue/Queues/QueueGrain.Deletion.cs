@@ -29,10 +29,16 @@ internal sealed partial class QueueGrain
 
     public async Task<long> Delete()
     {
-        var core = await GetCoreAsync(); // also finishes a deletion that was cut short
-        while (_deleting is { } running)
+        QueueCore core;
+        while (true)
         {
-            await running.Task; // one delete at a time: the next deletes what was sent after the first
+            core = await GetCoreAsync(); // also finishes a deletion that was cut short
+            if (_deleting is not { } running)
+            {
+                break;
+            }
+
+            await running.Task; // one delete at a time: the next deletes what was sent after the first, and counts it
         }
 
         var deleting = _deleting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -44,6 +50,12 @@ internal sealed partial class QueueGrain
             var deleted = new QueueException(QueueErrorCode.StorageFailed,
                 $"Queue '{QueueName}' was deleted before this message was stored: it was not stored. Send it again (to a new queue of that name).");
             DropState(deleted);
+            if (_listingUpdate is { } listing)
+            {
+                // A registry call under way (a first subscription's listing): it lands before the delete unlists the queue.
+                await listing.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Current);
+            }
+
             InDeletion.Value = true;
             var meta = new GrainState<QueueMetaState>();
             await ReadRecordAsync(StateNames.Meta, meta);
@@ -57,9 +69,14 @@ internal sealed partial class QueueGrain
             DeactivateOnIdle(); // the next call starts a new empty queue in a fresh activation
             return removed;
         }
-        catch (Exception ex) when (ex is not QueueException)
+        catch (Exception ex)
         {
             LogDeleteFailed(ex, QueueName);
+            if (ex is QueueException)
+            {
+                throw;
+            }
+
             throw new QueueException(QueueErrorCode.StorageFailed,
                 $"Deleting queue '{QueueName}' failed ({ex.GetType().Name}: {ex.Message}); some of its records may be deleted already. " +
                 "Delete it again: the queue finishes the deletion before it serves any other call.");
@@ -85,7 +102,9 @@ internal sealed partial class QueueGrain
     /// <summary>
     /// Deletes every record of a queue whose cursor (<paramref name="meta"/>, as stored) is marked
     /// <see cref="QueueMetaState.Deleting"/>: its segments, newest first, its in-flight pages, its registry entry, and
-    /// the cursor last.
+    /// the cursor last. Before it deletes anything, the mark is written again with the queue's real tail segment and
+    /// last in-flight page when the cursor's hints lag behind them (segments and pages written after the cursor): a
+    /// deletion cut short then finds every record it left, whatever holes the parallel deletes made.
     /// </summary>
     private async Task FinishDeletionAsync(IGrainState<QueueMetaState> meta)
     {
@@ -93,16 +112,16 @@ internal sealed partial class QueueGrain
         var log = new MessageLog(new TimedRecordStore(this, "segment"), StateNames.SegmentChunk, _limits.Segments,
             SegmentSizing.EstimateBytes, SegmentParallelWrites, LogGapRepair.DeleteWhatFollows);
         await log.OpenAsync(state.RetainedFrom, state.TailSegment, state.AckedBelow); // finds segments past the tail hint
-        await log.DeleteAllAsync(SegmentParallelDeletes);
 
         // The in-flight pages the cursor names, and any written after it: the first missing one past them ends them.
+        var pages = new List<(long Id, GrainState<InFlightPageState> State)>();
         for (var id = state.InFlightPagesFrom; ; id++)
         {
             var page = new GrainState<InFlightPageState>();
             await ReadRecordAsync(StateNames.InFlightPage(id), page);
             if (page.RecordExists)
             {
-                await ClearRecordAsync(StateNames.InFlightPage(id), page);
+                pages.Add((id, page));
             }
             else if (id >= state.InFlightPagesTo)
             {
@@ -110,10 +129,22 @@ internal sealed partial class QueueGrain
             }
         }
 
-        if (state.Listing != RegistryListing.NotListed)
+        var pagesTo = pages.Count > 0 ? Math.Max(state.InFlightPagesTo, pages[^1].Id + 1) : state.InFlightPagesTo;
+        if (log.TailSegment > state.TailSegment || pagesTo > state.InFlightPagesTo)
         {
-            await GrainFactory.ShardFor(QueueName).Set(QueueName, hasSubscribers: false);
+            (state.TailSegment, state.InFlightPagesTo) = (Math.Max(state.TailSegment, log.TailSegment), pagesTo);
+            await WriteTimedAsync("cursor", StateNames.Meta, meta);
         }
+
+        await log.DeleteAllAsync(SegmentParallelDeletes);
+        foreach (var (id, page) in pages)
+        {
+            await ClearRecordAsync(StateNames.InFlightPage(id), page);
+        }
+
+        // Always: the cursor may not yet say what the registry was told (a first subscription listed the queue, and
+        // its cursor write never came). Unlisting a queue not listed changes nothing.
+        await GrainFactory.ShardFor(QueueName).Set(QueueName, hasSubscribers: false);
 
         await ClearRecordAsync(StateNames.Meta, meta);
         await UnregisterWakeReminderAsync();

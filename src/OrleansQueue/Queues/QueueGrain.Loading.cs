@@ -27,6 +27,7 @@ internal sealed partial class QueueGrain
         await WaitWhileDeletingAsync();
         while (_core is null)
         {
+            await WaitWhileDeletingAsync(); // a delete may have started, and dropped the state, while this call waited for a load
             _loading ??= LoadAsync();
             try
             {
