@@ -45,6 +45,14 @@ public sealed record QueueSettings
     /// </summary>
     [Id(5)] public long? MaxLength { get; init; }
 
-    /// <summary>What a send past <see cref="MaxLength"/> does; <see cref="QueueOverflow.RejectNew"/> by default.</summary>
+    /// <summary>What a send past <see cref="MaxLength"/> or <see cref="MaxLengthBytes"/> does; <see cref="QueueOverflow.RejectNew"/> by default.</summary>
     [Id(6)] public QueueOverflow? Overflow { get; init; }
+
+    /// <summary>
+    /// Most body bytes the messages counted in the length may hold together (RabbitMQ's <c>x-max-length-bytes</c>);
+    /// past it <see cref="Overflow"/> decides. 0 (the default) for no limit; negative values get
+    /// <see cref="QueueErrorCode.InvalidArgument"/>. Bodies of messages stored before this setting existed count only
+    /// once the queue has loaded them past its cursor; the count is exact for every message sent since.
+    /// </summary>
+    [Id(7)] public long? MaxLengthBytes { get; init; }
 }

@@ -47,6 +47,9 @@ public sealed record QueueStats
     /// <summary>Messages dropped to make room for newer ones (<see cref="QueueOverflow.DropOldest"/>).</summary>
     [Id(10)] public long TotalDropped { get; init; }
 
+    /// <summary>Body bytes of the messages the queue holds (those counted against <see cref="QueueSettings.MaxLengthBytes"/>).</summary>
+    [Id(11)] public long LengthBytes { get; init; }
+
     /// <summary>Messages in the queue: ready, locked, delayed, or on their way to the dead-letter grain.</summary>
     public long ActiveCount => ReadyCount + LockedCount + DelayedCount + DeadLetteringCount;
 }

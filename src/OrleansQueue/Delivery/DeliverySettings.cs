@@ -28,6 +28,9 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
 
     public QueueOverflow Overflow => State.Overflow ?? QueueOverflow.RejectNew;
 
+    /// <summary>Most body bytes the queue holds; 0 for no limit.</summary>
+    public long MaxLengthBytes => State.MaxLengthBytes ?? 0;
+
     public RedeliveryPolicy Redelivery => State.RedeliveryMode is { } mode
         ? new RedeliveryPolicy
         {
@@ -52,6 +55,7 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
         DuplicateDetectionWindow = DuplicateDetectionWindow,
         MaxLength = MaxLength,
         Overflow = Overflow,
+        MaxLengthBytes = MaxLengthBytes,
     };
 
     /// <summary>Throws <see cref="QueueException"/> for a setting out of range; <paramref name="maxLockDuration"/> and <paramref name="maxLength"/> are the silo's.</summary>
@@ -87,6 +91,11 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
             throw new QueueException(QueueErrorCode.InvalidArgument, $"MaxLength must be between 1 and the silo's MaxQueueLength ({maxLength:N0}), not {length}.");
         }
 
+        if (settings.MaxLengthBytes is < 0)
+        {
+            throw new QueueException(QueueErrorCode.InvalidArgument, $"MaxLengthBytes must be 0 (no limit) or more, not {settings.MaxLengthBytes}.");
+        }
+
         if (settings.Overflow is { } overflow && !Enum.IsDefined(overflow))
         {
             throw new QueueException(QueueErrorCode.InvalidArgument, $"Overflow {(int)overflow} is not a QueueOverflow value.");
@@ -106,5 +115,6 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
         DuplicateDetectionWindow = settings.DuplicateDetectionWindow ?? State.DuplicateDetectionWindow,
         MaxLength = settings.MaxLength ?? State.MaxLength,
         Overflow = settings.Overflow ?? State.Overflow,
+        MaxLengthBytes = settings.MaxLengthBytes ?? State.MaxLengthBytes,
     };
 }

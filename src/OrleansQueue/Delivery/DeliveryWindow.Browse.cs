@@ -27,6 +27,7 @@ internal sealed partial class DeliveryWindow
         HeadSegment = Tail.Id;
         AckedBelow = Tail.NextSeq;
         TotalPurged += removed;
+        LengthBytes = 0;
         // Purged means gone: messages that were on their way to the dead-letter grain are purged too.
         _moves.Clear();
         // The tail stays the head; its messages are below AckedBelow, so reloading it marks them completed.
@@ -43,26 +44,29 @@ internal sealed partial class DeliveryWindow
     }
 
     /// <summary>
-    /// Removes up to <paramref name="count"/> of the oldest ready messages of the window, in sequence order, to make
-    /// room for newer ones: each is dropped (completed, counted in <see cref="TotalDropped"/>) or, with
-    /// <paramref name="deadLetter"/>, starts its move to the dead-letter grain. Returns how many it took.
+    /// Removes the oldest ready messages of the window, in sequence order, until it took <paramref name="count"/> of
+    /// them and their bodies add up to <paramref name="bytes"/> (or none is left), to make room for newer ones: each is
+    /// dropped (completed, counted in <see cref="TotalDropped"/>) or, with <paramref name="deadLetter"/>, starts its
+    /// move to the dead-letter grain. Returns how many it took.
     /// </summary>
-    public int DropOldest(long count, bool deadLetter, DateTimeOffset now)
+    public int DropOldest(long count, long bytes, bool deadLetter, DateTimeOffset now)
     {
         var taken = 0;
-        while (taken < count && _ready.Count > 0)
+        long freed = 0;
+        while ((taken < count || freed < bytes) && _ready.Count > 0)
         {
             var seq = _ready.Min;
             _ready.Remove(seq);
             _parked.Touch(seq);
-            ref var entry = ref EntryRef(seq, out _);
+            ref var entry = ref EntryRef(seq, out var message);
+            freed += message.Body.Length;
             if (deadLetter)
             {
                 BeginMove(seq, ref entry, DeadLetterReason.MaxLengthExceeded, "The queue was at its maximum length; a newer message took its place.", now);
             }
             else
             {
-                MarkCompleted(seq, ref entry);
+                MarkCompleted(seq, ref entry, message);
                 TotalDropped++;
             }
 
@@ -71,6 +75,29 @@ internal sealed partial class DeliveryWindow
 
         AdvanceHead();
         return taken;
+    }
+
+    /// <summary>Whether the oldest ready messages of the window, <paramref name="count"/> or more of them, have bodies of <paramref name="bytes"/> or more together.</summary>
+    public bool ReadyCovers(long count, long bytes)
+    {
+        if (_ready.Count < count)
+        {
+            return false;
+        }
+
+        long sum = 0;
+        foreach (var seq in _ready)
+        {
+            if (sum >= bytes)
+            {
+                return true;
+            }
+
+            EntryRef(seq, out var message);
+            sum += message.Body.Length;
+        }
+
+        return sum >= bytes;
     }
 
     /// <summary>Messages of the window above the watermark that are completed (the watermark waits for the oldest).</summary>

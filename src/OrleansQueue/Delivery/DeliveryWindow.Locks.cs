@@ -72,7 +72,7 @@ internal sealed partial class DeliveryWindow
             ref var entry = ref EntryRef(seq, out var message);
             completed.Add((message, entry.DeliveryCount));
             entry.Token = Guid.Empty;
-            MarkCompleted(seq, ref entry);
+            MarkCompleted(seq, ref entry, message);
             TotalCompleted++;
         }
 

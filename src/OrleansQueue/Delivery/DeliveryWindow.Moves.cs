@@ -80,7 +80,8 @@ internal sealed partial class DeliveryWindow
         ref var entry = ref TryEntryRef(seq);
         if (!Unsafe.IsNullRef(ref entry) && entry.State == DeliveryState.Moving)
         {
-            MarkCompleted(seq, ref entry);
+            EntryRef(seq, out var message);
+            MarkCompleted(seq, ref entry, message);
             TotalDeadLettered++;
         }
 
@@ -113,6 +114,8 @@ internal sealed partial class DeliveryWindow
             return null;
         }
 
+        EntryRef(seq, out var moving);
+        LeavesLength(moving);
         entry.State = DeliveryState.Moving;
         entry.DeferredMove = null;
         entry.DeferredDescription = null;

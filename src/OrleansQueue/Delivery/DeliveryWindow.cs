@@ -43,6 +43,7 @@ internal sealed partial class DeliveryWindow
         TotalCompleted = meta.TotalCompleted;
         TotalPurged = meta.TotalPurged;
         TotalDropped = meta.TotalDropped;
+        LengthBytes = meta.LengthBytes;
         TotalDeadLettered = meta.TotalDeadLettered;
         _restoreCompleted = [.. meta.Completed];
         _restoreRecords = meta.Deliveries.ToDictionary(d => d.Seq);
@@ -61,6 +62,15 @@ internal sealed partial class DeliveryWindow
 
     /// <summary>Messages dropped to make room for newer ones.</summary>
     public long TotalDropped { get; private set; }
+
+    /// <summary>Body bytes of the messages held: not completed, purged, dropped, or on their way to the dead-letter grain.</summary>
+    public long LengthBytes { get; private set; }
+
+    /// <summary>Counts stored messages' bodies in <see cref="LengthBytes"/> (new ones, or ones stored after the cursor, found at loading).</summary>
+    public void AddLengthBytes(long bytes) => LengthBytes += bytes;
+
+    /// <summary>A message leaves the length (completed, dropped, or starting its move to the dead-letter grain).</summary>
+    private void LeavesLength(StoredMessage message) => LengthBytes = Math.Max(0, LengthBytes - message.Body.Length);
 
     public long TotalDeadLettered { get; private set; }
 
@@ -281,8 +291,13 @@ internal sealed partial class DeliveryWindow
         new(window.Id, window.NextSeq - 1, window.Messages.Count > 0 ? window.Messages[^1].EnqueuedAt : DateTimeOffset.MinValue);
 
     /// <summary>Completes a message: a parked one leaves its page, a window one is marked completed.</summary>
-    private void MarkCompleted(long seq, ref DeliveryEntry entry)
+    private void MarkCompleted(long seq, ref DeliveryEntry entry, StoredMessage message)
     {
+        if (entry.State != DeliveryState.Moving)
+        {
+            LeavesLength(message); // a moving message left it when its move began
+        }
+
         if (_parked.Remove(seq))
         {
             return;

@@ -73,6 +73,24 @@ internal sealed class QueueCore
 
     public long TotalDropped => _window.TotalDropped;
 
+    /// <summary>Body bytes of the messages counted in <see cref="Length"/>.</summary>
+    public long LengthBytes => _window.LengthBytes;
+
+    /// <summary>Counts the bodies of messages stored after the cursor was written (found by loading) in <see cref="LengthBytes"/>.</summary>
+    public void CountStoredAfterCursor(IEnumerable<StoredMessage> messages, long fromSeq)
+    {
+        foreach (var message in messages)
+        {
+            if (message.Seq >= fromSeq)
+            {
+                _window.AddLengthBytes(message.Body.Length);
+            }
+        }
+    }
+
+    /// <summary>Whether the oldest ready messages in the window can make room for <paramref name="count"/> messages and <paramref name="bytes"/> body bytes.</summary>
+    public bool ReadyCovers(long count, long bytes) => _window.ReadyCovers(count, bytes);
+
     public long TotalDeadLettered => _window.TotalDeadLettered;
 
     /// <summary>Per-queue settings, stored in the cursor record.</summary>
@@ -134,10 +152,10 @@ internal sealed class QueueCore
     public long Length => ActiveCount - _moves.Count;
 
     /// <summary>
-    /// Removes up to <paramref name="count"/> of the oldest ready messages in the window to make room
-    /// (<see cref="QueueOverflow"/>): dropped, or moved to the dead-letter grain. Returns how many it took.
+    /// Removes the oldest ready messages in the window, at least <paramref name="count"/> and <paramref name="bytes"/>
+    /// of bodies, to make room (<see cref="QueueOverflow"/>): dropped, or moved to the dead-letter grain. Returns how many it took.
     /// </summary>
-    public int DropOldest(long count, bool deadLetter, DateTimeOffset now) => _window.DropOldest(count, deadLetter, now);
+    public int DropOldest(long count, long bytes, bool deadLetter, DateTimeOffset now) => _window.DropOldest(count, bytes, deadLetter, now);
 
     /// <summary>At least <see cref="ActiveCount"/>, in constant time.</summary>
     public long ActiveUpperBound => NextSeq - AckedBelow + ParkedCount;
@@ -219,6 +237,7 @@ internal sealed class QueueCore
         foreach (var message in added)
         {
             _duplicates.Remember(message.Key ?? DuplicateIndex.Hash(message.DedupKey ?? message.Id), message.Seq, message.EnqueuedAt);
+            _window.AddLengthBytes(message.Body.Length);
         }
 
         _duplicates.Trim(now);
@@ -288,6 +307,7 @@ internal sealed class QueueCore
             TotalCompleted = TotalCompleted,
             TotalPurged = TotalPurged,
             TotalDropped = TotalDropped,
+            LengthBytes = LengthBytes,
             OldestMessageAge = oldest is null ? null : now - oldest.EnqueuedAt,
         };
     }
@@ -324,6 +344,8 @@ internal sealed class QueueCore
             TotalCompleted = TotalCompleted,
             TotalPurged = TotalPurged,
             TotalDropped = TotalDropped,
+            LengthBytes = LengthBytes,
+            LengthBytesBelowSeq = NextSeq,
             TotalDeadLettered = TotalDeadLettered,
             PendingMoves = [.. _moves.All],
             Subscriptions = [.. Subscriptions],

@@ -110,6 +110,7 @@ internal sealed partial class QueueGrain
         _pendingEnqueues.Clear();
         _stagedMessages = 0;
         _stagedBytes = 0;
+        _stagedBodyBytes = 0;
         foreach (var request in pending)
         {
             request.Completion.TrySetException(error);

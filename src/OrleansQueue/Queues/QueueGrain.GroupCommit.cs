@@ -14,9 +14,12 @@ namespace OrleansQueue.Queues;
 /// <summary>Sends: validation, staging, and the group commit that stores many callers' messages in one segment write.</summary>
 internal sealed partial class QueueGrain
 {
-    private sealed class EnqueueRequest(List<PendingMessage> messages, long stagedAt, long bytes)
+    private sealed class EnqueueRequest(List<PendingMessage> messages, long stagedAt, long bytes, long bodyBytes)
     {
         public List<PendingMessage> Messages { get; } = messages;
+
+        /// <summary>The messages' body bytes, counted against the queue's MaxLengthBytes while they wait.</summary>
+        public long BodyBytes { get; } = bodyBytes;
 
         /// <summary>The estimated stored size of the messages, counted against MaxStagedBytes while they wait.</summary>
         public long Bytes { get; } = bytes;
@@ -80,10 +83,18 @@ internal sealed partial class QueueGrain
             return result;
         }
 
-        // NextSeq - AckedBelow bounds the length from above in O(1); count exactly only near the limit.
-        if (core.ActiveUpperBound + _stagedMessages + pending.Count > core.DeliverySettings.MaxLength)
+        long bodyBytes = 0;
+        foreach (var message in pending)
         {
-            await MakeRoomAsync(core, pending.Count);
+            bodyBytes += message.Message.Body.Length;
+        }
+
+        // NextSeq - AckedBelow bounds the length from above in O(1); count exactly only near the limit.
+        var maxBytes = core.DeliverySettings.MaxLengthBytes;
+        if (core.ActiveUpperBound + _stagedMessages + pending.Count > core.DeliverySettings.MaxLength
+            || (maxBytes > 0 && core.LengthBytes + _stagedBodyBytes + bodyBytes > maxBytes))
+        {
+            await MakeRoomAsync(core, pending.Count, bodyBytes);
         }
 
         long bytes = 0;
@@ -98,9 +109,10 @@ internal sealed partial class QueueGrain
                 $"Queue '{QueueName}' has {_stagedBytes} bytes of sends waiting for storage (at most {_options.MaxStagedBytes}); nothing was stored. Retry in a moment.");
         }
 
-        var request = new EnqueueRequest(pending, _time.GetTimestamp(), bytes);
+        var request = new EnqueueRequest(pending, _time.GetTimestamp(), bytes, bodyBytes);
         _pendingEnqueues.Add(request);
         _stagedMessages += pending.Count;
+        _stagedBodyBytes += bodyBytes;
         _stagedBytes += bytes;
         _enqueueFlush.Start();
 
@@ -121,29 +133,31 @@ internal sealed partial class QueueGrain
     /// The drops are stored with the next cursor write, which the send does not wait for: after a crash before it,
     /// the dropped messages are back, and the next sends drop them again.
     /// </summary>
-    private async Task MakeRoomAsync(QueueCore core, int adding)
+    private async Task MakeRoomAsync(QueueCore core, int adding, long addingBytes)
     {
         while (true)
         {
             var settings = core.DeliverySettings;
-            var excess = core.Length + _stagedMessages + adding - settings.MaxLength;
-            if (excess <= 0)
+            var excess = Math.Max(0, core.Length + _stagedMessages + adding - settings.MaxLength);
+            var excessBytes = settings.MaxLengthBytes > 0 ? Math.Max(0, core.LengthBytes + _stagedBodyBytes + addingBytes - settings.MaxLengthBytes) : 0;
+            if (excess == 0 && excessBytes == 0)
             {
                 return;
             }
 
-            var queued = core.Length + _stagedMessages;
-            if (settings.Overflow == QueueOverflow.RejectNew || adding > settings.MaxLength)
+            var queued = $"{core.Length + _stagedMessages:N0} messages of at most {settings.MaxLength:N0}" +
+                (settings.MaxLengthBytes > 0 ? $", {core.LengthBytes + _stagedBodyBytes:N0} body bytes of at most {settings.MaxLengthBytes:N0}" : "");
+            if (settings.Overflow == QueueOverflow.RejectNew || adding > settings.MaxLength || (settings.MaxLengthBytes > 0 && addingBytes > settings.MaxLengthBytes))
             {
                 throw new QueueException(QueueErrorCode.QueueFull,
-                    $"Queue '{QueueName}' holds {queued:N0} of at most {settings.MaxLength:N0} messages; the {adding} new message(s) do not fit. Nothing was stored.");
+                    $"Queue '{QueueName}' holds {queued}; the {adding} new message(s) ({addingBytes:N0} body bytes) do not fit. Nothing was stored.");
             }
 
-            if (core.ReadyInWindow >= excess)
+            if (core.ReadyCovers(excess, excessBytes))
             {
                 var deadLetter = settings.Overflow == QueueOverflow.DeadLetterOldest;
-                core.DropOldest(excess, deadLetter, _time.GetUtcNow());
-                LogOverflow(QueueName, excess, deadLetter ? "dead-lettered" : "dropped");
+                var taken = core.DropOldest(excess, excessBytes, deadLetter, _time.GetUtcNow());
+                LogOverflow(QueueName, taken, deadLetter ? "dead-lettered" : "dropped");
                 PublishDepth();
                 CommitMetaInBackground();
                 if (deadLetter)
@@ -156,12 +170,12 @@ internal sealed partial class QueueGrain
 
             var generation = _generation;
             var before = core.ReadyInWindow;
-            await FillWindowAsync((int)Math.Min(excess, int.MaxValue));
+            await FillWindowAsync((int)Math.Min(core.ReadyInWindow + Math.Max(excess, 1), int.MaxValue));
             EnsureGeneration(generation);
             if (core.ReadyInWindow <= before)
             {
                 throw new QueueException(QueueErrorCode.QueueFull,
-                    $"Queue '{QueueName}' holds {queued:N0} of at most {settings.MaxLength:N0} messages, and too few of its oldest are ready to make room " +
+                    $"Queue '{QueueName}' holds {queued}, and too few of its oldest messages are ready to make room " +
                     $"({settings.Overflow}): the others are locked or waiting. Nothing was stored.");
             }
         }
@@ -230,6 +244,7 @@ internal sealed partial class QueueGrain
             foreach (var request in requests)
             {
                 _stagedBytes -= request.Bytes;
+                _stagedBodyBytes -= request.BodyBytes;
             }
 
             var offset = 0;

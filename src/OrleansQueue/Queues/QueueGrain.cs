@@ -63,6 +63,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     private readonly SingleFlightLoop _enqueueFlush;
     private int _stagedMessages;
     private long _stagedBytes;
+    private long _stagedBodyBytes;
     private readonly SingleFlightLoop _cleanup;
     private Task? _windowLoad;
     private IGrainTimer? _timer;

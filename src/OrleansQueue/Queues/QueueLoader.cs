@@ -40,6 +40,8 @@ internal sealed class QueueLoader(
 
         // The in-flight pages: the messages in flight that the window had moved past, with their delivery state.
         var core = new QueueCore(limits, tail, meta);
+        // Messages stored after the cursor was written are in the segments from its tail hint on, just read.
+        core.CountStoredAfterCursor(read.Values.SelectMany(s => s.Messages), Math.Max(meta.LengthBytesBelowSeq, meta.AckedBelow));
         await RestoreInFlightPagesAsync(core, meta, now, readAhead);
 
         // The active window, far enough to hold every message the cursor has delivery state for. Segments are read

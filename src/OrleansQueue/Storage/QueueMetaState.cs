@@ -45,4 +45,11 @@ internal sealed class QueueMetaState
     [Id(15)] public bool Deleting { get; set; }
     /// <summary>Messages dropped to make room for newer ones (<see cref="QueueOverflow.DropOldest"/>).</summary>
     [Id(16)] public long TotalDropped { get; set; }
+    /// <summary>Body bytes of the messages held (not completed, purged, dropped or on their way to the dead-letter grain) below <see cref="LengthBytesBelowSeq"/>.</summary>
+    [Id(17)] public long LengthBytes { get; set; }
+    /// <summary>
+    /// The next sequence number when this record was written: messages from here on were stored after it, and loading
+    /// adds their bodies to <see cref="LengthBytes"/> (0 in records written before it existed).
+    /// </summary>
+    [Id(18)] public long LengthBytesBelowSeq { get; set; }
 }

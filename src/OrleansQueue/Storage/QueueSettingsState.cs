@@ -18,4 +18,5 @@ internal sealed class QueueSettingsState
     [Id(7)] public TimeSpan? DuplicateDetectionWindow { get; set; }
     [Id(8)] public long? MaxLength { get; set; }
     [Id(9)] public QueueOverflow? Overflow { get; set; }
+    [Id(10)] public long? MaxLengthBytes { get; set; }
 }

@@ -791,6 +791,57 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
     }
 
     [Fact]
+    public async Task MaxLengthBytes_CountsBodies_RefusesOrMakesRoom_AndTheCountIsStoredWithTheQueue()
+    {
+        var name = NewQueueName();
+        var queue = C.Queue(name);
+        OutgoingMessage Body(int bytes) => new(new byte[bytes]);
+        async Task<long> Bytes() => (await queue.GetStatsAsync()).LengthBytes;
+        async Task Full(OutgoingMessage message) =>
+            Assert.Equal(QueueErrorCode.QueueFull, (await Assert.ThrowsAsync<QueueException>(() => queue.SendAsync(message))).Code);
+
+        await queue.ConfigureAsync(new QueueSettings { MaxLengthBytes = 100 });
+        await queue.SendAsync(Body(40));
+        await queue.SendAsync(Body(40));
+        Assert.Equal(80, await Bytes());
+        await Full(Body(30));
+        await queue.SendAsync(Body(20));
+        Assert.Equal(100, await Bytes());
+
+        // Stored with the queue: after a reload the count is the same (messages sent after the cursor's last write are
+        // counted as the queue loads them).
+        await C.Cluster.DeactivateAsync(C.Grain(name));
+        Assert.Equal(100, await Bytes());
+        var first = Assert.Single(await queue.ReceiveAsync(1));
+        await queue.CompleteAsync(first);
+        Assert.Equal(60, await Bytes());
+
+        // Making room by bytes: the oldest ready message (40 bytes) goes for one of 50; one larger than the limit never fits.
+        await queue.ConfigureAsync(new QueueSettings { Overflow = QueueOverflow.DropOldest });
+        await queue.SendAsync(Body(50));
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal((70L, 1L, 2L), (stats.LengthBytes, stats.TotalDropped, stats.ActiveCount));
+        await Full(Body(101));
+
+        await queue.ConfigureAsync(new QueueSettings { Overflow = QueueOverflow.DeadLetterOldest });
+        await queue.SendAsync(Body(60)); // 30 over: the 20- and the 50-byte messages go (and leave the count at once)
+        Assert.Equal(60, await Bytes());
+        var moved = await Wait.UntilAsync(() => C.DeadLettersOf(name), d => d.Count == 2, "the two oldest reach the dead-letter grain");
+        Assert.All(moved, e => Assert.Equal(DeadLetterReason.MaxLengthExceeded, e.Reason));
+        var held = await queue.ReceiveAsync(10);
+        Assert.Equal(held.Sum(r => (long)r.Message.Body.Length), await Bytes());
+        Assert.Equal([60], held.Select(r => r.Message.Body.Length));
+
+        // Zero: no limit.
+        await queue.ConfigureAsync(new QueueSettings { MaxLengthBytes = 0 });
+        await queue.SendAsync(Body(1000));
+        await queue.CompleteAsync(held.Select(r => r.LockToken));
+        Assert.Equal(1000, await Bytes());
+        await queue.PurgeAsync();
+        Assert.Equal(0, await Bytes());
+    }
+
+    [Fact]
     public async Task BadInput_IsRejectedWithAClearError_AndLeavesNoTrace()
     {
         var name = NewQueueName();
@@ -819,6 +870,7 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { MaxLength = 0 }));
         await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { MaxLength = 10_000_001 }));
         await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { Overflow = (QueueOverflow)7 }));
+        await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { MaxLengthBytes = -1 }));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue([]));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue(Enumerable.Range(0, 17).Select(_ => new OutgoingMessage(new byte[256 * 1024])).ToArray()));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue(Enumerable.Range(0, 1001).Select(_ => Text("x")).ToArray()));
