@@ -51,8 +51,8 @@ public sealed record QueueSettings
     /// <summary>
     /// Most body bytes the messages counted in the length may hold together (RabbitMQ's <c>x-max-length-bytes</c>);
     /// past it <see cref="Overflow"/> decides. 0 (the default) for no limit; negative values get
-    /// <see cref="QueueErrorCode.InvalidArgument"/>. Bodies of messages stored before this setting existed count only
-    /// once the queue has loaded them past its cursor; the count is exact for every message sent since.
+    /// <see cref="QueueErrorCode.InvalidArgument"/>. A queue stored by a build that did not count bytes counts the
+    /// bodies of the messages sent after it first loads; its older messages do not count.
     /// </summary>
     [Id(7)] public long? MaxLengthBytes { get; init; }
 }

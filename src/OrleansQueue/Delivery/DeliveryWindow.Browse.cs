@@ -43,17 +43,19 @@ internal sealed partial class DeliveryWindow
         return removed;
     }
 
+    private const string OverflowDescription = "The queue was at its maximum length; a newer message took its place.";
+
     /// <summary>
     /// Removes the oldest ready messages of the window, in sequence order, until it took <paramref name="count"/> of
     /// them and their bodies add up to <paramref name="bytes"/> (or none is left), to make room for newer ones: each is
     /// dropped (completed, counted in <see cref="TotalDropped"/>) or, with <paramref name="deadLetter"/>, starts its
-    /// move to the dead-letter grain. Returns how many it took.
+    /// move to the dead-letter grain, while the pending moves have room (none is deferred). Returns how many it took.
     /// </summary>
     public int DropOldest(long count, long bytes, bool deadLetter, DateTimeOffset now)
     {
         var taken = 0;
         long freed = 0;
-        while ((taken < count || freed < bytes) && _ready.Count > 0)
+        while ((taken < count || freed < bytes) && _ready.Count > 0 && (!deadLetter || _moves.HasRoomFor(OverflowDescription)))
         {
             var seq = _ready.Min;
             _ready.Remove(seq);
@@ -62,7 +64,7 @@ internal sealed partial class DeliveryWindow
             freed += message.Body.Length;
             if (deadLetter)
             {
-                BeginMove(seq, ref entry, DeadLetterReason.MaxLengthExceeded, "The queue was at its maximum length; a newer message took its place.", now);
+                BeginMove(seq, ref entry, DeadLetterReason.MaxLengthExceeded, OverflowDescription, now);
             }
             else
             {

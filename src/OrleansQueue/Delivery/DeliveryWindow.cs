@@ -44,6 +44,7 @@ internal sealed partial class DeliveryWindow
         TotalPurged = meta.TotalPurged;
         TotalDropped = meta.TotalDropped;
         LengthBytes = meta.LengthBytes;
+        LengthBytesFromSeq = Math.Max(1, meta.LengthBytesFromSeq);
         TotalDeadLettered = meta.TotalDeadLettered;
         _restoreCompleted = [.. meta.Completed];
         _restoreRecords = meta.Deliveries.ToDictionary(d => d.Seq);
@@ -69,8 +70,35 @@ internal sealed partial class DeliveryWindow
     /// <summary>Counts stored messages' bodies in <see cref="LengthBytes"/> (new ones, or ones stored after the cursor, found at loading).</summary>
     public void AddLengthBytes(long bytes) => LengthBytes += bytes;
 
+    /// <summary>The first sequence number <see cref="LengthBytes"/> counts (see <see cref="QueueMetaState.LengthBytesFromSeq"/>).</summary>
+    public long LengthBytesFromSeq { get; }
+
+    /// <summary>The part of <see cref="LengthBytes"/> held by parked messages.</summary>
+    public long ParkedLengthBytes()
+    {
+        long bytes = 0;
+        foreach (var parked in _parked.Parked)
+        {
+            if (parked.Entry.State != DeliveryState.Moving && parked.Message.Seq >= LengthBytesFromSeq)
+            {
+                bytes += parked.Message.Body.Length;
+            }
+        }
+
+        return bytes;
+    }
+
+    /// <summary>After the in-flight pages are restored: their parked bodies replace what the cursor counted for parked messages.</summary>
+    public void RecountParked(long cursorParkedBytes) => LengthBytes += ParkedLengthBytes() - cursorParkedBytes;
+
     /// <summary>A message leaves the length (completed, dropped, or starting its move to the dead-letter grain).</summary>
-    private void LeavesLength(StoredMessage message) => LengthBytes = Math.Max(0, LengthBytes - message.Body.Length);
+    private void LeavesLength(StoredMessage message)
+    {
+        if (message.Seq >= LengthBytesFromSeq)
+        {
+            LengthBytes -= message.Body.Length;
+        }
+    }
 
     public long TotalDeadLettered { get; private set; }
 

@@ -88,6 +88,9 @@ internal sealed class QueueCore
         }
     }
 
+    /// <summary>After the in-flight pages are restored (see <see cref="QueueMetaState.ParkedLengthBytes"/>).</summary>
+    public void RecountParked(long cursorParkedBytes) => _window.RecountParked(cursorParkedBytes);
+
     /// <summary>Whether the oldest ready messages in the window can make room for <paramref name="count"/> messages and <paramref name="bytes"/> body bytes.</summary>
     public bool ReadyCovers(long count, long bytes) => _window.ReadyCovers(count, bytes);
 
@@ -346,6 +349,8 @@ internal sealed class QueueCore
             TotalDropped = TotalDropped,
             LengthBytes = LengthBytes,
             LengthBytesBelowSeq = NextSeq,
+            LengthBytesFromSeq = _window.LengthBytesFromSeq,
+            ParkedLengthBytes = _window.ParkedLengthBytes(),
             TotalDeadLettered = TotalDeadLettered,
             PendingMoves = [.. _moves.All],
             Subscriptions = [.. Subscriptions],

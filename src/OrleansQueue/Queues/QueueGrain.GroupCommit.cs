@@ -89,24 +89,22 @@ internal sealed partial class QueueGrain
             bodyBytes += message.Message.Body.Length;
         }
 
-        // NextSeq - AckedBelow bounds the length from above in O(1); count exactly only near the limit.
-        var maxBytes = core.DeliverySettings.MaxLengthBytes;
-        if (core.ActiveUpperBound + _stagedMessages + pending.Count > core.DeliverySettings.MaxLength
-            || (maxBytes > 0 && core.LengthBytes + _stagedBodyBytes + bodyBytes > maxBytes))
-        {
-            await MakeRoomAsync(core, pending.Count, bodyBytes);
-        }
-
         long bytes = 0;
         foreach (var message in pending)
         {
             bytes += message.EstimatedBytes;
         }
 
-        if (_stagedBytes > 0 && _stagedBytes + bytes > _options.MaxStagedBytes)
+        // Before any room is made: a send refused for staged bytes drops nothing.
+        ThrowIfStagedBytesFull(bytes);
+
+        // NextSeq - AckedBelow bounds the length from above in O(1); count exactly only near the limit.
+        var maxBytes = core.DeliverySettings.MaxLengthBytes;
+        if (core.ActiveUpperBound + _stagedMessages + pending.Count > core.DeliverySettings.MaxLength
+            || (maxBytes > 0 && core.LengthBytes + _stagedBodyBytes + bodyBytes > maxBytes))
         {
-            throw new QueueException(QueueErrorCode.ServerBusy,
-                $"Queue '{QueueName}' has {_stagedBytes} bytes of sends waiting for storage (at most {_options.MaxStagedBytes}); nothing was stored. Retry in a moment.");
+            await MakeRoomAsync(core, pending.Count, bodyBytes);
+            ThrowIfStagedBytesFull(bytes); // other sends were staged while it made room
         }
 
         var request = new EnqueueRequest(pending, _time.GetTimestamp(), bytes, bodyBytes);
@@ -123,6 +121,15 @@ internal sealed partial class QueueGrain
         }
 
         return result;
+    }
+
+    private void ThrowIfStagedBytesFull(long bytes)
+    {
+        if (_stagedBytes > 0 && _stagedBytes + bytes > _options.MaxStagedBytes)
+        {
+            throw new QueueException(QueueErrorCode.ServerBusy,
+                $"Queue '{QueueName}' has {_stagedBytes} bytes of sends waiting for storage (at most {_options.MaxStagedBytes}); nothing was stored. Retry in a moment.");
+        }
     }
 
     /// <summary>
@@ -157,6 +164,12 @@ internal sealed partial class QueueGrain
             {
                 var deadLetter = settings.Overflow == QueueOverflow.DeadLetterOldest;
                 var taken = core.DropOldest(excess, excessBytes, deadLetter, _time.GetUtcNow());
+                if (taken == 0)
+                {
+                    throw new QueueException(QueueErrorCode.ServerBusy,
+                        $"Queue '{QueueName}' holds {queued} and its moves to the dead-letter grain are backed up: no room was made, nothing was stored. Retry in a moment.");
+                }
+
                 LogOverflow(QueueName, taken, deadLetter ? "dead-lettered" : "dropped");
                 PublishDepth();
                 CommitMetaInBackground();
@@ -165,7 +178,7 @@ internal sealed partial class QueueGrain
                     StartMoves();
                 }
 
-                return;
+                continue; // checked again: a move with no room is not made
             }
 
             var generation = _generation;
@@ -213,6 +226,8 @@ internal sealed partial class QueueGrain
             ReturnCredit(credit, plan.LeasedOnAppend);
             var createdSegment = plan.Segments.Any(s => s.Id != core.Tail.Id);
             var leases = new List<Lease>(plan.LeasedOnAppend);
+            int landedMessages = 0;
+            long landedBodyBytes = 0;
             var writeStart = _time.GetTimestamp();
             try
             {
@@ -224,7 +239,13 @@ internal sealed partial class QueueGrain
                         return false; // invalidated meanwhile: the requests were failed there
                     }
 
+                    // Landed messages leave the staged counts now: the length counts them from here on, and a
+                    // commit written in several rounds must not count them twice meanwhile.
+                    var (seqBefore, bytesBefore) = (core.NextSeq, core.LengthBytes);
                     leases.AddRange(core.SegmentWritten(segment, now));
+                    var (landed, landedBytes) = ((int)(core.NextSeq - seqBefore), core.LengthBytes - bytesBefore);
+                    (landedMessages, landedBodyBytes) = (landedMessages + landed, landedBodyBytes + landedBytes);
+                    (_stagedMessages, _stagedBodyBytes) = (_stagedMessages - landed, _stagedBodyBytes - landedBytes);
                     return true;
                 });
                 if (!written)
@@ -240,7 +261,8 @@ internal sealed partial class QueueGrain
 
             RecordCommit(requests, plan.NewMessages.Count, writeStart);
             _pendingEnqueues.RemoveRange(0, take);
-            _stagedMessages -= batch.Count;
+            _stagedMessages -= batch.Count - landedMessages; // the rest: duplicates the plan left out
+            _stagedBodyBytes += landedBodyBytes;
             foreach (var request in requests)
             {
                 _stagedBytes -= request.Bytes;

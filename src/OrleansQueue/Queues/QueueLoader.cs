@@ -38,11 +38,20 @@ internal sealed class QueueLoader(
 
         var tail = SegmentSnapshot.Of(log.Tail);
 
+        // Body bytes: a cursor written before they were counted starts counting with the next message; a queue with
+        // no cursor yet counts every message, all of them in the segments just read.
+        if (metaState.RecordExists && meta.LengthBytesBelowSeq == 0)
+        {
+            meta.LengthBytesFromSeq = log.NextId;
+        }
+
         // The in-flight pages: the messages in flight that the window had moved past, with their delivery state.
         var core = new QueueCore(limits, tail, meta);
         // Messages stored after the cursor was written are in the segments from its tail hint on, just read.
-        core.CountStoredAfterCursor(read.Values.SelectMany(s => s.Messages), Math.Max(meta.LengthBytesBelowSeq, meta.AckedBelow));
+        core.CountStoredAfterCursor(read.Values.SelectMany(s => s.Messages),
+            Math.Max(Math.Max(meta.LengthBytesBelowSeq, meta.AckedBelow), meta.LengthBytesFromSeq));
         await RestoreInFlightPagesAsync(core, meta, now, readAhead);
+        core.RecountParked(meta.ParkedLengthBytes);
 
         // The active window, far enough to hold every message the cursor has delivery state for. Segments are read
         // readAhead at a time; at most that many are read in vain.

@@ -52,4 +52,14 @@ internal sealed class QueueMetaState
     /// adds their bodies to <see cref="LengthBytes"/> (0 in records written before it existed).
     /// </summary>
     [Id(18)] public long LengthBytesBelowSeq { get; set; }
+    /// <summary>
+    /// The first sequence number whose body <see cref="LengthBytes"/> counts: a queue stored before byte counting
+    /// existed counts the messages sent after it first loaded (0 in records written before it existed).
+    /// </summary>
+    [Id(19)] public long LengthBytesFromSeq { get; set; }
+    /// <summary>
+    /// The part of <see cref="LengthBytes"/> held by parked messages (in in-flight pages). Pages are written before
+    /// the cursor, so a page may be newer than this record: loading counts parked bodies from the pages instead.
+    /// </summary>
+    [Id(20)] public long ParkedLengthBytes { get; set; }
 }

@@ -285,6 +285,7 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         Assert.Equal(Enumerable.Range(1, 30).Select(i => $"m{i}"), delivered);
         var stats = await queue.GetStatsAsync();
         Assert.Equal((0L, 1L, 1L, 30L), (stats.ReadyCount, stats.LockedCount, stats.ActiveCount, stats.TotalCompleted));
+        Assert.Equal("straggler".Length, stats.LengthBytes); // the parked message's body, counted once
         var grainId = C.Grain(queue.Name).GetGrainId();
         var page = new GrainState<InFlightPageState>();
         await C.Storage().ReadStateAsync(StateNames.InFlightPage(0), grainId, page);
@@ -292,11 +293,11 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
 
         await C.Cluster.DeactivateAsync(C.Grain(queue.Name));
         stats = await queue.GetStatsAsync();
-        Assert.Equal((0L, 1L, 1L), (stats.ReadyCount, stats.LockedCount, stats.ActiveCount));
+        Assert.Equal((0L, 1L, 1L, 9L), (stats.ReadyCount, stats.LockedCount, stats.ActiveCount, stats.LengthBytes));
         Assert.Empty(await queue.ReceiveAsync(5));
         await queue.CompleteAsync(straggler);
         stats = await queue.GetStatsAsync();
-        Assert.Equal((0L, 31L), (stats.ActiveCount, stats.TotalCompleted));
+        Assert.Equal((0L, 31L, 0L), (stats.ActiveCount, stats.TotalCompleted, stats.LengthBytes));
         page = new GrainState<InFlightPageState>();
         await C.Storage().ReadStateAsync(StateNames.InFlightPage(0), grainId, page);
         Assert.False(page.RecordExists && page.State?.Entries.Count > 0, "the emptied in-flight page is deleted");
