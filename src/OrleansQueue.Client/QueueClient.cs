@@ -370,34 +370,31 @@ public sealed class QueueClient
     /// one cut off by a lost gateway connection throws <see cref="TimeoutException"/> at once (its outcome is unknown),
     /// as a second purge would remove messages sent after the first.
     /// </summary>
-    public async Task<long> PurgeAsync(CancellationToken cancellationToken = default)
-    {
-        using var cut = _connection?.ForCall(Timeout.InfiniteTimeSpan);
-        try
-        {
-            return await WaitUnlessLostAsync(Grain.Purge(), cut?.Token ?? CancellationToken.None, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new TimeoutException($"The gateway connection was lost while purging queue '{Name}'; the purge may or may not have run. Check the queue's stats before purging again.");
-        }
-    }
+    public Task<long> PurgeAsync(CancellationToken cancellationToken = default) =>
+        CallNeverRepeatedAsync(Grain.Purge, $"The gateway connection was lost while purging queue '{Name}'; the purge may or may not have run. Check the queue's stats before purging again.", cancellationToken);
 
     /// <summary>
     /// Deletes the queue and every record of it in storage, and returns how many messages it held; its dead letters
     /// stay. Sending to the name afterwards starts a new empty queue (see <see cref="IQueueGrain.Delete"/>).
     /// </summary>
     /// <exception cref="TimeoutException">The gateway connection was lost: the delete may or may not have run, and runs to its end if it started. Deleting again is safe.</exception>
-    public async Task<long> DeleteAsync(CancellationToken cancellationToken = default)
+    public Task<long> DeleteAsync(CancellationToken cancellationToken = default) =>
+        CallNeverRepeatedAsync(Grain.Delete, $"The gateway connection was lost while deleting queue '{Name}'; the delete may or may not have run. Deleting again is safe.", cancellationToken);
+
+    /// <summary>
+    /// A call the client never repeats (a purge or delete repeated would remove what was sent after the first): one
+    /// cut off by a lost gateway connection throws <see cref="TimeoutException"/> with <paramref name="lostMessage"/> at once.
+    /// </summary>
+    private async Task<long> CallNeverRepeatedAsync(Func<Task<long>> call, string lostMessage, CancellationToken cancellationToken)
     {
         using var cut = _connection?.ForCall(Timeout.InfiniteTimeSpan);
         try
         {
-            return await WaitUnlessLostAsync(Grain.Delete(), cut?.Token ?? CancellationToken.None, cancellationToken).ConfigureAwait(false);
+            return await WaitUnlessLostAsync(call(), cut?.Token ?? CancellationToken.None, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new TimeoutException($"The gateway connection was lost while deleting queue '{Name}'; the delete may or may not have run. Deleting again is safe.");
+            throw new TimeoutException(lostMessage);
         }
     }
 

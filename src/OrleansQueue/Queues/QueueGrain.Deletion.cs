@@ -3,7 +3,6 @@ using Orleans.Runtime;
 using OrleansQueue.Diagnostics;
 using OrleansQueue.Registry;
 using OrleansQueue.Storage;
-using MessageLog = OrleansQueue.Storage.SegmentedLog<OrleansQueue.Storage.SegmentState, OrleansQueue.Storage.StoredMessage>;
 
 namespace OrleansQueue.Queues;
 
@@ -109,8 +108,7 @@ internal sealed partial class QueueGrain
     private async Task FinishDeletionAsync(IGrainState<QueueMetaState> meta)
     {
         var state = meta.State!; // a stored cursor
-        var log = new MessageLog(new TimedRecordStore(this, "segment"), StateNames.SegmentChunk, _limits.Segments,
-            SegmentSizing.EstimateBytes, SegmentParallelWrites, LogGapRepair.DeleteWhatFollows);
+        var log = NewMessageLog();
         await log.OpenAsync(state.RetainedFrom, state.TailSegment, state.AckedBelow); // finds segments past the tail hint
 
         // The in-flight pages the cursor names, and any written after it: the first missing one past them ends them.

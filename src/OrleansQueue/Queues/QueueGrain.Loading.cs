@@ -53,8 +53,7 @@ internal sealed partial class QueueGrain
     {
         var generation = _generation;
         var loader = new QueueLoader(_limits, _time, ReadMetaFinishingDeletionAsync, ReadRecordAsync<InFlightPageState>, MissingSegment);
-        var (core, log, metaETag) = await loader.LoadAsync(new MessageLog(new TimedRecordStore(this, "segment"), StateNames.SegmentChunk,
-            _limits.Segments, SegmentSizing.EstimateBytes, SegmentParallelWrites, LogGapRepair.DeleteWhatFollows), SegmentReadAhead);
+        var (core, log, metaETag) = await loader.LoadAsync(NewMessageLog(), SegmentReadAhead);
         if (generation != _generation)
         {
             throw new QueueException(QueueErrorCode.StorageFailed, $"Queue '{QueueName}' dropped its state while loading it (a delete); retry.");
@@ -129,6 +128,11 @@ internal sealed partial class QueueGrain
             core.AddWindowSegment(id, segment, _time.GetUtcNow());
         }
     }
+
+    /// <summary>The queue's segmented log over its storage, not yet opened (writes timed as segment writes).</summary>
+    private MessageLog NewMessageLog() =>
+        new(new TimedRecordStore(this, "segment"), StateNames.SegmentChunk, _limits.Segments, SegmentSizing.EstimateBytes,
+            SegmentParallelWrites, LogGapRepair.DeleteWhatFollows);
 
     /// <summary>Reads one of the queue's records; a record written in another encoding fails with an error naming the setting.</summary>
     private async Task ReadRecordAsync<T>(string stateName, IGrainState<T> state)
