@@ -13,10 +13,10 @@ using OrleansQueue.Tests.Infrastructure;
 //          --matrix-mb N (message bytes per matrix cell)  --matrix-sizes 256,16384,65536  --matrix-queues 1,8,32 (part of the matrix).
 // RabbitMQ's port comes from RABBITMQ_PORT, its Erlang VM process id from RABBITMQ_PID; PostgreSQL's connection
 // string from ORLEANSQUEUE_BENCH_POSTGRES (a database of the benchmark's own), its server's process id from POSTGRES_PID.
-if (args is [OrleansFloor.SiloCommand, var floorSiloPort, var floorGatewayPort, var floorStorage, var floorTable])
+if (args is [OrleansFloor.SiloCommand, var floorKind, var floorSiloPort, var floorGatewayPort, var floorStorage, var floorTable])
 {
-    // The silo of the Orleans floor row (OrleansFloor), started by the harness as a process of its own.
-    await OrleansFloor.RunSiloAsync(int.Parse(floorSiloPort), int.Parse(floorGatewayPort), floorStorage, floorTable);
+    // The silo of the Orleans floor rows (OrleansFloor), started by the harness as a process of its own.
+    await OrleansFloor.RunSiloAsync(floorKind, int.Parse(floorSiloPort), int.Parse(floorGatewayPort), floorStorage, floorTable);
     return 0;
 }
 
@@ -140,9 +140,10 @@ foreach (var system in systems)
             var write = Print(await AzuriteFloor.RunAsync(azurite.ConnectionString, settings.PacedRates[0], settings.PacedSeconds));
             results.Add(write);
             Console.Error.WriteLine($"==> {OrleansFloor.RoundTripSystemName}; {OrleansFloor.SystemName}");
-            var calls = await OrleansFloor.RunAsync(azurite.ConnectionString, settings.PacedRates[0], settings.PacedSeconds);
+            var calls = await OrleansFloor.RunAsync(azurite.ConnectionString, settings.PacedRates[0], settings.PacedSeconds,
+                roundTrip: !results.Any(r => r.System == OrleansFloor.RoundTripSystemName));
             results.AddRange(calls.Select(Print));
-            results.AddRange(LowerBound.Rows(calls.FirstOrDefault(c => c.System == OrleansFloor.RoundTripSystemName), write, settings.PacedRates[0])
+            results.AddRange(LowerBound.Rows(results.FirstOrDefault(c => c.System == OrleansFloor.RoundTripSystemName), write, settings.PacedRates[0])
                 .Select(Print));
         }
 
@@ -150,6 +151,10 @@ foreach (var system in systems)
         {
             Console.Error.WriteLine($"==> {PostgreSqlFloor.SystemName}");
             results.Add(Print(await PostgreSqlFloor.RunAsync(postgres!, settings.PacedRates[0], settings.PacedSeconds)));
+            Console.Error.WriteLine($"==> {OrleansFloor.PostgreSqlSystemName}");
+            var calls = await OrleansFloor.RunPostgreSqlAsync(postgres!, settings.PacedRates[0], settings.PacedSeconds,
+                roundTrip: !results.Any(r => r.System == OrleansFloor.RoundTripSystemName));
+            results.AddRange(calls.Select(Print));
         }
 
         if (target is OrleansQueueTarget { System: Report.Reference or Report.PostgreSql } oq && Runs("w4"))

@@ -5,6 +5,7 @@ using Azure.Data.Tables;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using Orleans.Configuration;
 using OrleansQueue.Hosting;
 using OrleansQueue.Tests.Infrastructure;
@@ -54,14 +55,18 @@ public sealed class FloorGrain([PersistentState("floor", OrleansFloor.StorageNam
 public static class OrleansFloor
 {
     public const string SystemName = "Orleans call + one Azure Table write (no queue)";
+    public const string PostgreSqlSystemName = "Orleans call + one PostgreSQL commit (no queue)";
     public const string RoundTripSystemName = "Orleans call, no storage";
     public const string StorageName = "floor";
     public const string SiloCommand = "floor-silo";
     private const string ClusterId = "oq-bench-floor";
+    private const string TableStorage = "table";
+    private const string PostgreSqlStorage = "postgres";
     private const int Grains = 64;
 
     /// <summary>The floor's silo, until SIGTERM: what this program runs as <see cref="SiloCommand"/>.</summary>
-    public static async Task RunSiloAsync(int siloPort, int gatewayPort, string connectionString, string table)
+    /// <param name="storage"><c>table</c> (Azure Table, <paramref name="connectionString"/> to Azurite) or <c>postgres</c>.</param>
+    public static async Task RunSiloAsync(string storage, int siloPort, int gatewayPort, string connectionString, string table)
     {
         // As the silo host does for itself (silo-host/Program.cs), before the first socket.
         if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
@@ -76,25 +81,43 @@ public static class OrleansFloor
         {
             silo.UseLocalhostClustering(siloPort, gatewayPort, new IPEndPoint(IPAddress.Loopback, siloPort), ClusterId, ClusterId);
             // Registered as queue storage is (the silo host's default, binary encoding), so the write costs the same.
-            silo.AddOrleansQueueAzureTableStorage(StorageName, o =>
+            if (storage == PostgreSqlStorage)
             {
-                o.TableServiceClient = new TableServiceClient(connectionString);
-                o.TableName = table;
-            });
+                silo.AddOrleansQueuePostgreSqlStorage(StorageName, o => o.ConnectionString = connectionString);
+            }
+            else
+            {
+                silo.AddOrleansQueueAzureTableStorage(StorageName, o =>
+                {
+                    o.TableServiceClient = new TableServiceClient(connectionString);
+                    o.TableName = table;
+                });
+            }
         });
         using var host = builder.Build();
         await host.RunAsync();
     }
 
-    /// <summary>The round-trip row, then the write row.</summary>
-    public static async Task<IReadOnlyList<BenchResult>> RunAsync(string connectionString, int perSecond, double seconds)
+    /// <summary>The round-trip row (when <paramref name="roundTrip"/>), then the write row, on Azurite.</summary>
+    public static Task<IReadOnlyList<BenchResult>> RunAsync(string connectionString, int perSecond, double seconds, bool roundTrip = true) =>
+        RunAsync(TableStorage, connectionString, perSecond, seconds, roundTrip);
+
+    /// <summary>
+    /// The same on PostgreSQL (<see cref="PostgreSqlSystemName"/>): each call one grain state write through OrleansQueue's
+    /// PostgreSQL storage, a commit that waits for its fsync. The round-trip row too when <paramref name="roundTrip"/>
+    /// (a run without Azurite has none yet).
+    /// </summary>
+    public static Task<IReadOnlyList<BenchResult>> RunPostgreSqlAsync(string connectionString, int perSecond, double seconds, bool roundTrip) =>
+        RunAsync(PostgreSqlStorage, connectionString, perSecond, seconds, roundTrip);
+
+    private static async Task<IReadOnlyList<BenchResult>> RunAsync(string storage, string connectionString, int perSecond, double seconds, bool measureRoundTrip)
     {
         var siloPort = Loopback.FreePort();
         var gatewayPort = Loopback.FreePort();
         var table = $"benchorleansfloor{Environment.ProcessId}";
         var program = Path.Combine(AppContext.BaseDirectory, "OrleansQueue.Benchmarks.dll");
         await using var silo = await SiloHostProcess.StartAsync(program, gatewayPort,
-            [SiloCommand, siloPort.ToString(CultureInfo.InvariantCulture), gatewayPort.ToString(CultureInfo.InvariantCulture), connectionString, table]);
+            [SiloCommand, storage, siloPort.ToString(CultureInfo.InvariantCulture), gatewayPort.ToString(CultureInfo.InvariantCulture), connectionString, table]);
         using var client = new HostBuilder()
             .UseOrleansClient(c =>
             {
@@ -115,24 +138,48 @@ public static class OrleansFloor
             }
 
             var count = (int)(perSecond * seconds);
-            var roundTrip = await PacedAsync(count, perSecond, i => grains.GetGrain<IFloorGrain>(i % Grains).Echo(body));
-            var write = await PacedAsync(count, perSecond, i => grains.GetGrain<IFloorGrain>(i % Grains).Store(body));
-            return
-            [
-                BenchResult.Paced(RoundTripSystemName, perSecond, roundTrip.Ticks, roundTrip.Elapsed,
+            var rows = new List<BenchResult>();
+            if (measureRoundTrip)
+            {
+                var roundTrip = await PacedAsync(count, perSecond, i => grains.GetGrain<IFloorGrain>(i % Grains).Echo(body));
+                rows.Add(BenchResult.Paced(RoundTripSystemName, perSecond, roundTrip.Ticks, roundTrip.Elapsed,
                     "the same calls answered at once: the Orleans messaging (client to silo and back) that a queue on Orleans adds to its write"
-                    + TimedOut(roundTrip.TimedOut, count)),
-                BenchResult.Paced(SystemName, perSecond, write.Ticks, write.Elapsed,
+                    + TimedOut(roundTrip.TimedOut, count)));
+            }
+
+            var write = await PacedAsync(count, perSecond, i => grains.GetGrain<IFloorGrain>(i % Grains).Store(body));
+            rows.Add(storage == PostgreSqlStorage
+                ? BenchResult.Paced(PostgreSqlSystemName, perSecond, write.Ticks, write.Elapsed,
+                    "a client call, one grain state write committed to PostgreSQL, the answer (silo in its own process): the simplest durable call on Orleans and PostgreSQL"
+                    + TimedOut(write.TimedOut, count)) with { Durability = PostgreSqlFloor.Durability }
+                : BenchResult.Paced(SystemName, perSecond, write.Ticks, write.Elapsed,
                     "a client call, one grain state write, the answer (silo in its own process): the simplest durable call on Orleans and Azurite"
-                    + TimedOut(write.TimedOut, count)),
-            ];
+                    + TimedOut(write.TimedOut, count)));
+            return rows;
         }
         finally
         {
             await client.StopAsync();
             await silo.StopAsync(TimeSpan.FromSeconds(30));
-            await new TableClient(connectionString, table).DeleteAsync();
+            if (storage == PostgreSqlStorage)
+            {
+                await DeletePostgreSqlRecordsAsync(connectionString);
+            }
+            else
+            {
+                await new TableClient(connectionString, table).DeleteAsync();
+            }
         }
+    }
+
+    /// <summary>The floor grains' records, which the floor silo wrote under its own service id.</summary>
+    private static async Task DeletePostgreSqlRecordsAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var delete = new NpgsqlCommand("DELETE FROM orleansqueue_grain_state WHERE service_id = $1", connection);
+        delete.Parameters.Add(new NpgsqlParameter { Value = ClusterId });
+        await delete.ExecuteNonQueryAsync();
     }
 
     private static string TimedOut(int timedOut, int count) => timedOut == 0 ? ""

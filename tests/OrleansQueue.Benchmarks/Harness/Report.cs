@@ -193,7 +193,11 @@ public static class Report
         var pgModel = Cell(LowerBound.PostgreSqlModelSystemName, "W3 paced 1,000 msg/s")?.P99Ms;
         yield return (n3, m3, d3 + (w3Floor?.P99Ms is { } f3 ? $"; one PostgreSQL commit alone: p99 {f3:N2} ms" : "")
             + (pgBound is { } pb ? $"; the lower bound (an Orleans round trip plus one commit, however paired): p99 {pb:N2} ms" : "")
-            + (pgModel is { } pm ? $"; with one write in flight: p99 {pm:N2} ms" : ""));
+            + (pgModel is { } pm ? $"; with one write in flight: p99 {pm:N2} ms" : "")
+            + (Cell(OrleansFloor.PostgreSqlSystemName, "W3 paced 1,000 msg/s")?.P99Ms is { } oc
+                ? $"; an Orleans call with one PostgreSQL commit (no queue): p99 {oc:N2} ms"
+                    + (w3Quorum?.P99Ms is { } q3 && oc > q3 ? ", above quorum's: past the floor in this run" : "")
+                : ""));
 
         var empty = Cell(PostgreSql, Workloads.W4EmptyWorkload);
         var beside = Cell(PostgreSql, Workloads.W4BesideWorkload);
