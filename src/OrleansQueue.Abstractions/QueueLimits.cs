@@ -47,6 +47,15 @@ public static class QueueLimits
     /// <summary>Longest duplicate-detection window of a queue (as Service Bus: 7 days).</summary>
     public static readonly TimeSpan MaxDuplicateDetectionWindow = TimeSpan.FromDays(7);
 
+    /// <summary>How far ahead of the silo's clock a message can be scheduled (<see cref="OutgoingMessage.ScheduledEnqueueTime"/>): 365 days.</summary>
+    public static readonly TimeSpan MaxScheduleAhead = TimeSpan.FromDays(365);
+
+    /// <summary>
+    /// The least sequence number of a scheduled message (2^52): scheduled messages are numbered apart from the queue's
+    /// own sequence numbers (which start at 1 and never reach it), so a number says which it is.
+    /// </summary>
+    public const long FirstScheduledSequenceNumber = 1L << 52;
+
     /// <summary>Longest wait of a long-polling receive (below the Orleans response timeout of 30 s).</summary>
     public static readonly TimeSpan MaxReceiveWait = TimeSpan.FromSeconds(20);
 
@@ -211,6 +220,22 @@ public static class QueueLimits
         {
             throw new QueueException(QueueErrorCode.InvalidBatch,
                 $"The batch bodies add up to {total} bytes; at most {maxTotalBodyBytes} are allowed in one call.");
+        }
+    }
+
+    /// <summary>
+    /// Throws <see cref="QueueException"/> (<see cref="QueueErrorCode.InvalidArgument"/>) when a message of the batch is
+    /// scheduled more than <see cref="MaxScheduleAhead"/> after <paramref name="now"/>.
+    /// </summary>
+    public static void ValidateSchedule(IReadOnlyList<OutgoingMessage> messages, DateTimeOffset now)
+    {
+        foreach (var message in messages)
+        {
+            if (message.ScheduledEnqueueTime is { } at && at - now > MaxScheduleAhead)
+            {
+                throw new QueueException(QueueErrorCode.InvalidArgument,
+                    $"ScheduledEnqueueTime {at:O} is more than {MaxScheduleAhead.TotalDays:N0} days ahead of the silo's clock ({now:O}); nothing was stored.");
+            }
         }
     }
 

@@ -398,6 +398,32 @@ public sealed class QueueClient
         }
     }
 
+    /// <summary>
+    /// Sends <paramref name="message"/> to become deliverable at <paramref name="scheduledEnqueueTime"/> (see
+    /// <see cref="OutgoingMessage.ScheduledEnqueueTime"/>); returns its scheduled sequence number once it is stored.
+    /// </summary>
+    public Task<long> ScheduleMessageAsync(OutgoingMessage message, DateTimeOffset scheduledEnqueueTime, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return SendAsync(message with { ScheduledEnqueueTime = scheduledEnqueueTime }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Cancels a scheduled message by the sequence number its send returned; returns <see langword="false"/> when the
+    /// queue holds no scheduled message with that number (cancelled already, or already deliverable). A cancel whose
+    /// outcome was unknown is made again, and then returns <see langword="false"/> if the first one ran.
+    /// </summary>
+    public Task<bool> CancelScheduledMessageAsync(long sequenceNumber, CancellationToken cancellationToken = default)
+    {
+        if (sequenceNumber < QueueLimits.FirstScheduledSequenceNumber)
+        {
+            throw new QueueException(QueueErrorCode.InvalidArgument,
+                $"{sequenceNumber} is not a scheduled sequence number (those are at least {QueueLimits.FirstScheduledSequenceNumber}).");
+        }
+
+        return CallAsync(() => Grain.CancelScheduled(sequenceNumber), cancellationToken);
+    }
+
     /// <summary>Returns the queue's counters.</summary>
     public Task<QueueStats> GetStatsAsync(CancellationToken cancellationToken = default) => CallAsync(() => Grain.GetStats(), cancellationToken);
 

@@ -46,6 +46,16 @@ public sealed record OutgoingMessage
     /// </summary>
     [Id(6)] public string? Subject { get; init; }
 
+    /// <summary>
+    /// When the message becomes deliverable (Service Bus's scheduled enqueue time). A time in the future stores the
+    /// message in the queue's schedule: the send returns a scheduled sequence number (at least
+    /// <see cref="QueueLimits.FirstScheduledSequenceNumber"/>) once it is stored, which
+    /// <c>QueueClient.CancelScheduledMessageAsync</c> takes, and at that time the message joins the queue with a
+    /// sequence number of the queue's. A time not in the future (or <see langword="null"/>) sends it at once. At most
+    /// <see cref="QueueLimits.MaxScheduleAhead"/> ahead of the silo's clock.
+    /// </summary>
+    [Id(7)] public DateTimeOffset? ScheduledEnqueueTime { get; init; }
+
     /// <summary>Creates a message whose body is the UTF-8 encoding of <paramref name="text"/>.</summary>
     public static OutgoingMessage FromText(string text, string? messageId = null) =>
         new(System.Text.Encoding.UTF8.GetBytes(text)) { MessageId = messageId, ContentType = "text/plain; charset=utf-8" };

@@ -34,6 +34,9 @@ public sealed record QueueMessage
     /// <summary>What the message is about, if the producer said.</summary>
     [Id(9)] public string? Subject { get; init; }
 
+    /// <summary>When the message was scheduled to become deliverable, if it was sent with a <see cref="OutgoingMessage.ScheduledEnqueueTime"/> in the future.</summary>
+    [Id(10)] public DateTimeOffset? ScheduledEnqueueTime { get; init; }
+
     /// <summary>The body decoded as UTF-8 text.</summary>
     public string BodyAsString() => System.Text.Encoding.UTF8.GetString(Body);
 }

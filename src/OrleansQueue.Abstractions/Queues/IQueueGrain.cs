@@ -55,7 +55,7 @@ public interface IQueueGrain : IGrainWithStringKey
     Task<QueueMessage[]> Peek(int maxMessages, long fromSequenceNumber, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Removes every message in the queue (ready, locked, delayed, or on its way to the dead-letter grain) and returns
+    /// Removes every message in the queue (ready, locked, delayed, scheduled, or on its way to the dead-letter grain) and returns
     /// how many were removed; their lock tokens are no longer valid.
     /// </summary>
     [Alias("Purge")]
@@ -70,6 +70,14 @@ public interface IQueueGrain : IGrainWithStringKey
     /// </summary>
     [Alias("Delete")]
     Task<long> Delete();
+
+    /// <summary>
+    /// Cancels the scheduled message with <paramref name="sequenceNumber"/> (as its send returned): it is removed from
+    /// storage and never delivered. Returns <see langword="false"/> when the queue holds no scheduled message with that
+    /// number: cancelled already, or already deliverable (then it is an ordinary message of the queue).
+    /// </summary>
+    [Alias("CancelScheduled")]
+    Task<bool> CancelScheduled(long sequenceNumber);
 
     /// <summary>Returns the queue's counters.</summary>
     [Alias("GetStats")]

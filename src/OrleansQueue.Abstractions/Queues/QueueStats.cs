@@ -50,6 +50,12 @@ public sealed record QueueStats
     /// <summary>Body bytes of the messages the queue holds (those counted against <see cref="QueueSettings.MaxLengthBytes"/>).</summary>
     [Id(11)] public long LengthBytes { get; init; }
 
+    /// <summary>
+    /// Messages scheduled for later (<see cref="OutgoingMessage.ScheduledEnqueueTime"/>) and not yet deliverable: not
+    /// counted in <see cref="ActiveCount"/>, nor against the queue's length or in-flight limits, until their time.
+    /// </summary>
+    [Id(12)] public long ScheduledCount { get; init; }
+
     /// <summary>Messages in the queue: ready, locked, delayed, or on their way to the dead-letter grain.</summary>
     public long ActiveCount => ReadyCount + LockedCount + DelayedCount + DeadLetteringCount;
 }

@@ -66,21 +66,7 @@ internal static class AppendPlanner
                 continue;
             }
 
-            var stored = new StoredMessage
-            {
-                Id = p.MessageId,
-                Seq = next,
-                Body = p.Message.Body,
-                ContentType = p.Message.ContentType,
-                Headers = p.Message.Headers is { Count: > 0 } h ? new Dictionary<string, string>(h) : null,
-                EnqueuedAt = now,
-                DedupKey = p.DedupKey,
-                TraceParent = p.TraceParent,
-                CorrelationId = p.Message.CorrelationId,
-                ReplyTo = p.Message.ReplyTo,
-                Subject = p.Message.Subject,
-                Key = key,
-            };
+            var stored = p.ToStored(next, now);
             if (append.Add(stored, p.EstimatedBytes) != segmentId)
             {
                 segmentId = append.SegmentId;

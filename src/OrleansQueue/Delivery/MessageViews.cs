@@ -17,6 +17,7 @@ internal static class MessageViews
         CorrelationId = m.CorrelationId,
         ReplyTo = m.ReplyTo,
         Subject = m.Subject,
+        ScheduledEnqueueTime = m.ScheduledEnqueueTime,
     };
 
     /// <summary>A message given back (a dead-letter entry) as stored again: every field a producer set, and where it was.</summary>
@@ -31,6 +32,7 @@ internal static class MessageViews
         CorrelationId = m.CorrelationId,
         ReplyTo = m.ReplyTo,
         Subject = m.Subject,
+        ScheduledEnqueueTime = m.ScheduledEnqueueTime,
     };
 
     /// <summary>A stored message sent again (a redrive): every field its producer set, under its own id.</summary>
@@ -42,5 +44,6 @@ internal static class MessageViews
         CorrelationId = m.CorrelationId,
         ReplyTo = m.ReplyTo,
         Subject = m.Subject,
+        ScheduledEnqueueTime = m.ScheduledEnqueueTime,
     };
 }

@@ -60,6 +60,12 @@ internal enum LogEvent
     QueueDeleteFailed = 50,
     QueueDeletionResumed = 51,
     QueueOverflowed = 52,
+    MessagesScheduled = 53,
+    ScheduledMessagesDue = 54,
+    ScheduledMessageCancelled = 55,
+    ScheduleMoveFailed = 56,
+    ScheduleMoveResumed = 57,
+    ScheduleStorageFailed = 58,
 
     // OrleansQueue.PostgreSql: PostgreSqlGrainStorage.
     PostgreSqlConflict = 60,

@@ -43,12 +43,14 @@ internal sealed partial class QueueGrain
         var deleting = _deleting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {
+            var scheduled = await ScheduledCountAsync();
             _storageFenced = true;
             await StorageIdleAsync();
-            var removed = (_core ?? core).ActiveCount;
+            var removed = (_core ?? core).ActiveCount + scheduled;
             var deleted = new QueueException(QueueErrorCode.StorageFailed,
                 $"Queue '{QueueName}' was deleted before this message was stored: it was not stored. Send it again (to a new queue of that name).");
             DropState(deleted);
+            _schedule = null;
             if (_listingUpdate is { } listing)
             {
                 // A registry call under way (a first subscription's listing): it lands before the delete unlists the queue.
@@ -139,6 +141,11 @@ internal sealed partial class QueueGrain
         {
             await ClearRecordAsync(StateNames.InFlightPage(id), page);
         }
+
+        // The schedule: its segments' records, then its index (which names every record it wrote).
+        var schedule = NewScheduleStore();
+        await schedule.LoadAsync();
+        await schedule.ClearAsync(deleteIndex: true);
 
         // Always: the cursor may not yet say what the registry was told (a first subscription listed the queue, and
         // its cursor write never came). Unlisting a queue not listed changes nothing.

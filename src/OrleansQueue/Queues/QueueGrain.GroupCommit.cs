@@ -48,7 +48,13 @@ internal sealed partial class QueueGrain
     {
         using var activity = StartActivity("enqueue");
         QueueLimits.ValidateBatch(messages, _options.MaxMessageBodyBytes, _options.MaxBatchCount, _options.MaxBatchBodyBytes);
+        QueueLimits.ValidateSchedule(messages, _time.GetUtcNow());
         var core = await GetCoreAsync();
+        if (_schedule is null)
+        {
+            await ScheduledCountAsync(); // loading the schedule remembers the ids of its recent sends
+        }
+
         core.TrimDedup(_time.GetUtcNow()); // ids out of the window are forgotten before this send is checked
         var traceParent = CurrentTraceParent();
         if (messages.Length > 1)
@@ -78,7 +84,7 @@ internal sealed partial class QueueGrain
             pendingIndex.Add(i);
         }
 
-        if (pending.Count == 0)
+        if (pending.Count == 0 || (await ScheduleDueLaterAsync(core, pending, pendingIndex, result)).Count == 0)
         {
             return result;
         }
@@ -121,6 +127,66 @@ internal sealed partial class QueueGrain
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Stores the messages of <paramref name="pending"/> due in the future in the schedule, fills in their scheduled
+    /// numbers in <paramref name="result"/> and takes them out of <paramref name="pending"/> (and
+    /// <paramref name="pendingIndex"/>); returns what is left to send now. A message whose id an earlier one of the same
+    /// call has gets that one's number.
+    /// </summary>
+    private async Task<List<PendingMessage>> ScheduleDueLaterAsync(QueueCore core, List<PendingMessage> pending, List<int> pendingIndex, long[] result)
+    {
+        var now = _time.GetUtcNow();
+        if (!pending.Any(p => p.Message.ScheduledEnqueueTime > now))
+        {
+            return pending;
+        }
+
+        var later = new List<PendingMessage>();
+        var laterIndex = new List<int>();
+        var repeats = new List<(int Index, int First)>();
+        var firsts = new Dictionary<UInt128, int>();
+        for (var i = pending.Count - 1; i >= 0; i--)
+        {
+            if (pending[i].Message.ScheduledEnqueueTime <= now)
+            {
+                continue;
+            }
+
+            later.Insert(0, pending[i]);
+            laterIndex.Insert(0, pendingIndex[i]);
+            pending.RemoveAt(i);
+            pendingIndex.RemoveAt(i);
+        }
+
+        var unique = new List<PendingMessage>();
+        var uniqueIndex = new List<int>();
+        for (var i = 0; i < later.Count; i++)
+        {
+            if (firsts.TryGetValue(later[i].Key, out var first))
+            {
+                repeats.Add((laterIndex[i], first));
+                continue;
+            }
+
+            firsts[later[i].Key] = laterIndex[i];
+            unique.Add(later[i]);
+            uniqueIndex.Add(laterIndex[i]);
+        }
+
+        var numbers = await ScheduleAsync(core, unique, now);
+        for (var i = 0; i < numbers.Length; i++)
+        {
+            result[uniqueIndex[i]] = numbers[i];
+        }
+
+        foreach (var (index, first) in repeats)
+        {
+            result[index] = result[first];
+        }
+
+        return pending;
     }
 
     private void ThrowIfStagedBytesFull(long bytes)

@@ -42,6 +42,11 @@ internal sealed partial class QueueGrain
             }
         }
 
+        if (ScheduleWakeUp() is { } scheduled && scheduled - now < due)
+        {
+            due = scheduled - now; // the schedule's earliest message: at most a second late (rounded up below)
+        }
+
         if (core.PendingMoves.Count > 0 && !_moves.IsRunning && MoveRetryDelay < due)
         {
             due = MoveRetryDelay; // the dead-letter grain was unreachable: try the stored moves again soon
@@ -85,12 +90,13 @@ internal sealed partial class QueueGrain
             }
 
             core.ReleaseDelayed(now);
+            OnScheduleTimer(now);
             OnMessagesReady();
             StartMoves();
             core.TrimDedup(now);
             StartCleanup();
             SyncListingInBackground(core);
-            if (!_reminderRegistered && (core.Subscriptions.Count > 0 || core.LockedCount > 0 || core.PendingMoves.Count > 0))
+            if (!_reminderRegistered && (core.Subscriptions.Count > 0 || core.LockedCount > 0 || core.PendingMoves.Count > 0 || _schedule is { Count: > 0 }))
             {
                 _ = EnsureReminderAsync(core); // an earlier registration failed: try again
             }
@@ -154,7 +160,8 @@ internal sealed partial class QueueGrain
         var core = await GetCoreAsync();
         _reminderRegistered = true;
         await OnTimerAsync(CancellationToken.None);
-        if (core.Subscriptions.Count == 0 && core.LockedCount == 0 && core.PendingMoves.Count == 0 && core.NextWakeUp() is null)
+        if (core.Subscriptions.Count == 0 && core.LockedCount == 0 && core.PendingMoves.Count == 0 && core.NextWakeUp() is null
+            && await ScheduledCountAsync() == 0)
         {
             // Idle: nothing needs waking after a crash any more.
             var reminder = await this.GetReminder(WakeReminder);

@@ -81,6 +81,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     private bool _reminderRegistered;
     private DateTimeOffset _reminderRetryAt;
     private readonly ConsumerCredit _credit = new();
+    private readonly SingleFlightLoop _scheduleMoves;
 
 
     public QueueGrain(
@@ -108,6 +109,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
             () => _core is { } core && core.DeletableSegments(_time.GetUtcNow()).Any(), CleanupFailed);
         _dispatch = new SingleFlightLoop(DispatchAsync, () => _generation, () => _core is not null && _consumers.Count > 0, DispatchFailed);
         _moves = new SingleFlightLoop(RunMovesAsync, () => _generation, () => _core is { PendingMoves.Count: > 0 }, MoveFailed, ArmTimer);
+        _scheduleMoves = new SingleFlightLoop(RunScheduledMovesAsync, () => _generation, ScheduledMovesDue, ScheduledMovesFailed, ArmTimer);
     }
 
     private string QueueName => this.GetPrimaryKeyString();
@@ -269,6 +271,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         var removed = core.Purge();
         PublishDepth();
         await _metaPump!.CommitAsync();
+        removed += await WithScheduleAsync(schedule => schedule.ClearAsync(deleteIndex: false));
         LogPurged(QueueName, removed);
         StartCleanup();
         return removed;
@@ -277,9 +280,10 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
     public async Task<QueueStats> GetStats()
     {
         var core = await GetCoreAsync();
+        var scheduled = await ScheduledCountAsync();
         var now = _time.GetUtcNow();
         ExpireLeases(core, now);
-        return core.Stats(now);
+        return core.Stats(now) with { ScheduledCount = scheduled };
     }
 
     // ------------------------------------------------------------------ shared hooks
@@ -328,6 +332,8 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         {
             _ = EnsureReminderAsync(core);
         }
+
+        _ = LoadScheduleInBackgroundAsync(core);
     }
 
     private void OnInvalidated(Exception error)

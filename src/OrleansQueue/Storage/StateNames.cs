@@ -20,6 +20,12 @@ internal static class StateNames
 
     public static string DeadLetterSegment(long id) => $"oq-dl-seg-{id}";
 
+    /// <summary>The index of a queue's schedule (messages sent for later).</summary>
+    public const string ScheduleIndex = "oq-sched";
+
+    /// <summary>Chunk <paramref name="chunk"/> of schedule segment <paramref name="id"/>.</summary>
+    public static string ScheduleChunk(long id, int chunk) => $"oq-sched-{id}-{chunk}";
+
     /// <summary>Page <paramref name="id"/> of a queue's parked in-flight messages.</summary>
     public static string InFlightPage(long id) => $"oq-inflight-{id}";
 }

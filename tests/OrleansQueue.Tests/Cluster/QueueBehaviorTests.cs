@@ -870,6 +870,129 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
     }
 
     [Fact]
+    public async Task ScheduledMessages_JoinTheQueueAtTheirTime_NotBefore()
+    {
+        var queue = C.Queue(NewQueueName());
+        var start = C.Time.GetUtcNow();
+        var late = await queue.ScheduleMessageAsync(Text("in an hour", "late"), start.AddHours(1));
+        var soon = await queue.SendAsync(Text("in half an hour", "soon") with { ScheduledEnqueueTime = start.AddMinutes(30), Subject = "s" });
+        Assert.Equal(1, await queue.SendAsync(Text("now") with { ScheduledEnqueueTime = start.AddSeconds(-5) })); // in the past: at once
+        Assert.All(new[] { late, soon }, n => Assert.True(n >= QueueLimits.FirstScheduledSequenceNumber));
+        Assert.NotEqual(late, soon);
+
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal((2L, 1L, 1L), (stats.ScheduledCount, stats.ActiveCount, stats.TotalEnqueued));
+        var now = Assert.Single(await queue.ReceiveAsync(10));
+        Assert.Equal("now", now.Message.BodyAsString());
+        await queue.CompleteAsync(now);
+        Assert.Empty(await queue.PeekAsync(10)); // peek sees the queue, not the schedule
+
+        C.Time.Advance(TimeSpan.FromMinutes(29));
+        Assert.Empty(await queue.ReceiveAsync(10));
+        C.Time.Advance(TimeSpan.FromMinutes(1)); // its time: the queue's timer moves it
+        var first = Assert.Single(await Wait.UntilAsync(() => queue.ReceiveAsync(10, TimeSpan.FromHours(1)), r => r.Count > 0, "the half-hour message is deliverable"));
+        Assert.Equal(("in half an hour", "soon", 2L, "s"), (first.Message.BodyAsString(), first.Message.MessageId, first.Message.SequenceNumber, first.Message.Subject));
+        Assert.Equal(start.AddMinutes(30), first.Message.ScheduledEnqueueTime);
+        Assert.Equal((1L, 2L), ((await queue.GetStatsAsync()).ScheduledCount, (await queue.GetStatsAsync()).TotalEnqueued));
+
+        C.Time.Advance(TimeSpan.FromMinutes(30));
+        var second = Assert.Single(await Wait.UntilAsync(() => queue.ReceiveAsync(10), r => r.Count > 0, "the hour message is deliverable"));
+        Assert.Equal(("late", 3L), (second.Message.MessageId, second.Message.SequenceNumber));
+        Assert.Equal(0, (await queue.GetStatsAsync()).ScheduledCount);
+        Assert.False(await queue.CancelScheduledMessageAsync(late)); // deliverable now: nothing to cancel
+        await queue.CompleteAsync([first.LockToken, second.LockToken]);
+    }
+
+    [Fact]
+    public async Task ScheduledMessages_SurviveReactivation_CancelRemovesThem_AndRetriesStoreOnce()
+    {
+        var name = NewQueueName();
+        var queue = C.Queue(name);
+        var due = C.Time.GetUtcNow().AddMinutes(10);
+        var numbers = await queue.SendBatchAsync(Enumerable.Range(0, 40).Select(i => Text($"m{i}", $"id-{i}") with { ScheduledEnqueueTime = due.AddSeconds(i % 3) }));
+        Assert.Equal(40, numbers.Distinct().Count());
+        await C.Cluster.DeactivateAsync(C.Grain(name));
+
+        // A producer's retry after a reload (same ids) stores nothing again and gets the same numbers.
+        Assert.Equal(numbers[..5], await queue.SendBatchAsync(Enumerable.Range(0, 5).Select(i => Text($"m{i}", $"id-{i}") with { ScheduledEnqueueTime = due })));
+        Assert.True(await queue.CancelScheduledMessageAsync(numbers[7]));
+        Assert.False(await queue.CancelScheduledMessageAsync(numbers[7]));
+        Assert.False(await queue.CancelScheduledMessageAsync(numbers[^1] + 1000)); // never handed out
+        await C.Cluster.DeactivateAsync(C.Grain(name));
+        Assert.Equal(39, (await queue.GetStatsAsync()).ScheduledCount);
+
+        C.Time.Advance(TimeSpan.FromMinutes(11));
+        var received = new List<ReceivedMessage>();
+        await Wait.UntilAsync(async () => { received.AddRange(await queue.ReceiveAsync(100)); return received.Count; }, n => n >= 39, "the 39 scheduled messages are deliverable");
+        Assert.Equal(Enumerable.Range(0, 40).Where(i => i != 7).Select(i => $"id-{i}").Order(), received.Select(r => r.Message.MessageId).Order());
+        Assert.Equal(Enumerable.Range(1, 39).Select(i => (long)i), received.Select(r => r.Message.SequenceNumber).Order());
+        await queue.CompleteAsync(received.Select(r => r.LockToken));
+
+        // Every schedule record is gone once its messages left it; the index stays, empty.
+        var index = new GrainState<ScheduleIndexState>();
+        await C.Storage().ReadStateAsync(StateNames.ScheduleIndex, C.Grain(name).GetGrainId(), index);
+        Assert.Empty(index.State!.Segments);
+        var chunk = new GrainState<ScheduleChunkState>();
+        await C.Storage().ReadStateAsync(StateNames.ScheduleChunk(0, 0), C.Grain(name).GetGrainId(), chunk);
+        Assert.False(chunk.RecordExists);
+        Assert.Equal((0L, 0L), ((await queue.GetStatsAsync()).ScheduledCount, (await queue.GetStatsAsync()).ActiveCount));
+    }
+
+    [Fact]
+    public async Task ScheduledMoveCutShort_IsFinishedOnLoad_EachMessageDeliveredOnce()
+    {
+        var name = NewQueueName();
+        var queue = C.Queue(name);
+        var due = C.Time.GetUtcNow().AddMinutes(5);
+        var landed = await queue.ScheduleMessageAsync(Text("landed", "a"), due);
+        var notLanded = await queue.ScheduleMessageAsync(Text("not landed", "b"), due);
+        await C.Cluster.DeactivateAsync(C.Grain(name));
+
+        // As a crash leaves it: the move of both recorded, one of them stored in the queue, neither taken off the schedule.
+        await C.Client.GetGrain<OrleansQueue.Internal.IQueueRedriveTarget>(name).EnqueueRedriven([Text("landed", "a")], ["oq-sched:" + landed]);
+        await C.Cluster.DeactivateAsync(C.Grain(name));
+        var storage = C.Storage();
+        var grainId = C.Grain(name).GetGrainId();
+        var index = new GrainState<ScheduleIndexState>();
+        await storage.ReadStateAsync(StateNames.ScheduleIndex, grainId, index);
+        index.State!.Moving = new ScheduleMove { Numbers = [landed, notLanded], FromSeq = 1 };
+        await storage.WriteStateAsync(StateNames.ScheduleIndex, grainId, index);
+
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal((1L, 1L), (stats.ScheduledCount, stats.ActiveCount));
+        Assert.False(await queue.CancelScheduledMessageAsync(landed));
+        C.Time.Advance(TimeSpan.FromMinutes(6));
+        var received = new List<ReceivedMessage>();
+        await Wait.UntilAsync(async () => { received.AddRange(await queue.ReceiveAsync(10)); return received.Count; }, n => n >= 2, "both messages are deliverable");
+        await queue.CompleteAsync(received.Select(r => r.LockToken));
+        C.Time.Advance(TimeSpan.FromMinutes(6));
+        received.AddRange(await queue.ReceiveAsync(10));
+        Assert.Equal(["a", "b"], received.Select(r => r.Message.MessageId).Order());
+        Assert.Equal((0L, 2L), ((await queue.GetStatsAsync()).ScheduledCount, (await queue.GetStatsAsync()).TotalEnqueued));
+    }
+
+    [Fact]
+    public async Task PurgeAndDelete_RemoveScheduledMessages()
+    {
+        var name = NewQueueName();
+        var queue = C.Queue(name);
+        var due = C.Time.GetUtcNow().AddDays(3);
+        await queue.SendAsync("ready");
+        await queue.SendBatchAsync(Enumerable.Range(0, 20).Select(i => Text($"s{i}") with { ScheduledEnqueueTime = due.AddHours(i) }));
+        Assert.Equal(21, await queue.PurgeAsync());
+        Assert.Equal(0, (await queue.GetStatsAsync()).ScheduledCount);
+
+        await queue.SendBatchAsync(Enumerable.Range(0, 20).Select(i => Text($"t{i}") with { ScheduledEnqueueTime = due.AddHours(i) }));
+        await C.Cluster.DeactivateAsync(C.Grain(name));
+        Assert.Equal(20, await queue.DeleteAsync());
+        var index = new GrainState<ScheduleIndexState>();
+        await C.Storage().ReadStateAsync(StateNames.ScheduleIndex, C.Grain(name).GetGrainId(), index);
+        Assert.False(index.RecordExists);
+        C.Time.Advance(TimeSpan.FromDays(4));
+        Assert.Equal((0L, 0L), ((await queue.GetStatsAsync()).ScheduledCount, (await queue.GetStatsAsync()).ActiveCount));
+    }
+
+    [Fact]
     public async Task BadInput_IsRejectedWithAClearError_AndLeavesNoTrace()
     {
         var name = NewQueueName();
@@ -899,6 +1022,7 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { MaxLength = 10_000_001 }));
         await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { Overflow = (QueueOverflow)7 }));
         await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { MaxLengthBytes = -1 }));
+        await Rejected(QueueErrorCode.InvalidArgument, () => grain.Enqueue([Text("x") with { ScheduledEnqueueTime = C.Time.GetUtcNow() + QueueLimits.MaxScheduleAhead + TimeSpan.FromSeconds(1) }]));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue([]));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue(Enumerable.Range(0, 17).Select(_ => new OutgoingMessage(new byte[256 * 1024])).ToArray()));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue(Enumerable.Range(0, 1001).Select(_ => Text("x")).ToArray()));
@@ -918,9 +1042,11 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         // (Orleans carries strings as UTF-8, so a lone surrogate reaches a grain as U+FFFD: only the handle can refuse it.)
         await Rejected(QueueErrorCode.InvalidArgument, () => queue.SendAsync(Text("x") with { Subject = "lone \ud800 surrogate" }));
         Assert.Equal(QueueErrorCode.InvalidQueueName, Assert.Throws<QueueException>(() => C.Client.GetQueue("orders#1")).Code);
+        await Rejected(QueueErrorCode.InvalidArgument, () => queue.CancelScheduledMessageAsync(1));
+        Assert.False(await grain.CancelScheduled(1));
 
         var stats = await queue.GetStatsAsync();
-        Assert.Equal((1L, 1L), (stats.TotalEnqueued, stats.ReadyCount));
+        Assert.Equal((1L, 1L, 0L), (stats.TotalEnqueued, stats.ReadyCount, stats.ScheduledCount));
         Assert.Equal("keep", Assert.Single(await queue.ReceiveAsync(10)).Message.BodyAsString());
 
         // The largest allowed body is accepted.

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using OrleansQueue.Storage;
+using OrleansQueue.Tests.Infrastructure;
 
 namespace OrleansQueue.Tests.Unit;
 
@@ -355,72 +356,5 @@ public sealed class SegmentedLogTests
         await log.OpenAsync(0, 0, 1);
         Assert.Equal((0L, 2L), (log.TailSegment, log.NextId));
         Assert.Equal(0, store.Writes);
-    }
-
-    /// <summary>Records by name, stored as JSON copies (so later changes to an object do not reach "storage"), with ETags.</summary>
-    private sealed class MemoryRecordStore : ILogRecordStore
-    {
-        private readonly Dictionary<string, (string Json, string ETag)> _records = [];
-        private int _version;
-
-        public int Writes { get; private set; }
-
-        public int Reads { get; private set; }
-
-        /// <summary>The write (counting from 1) that fails before it lands.</summary>
-        public int FailWriteNumber { get; set; }
-
-        public int Deletes { get; private set; }
-
-        /// <summary>The delete (counting from 1) that fails before it lands.</summary>
-        public int FailDeleteNumber { get; set; }
-
-        public T? Get<T>(string name) where T : class =>
-            _records.TryGetValue(name, out var record) ? JsonSerializer.Deserialize<T>(record.Json) : null;
-
-        public void Put<T>(string name, T record) => _records[name] = (JsonSerializer.Serialize(record), $"{++_version}");
-
-        public Task<(T? Record, string? ETag)> ReadAsync<T>(string name) where T : class
-        {
-            Reads++;
-            return Task.FromResult(_records.TryGetValue(name, out var record) ? (JsonSerializer.Deserialize<T>(record.Json), (string?)record.ETag) : (null, null));
-        }
-
-        public Task<string?> WriteAsync<T>(string name, T record, string? etag) where T : class
-        {
-            if (++Writes == FailWriteNumber)
-            {
-                return Task.FromException<string?>(new IOException("Injected write failure.")); // as an async store fails
-            }
-
-            CheckETag(name, etag);
-            Put(name, record);
-            return Task.FromResult<string?>(_records[name].ETag);
-        }
-
-        /// <summary>The records deleted, in order.</summary>
-        public List<string> Deleted { get; } = [];
-
-        public Task DeleteAsync<T>(string name, T record, string? etag) where T : class
-        {
-            if (++Deletes == FailDeleteNumber)
-            {
-                return Task.FromException(new IOException("Injected delete failure."));
-            }
-
-            CheckETag(name, etag);
-            _records.Remove(name);
-            Deleted.Add(name);
-            return Task.CompletedTask;
-        }
-
-        private void CheckETag(string name, string? etag)
-        {
-            var current = _records.TryGetValue(name, out var record) ? record.ETag : null;
-            if (current != etag)
-            {
-                throw new InvalidOperationException($"ETag conflict on {name}: {etag} is not {current}.");
-            }
-        }
     }
 }
