@@ -9,7 +9,7 @@ using OrleansQueue.Tests.Infrastructure;
 //   bash .ci/bench            full run (minutes; alone on the machine)
 //   bash .ci/bench --smoke    a few messages per workload: checks the harness works, measures nothing
 // Options: --systems oq-postgres,oq-table,oq-memory,rabbit-quorum,rabbit-classic,streams
-//          --workloads w1,w5,w2,w3,matrix,w4,w6  --messages N  --backlog N  --json path  --markdown path
+//          --workloads w1,w5,w2,w3,matrix,w4,w9,w6  --messages N  --backlog N  --json path  --markdown path
 //          --matrix-mb N (message bytes per matrix cell)  --matrix-sizes 256,16384,65536  --matrix-queues 1,8,32 (part of the matrix).
 // RabbitMQ's port comes from RABBITMQ_PORT, its Erlang VM process id from RABBITMQ_PID; PostgreSQL's connection
 // string from ORLEANSQUEUE_BENCH_POSTGRES (a database of the benchmark's own), its server's process id from POSTGRES_PID.
@@ -160,6 +160,14 @@ foreach (var system in systems)
         if (target is OrleansQueueTarget { System: Report.Reference or Report.PostgreSql } oq && Runs("w4"))
         {
             foreach (var row in await workloads.W4Async(oq))
+            {
+                results.Add(Print(row));
+            }
+        }
+
+        if (target is OrleansQueueTarget { System: Report.Reference or Report.PostgreSql } scheduled && Runs("w9"))
+        {
+            foreach (var row in await workloads.W9Async(scheduled))
             {
                 results.Add(Print(row));
             }

@@ -392,9 +392,9 @@ internal sealed class ScheduleStore(ILogRecordStore store, long chunkMaxBytes)
     public async Task<long> ClearAsync(bool deleteIndex)
     {
         var count = Count;
-        foreach (var segment in _index.Segments)
+        foreach (var round in _index.Segments.SelectMany(s => ChunkNames(s)).Chunk(ParallelReads))
         {
-            await DeleteSegmentRecordsAsync(segment);
+            await Task.WhenAll(round.Select(DeleteRecordAsync));
         }
 
         _index.Segments.Clear();
@@ -487,14 +487,29 @@ internal sealed class ScheduleStore(ILogRecordStore store, long chunkMaxBytes)
 
     private async Task DeleteSegmentRecordsAsync(ScheduleSegmentInfo segment)
     {
-        for (var chunk = Math.Max(segment.Chunks, segment.NamedChunks) - 1; chunk >= 0; chunk--)
+        foreach (var round in ChunkNames(segment).Chunk(ParallelReads))
+        {
+            await Task.WhenAll(round.Select(DeleteRecordAsync));
+        }
+    }
+
+    /// <summary>Every chunk record the segment may have (the index names them all), forgetting the cached ones.</summary>
+    private IEnumerable<string> ChunkNames(ScheduleSegmentInfo segment)
+    {
+        for (var chunk = 0; chunk < Math.Max(segment.Chunks, segment.NamedChunks); chunk++)
         {
             _lastChunks.Remove((segment.Id, chunk));
-            var (state, etag) = await store.ReadAsync<ScheduleChunkState>(ChunkName(segment.Id, chunk));
-            if (state is not null)
-            {
-                await store.DeleteAsync(ChunkName(segment.Id, chunk), state, etag);
-            }
+            yield return ChunkName(segment.Id, chunk);
+        }
+    }
+
+    /// <summary>Deletes a chunk record by its stored version; one gone already counts as deleted.</summary>
+    private async Task DeleteRecordAsync(string name)
+    {
+        var (state, etag) = await store.ReadAsync<ScheduleChunkState>(name);
+        if (state is not null)
+        {
+            await store.DeleteAsync(name, state, etag);
         }
     }
 

@@ -209,6 +209,22 @@ public static class Report
         yield return Compare("PostgreSQL W4 silo peak memory with the backlog ≤ 1.1 × with an empty queue", backlog?.PeakMemoryMb, empty?.PeakMemoryMb,
             (a, b) => a <= 1.1 * b, "x");
 
+        foreach (var system in new[] { PostgreSql, Reference })
+        {
+            var label = system == PostgreSql ? "PostgreSQL" : "Azurite";
+            var w9Empty = Cell(system, Workloads.W9EmptyWorkload);
+            var w9 = results.FirstOrDefault(r => r.System == system && r.Workload.StartsWith("W9: W1 beside", StringComparison.Ordinal));
+            if (w9Empty is null || w9 is null)
+            {
+                continue;
+            }
+
+            yield return Compare($"{label} W9 consumed/s beside the scheduled messages ≥ 0.9 × on an empty queue", w9.ConsumedPerSecond, w9Empty.ConsumedPerSecond,
+                (a, b) => a >= 0.9 * b, "x");
+            yield return Compare($"{label} W9 silo peak memory beside the scheduled messages ≤ 1.1 × without", w9.PeakMemoryMb, w9Empty.PeakMemoryMb,
+                (a, b) => a <= 1.1 * b, "x");
+        }
+
         var short15 = new List<string>();
         var unnamed = 0;
         var measured = 0;

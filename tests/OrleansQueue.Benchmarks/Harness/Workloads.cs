@@ -111,18 +111,58 @@ public sealed class Workloads(BenchSettings settings)
     private string NewQueue(string workload) => $"bench-{workload}-{Environment.ProcessId}-{++_queues}".ToLowerInvariant();
 
     /// <summary>W1: producer (1,000 in flight) and consumer (prefetch 1,000) together.</summary>
-    public async Task<BenchResult> W1Async(IBenchTarget target, int? messages = null)
-    {
-        var count = Math.Min(messages ?? settings.Messages, target.MaxMessages);
-        var queue = NewQueue("w1");
-        await target.PrepareAsync(queue);
-        var recorder = new Recorder(count);
-        await using var consumer = await target.ConsumeAsync(queue, recorder.OnMessage, settings.Prefetch);
-        return await SendWhileConsumingAsync(target, queue, count, recorder, W1Workload);
-    }
+    public Task<BenchResult> W1Async(IBenchTarget target, int? messages = null) =>
+        W1OnAsync(target, NewQueue("w1"), Math.Min(messages ?? settings.Messages, target.MaxMessages), W1Workload);
 
     /// <summary>The W1 row.</summary>
     public const string W1Workload = "W1 send+consume together";
+
+    /// <summary>W9's row on an empty queue.</summary>
+    public const string W9EmptyWorkload = "W9: W1 on an empty queue";
+
+    /// <summary>W9's row on the queue holding the scheduled messages.</summary>
+    public static string W9ScheduledWorkload(int scheduled) => $"W9: W1 beside {scheduled:N0} scheduled a week ahead";
+
+    /// <summary>
+    /// W9 (OrleansQueue): W1 on an empty queue; then <see cref="BenchSettings.Backlog"/> messages scheduled a week ahead
+    /// stored in a new queue (batches of 1,000, 8 in flight); then W1 on that queue. Each row reads the silo's peak
+    /// memory after it, so the second says what the scheduled messages cost. The queue is deleted afterwards.
+    /// </summary>
+    public async Task<IReadOnlyList<BenchResult>> W9Async(OrleansQueueTarget target)
+    {
+        var count = Math.Min(settings.Messages, target.MaxMessages);
+        SettleHarnessHeap();
+        var empty = NewQueue("w9-empty");
+        var emptyRow = await W1OnAsync(target, empty, count, W9EmptyWorkload);
+        await target.DeleteAsync(empty);
+
+        var queue = NewQueue("w9-scheduled");
+        var watch = Stopwatch.StartNew();
+        var scheduled = await target.FillAsync(queue, settings.Backlog, scheduledEnqueueTime: DateTimeOffset.UtcNow.AddDays(7));
+        var fillSeconds = watch.Elapsed.TotalSeconds;
+        SettleHarnessHeap(); // the fill's bodies
+        var row = await W1OnAsync(target, queue, count, W9ScheduledWorkload(settings.Backlog));
+        var stats = await target.StatsAsync(queue);
+        watch.Restart();
+        await target.DeleteAsync(queue);
+        return
+        [
+            emptyRow with { Note = "a new queue, deleted after it" },
+            row with
+            {
+                Note = $"{scheduled:N0} scheduled in batches of 1,000 at {scheduled / fillSeconds:N0} msgs/s; the queue held {stats.ScheduledCount:N0} scheduled " +
+                    $"after the row; deleting it took {watch.Elapsed.TotalSeconds:N1} s",
+            },
+        ];
+    }
+
+    private async Task<BenchResult> W1OnAsync(IBenchTarget target, string queue, int count, string workload)
+    {
+        await target.PrepareAsync(queue);
+        var recorder = new Recorder(count);
+        await using var consumer = await target.ConsumeAsync(queue, recorder.OnMessage, settings.Prefetch);
+        return await SendWhileConsumingAsync(target, queue, count, recorder, workload);
+    }
 
     /// <summary>The message sizes of the W1 matrix.</summary>
     public static readonly int[] MatrixSizes = [256, 16 * 1024, 64 * 1024];

@@ -95,7 +95,7 @@ public sealed class OrleansQueueTarget(
     /// Adds <paramref name="count"/> messages in batches of 1,000, eight batches in flight; returns how many were
     /// confirmed. With <paramref name="idPrefix"/>, message i has the id <c>{idPrefix}-{i}</c>.
     /// </summary>
-    public async Task<long> FillAsync(string queue, int count, string? idPrefix = null)
+    public async Task<long> FillAsync(string queue, int count, string? idPrefix = null, DateTimeOffset? scheduledEnqueueTime = null)
     {
         var handle = Cluster.GetQueue(queue);
         var batches = (count + 999) / 1000;
@@ -110,6 +110,7 @@ public sealed class OrleansQueueTarget(
                 await handle.SendBatchAsync(Enumerable.Range(b * 1000, size).Select(i => new OutgoingMessage(new byte[Recorder.BodySize])
                 {
                     MessageId = idPrefix is null ? null : $"{idPrefix}-{i}",
+                    ScheduledEnqueueTime = scheduledEnqueueTime,
                 }));
                 Interlocked.Add(ref confirmed, size);
             }
