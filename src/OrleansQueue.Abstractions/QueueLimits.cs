@@ -50,6 +50,22 @@ public static class QueueLimits
     /// <summary>How far ahead of the silo's clock a message can be scheduled (<see cref="OutgoingMessage.ScheduledEnqueueTime"/>): 365 days.</summary>
     public static readonly TimeSpan MaxScheduleAhead = TimeSpan.FromDays(365);
 
+    /// <summary>The longest time-to-live of a message or a queue: 3,650 days.</summary>
+    public static readonly TimeSpan MaxTimeToLive = TimeSpan.FromDays(3650);
+
+    /// <summary>The shortest time-to-live of a message or a queue: 1 ms.</summary>
+    public static readonly TimeSpan MinTimeToLive = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>Throws <see cref="QueueException"/> (<see cref="QueueErrorCode.InvalidArgument"/>) unless <paramref name="timeToLive"/> is from <see cref="MinTimeToLive"/> to <see cref="MaxTimeToLive"/>.</summary>
+    public static void ValidateTimeToLive(TimeSpan timeToLive, string what)
+    {
+        if (timeToLive < MinTimeToLive || timeToLive > MaxTimeToLive)
+        {
+            throw new QueueException(QueueErrorCode.InvalidArgument,
+                $"{what} must be between {MinTimeToLive.TotalMilliseconds:N0} ms and {MaxTimeToLive.TotalDays:N0} days, not {timeToLive}.");
+        }
+    }
+
     /// <summary>
     /// The least sequence number of a scheduled message (2^52): scheduled messages are numbered apart from the queue's
     /// own sequence numbers (which start at 1 and never reach it), so a number says which it is.
@@ -153,6 +169,11 @@ public static class QueueLimits
                 throw new QueueException(QueueErrorCode.InvalidContentType,
                     $"The content type must be at most {MaxContentTypeLength} characters without control characters.");
             }
+        }
+
+        if (message.TimeToLive is { } ttl)
+        {
+            ValidateTimeToLive(ttl, nameof(OutgoingMessage.TimeToLive));
         }
 
         ValidateText(message.CorrelationId, MaxCorrelationIdBytes, nameof(OutgoingMessage.CorrelationId));

@@ -14,4 +14,7 @@ public enum DeadLetterReason
 
     /// <summary>The queue was at its maximum length, with <see cref="QueueOverflow.DeadLetterOldest"/>: a newer message took its place.</summary>
     MaxLengthExceeded = 4,
+
+    /// <summary>Its time-to-live ran out before it was delivered, on a queue with <see cref="QueueSettings.DeadLetterOnMessageExpiration"/>.</summary>
+    TimeToLiveExpired = 5,
 }

@@ -56,6 +56,15 @@ public sealed record OutgoingMessage
     /// </summary>
     [Id(7)] public DateTimeOffset? ScheduledEnqueueTime { get; init; }
 
+    /// <summary>
+    /// How long the message may wait to be delivered, counted from when it becomes deliverable (its
+    /// <see cref="ScheduledEnqueueTime"/>, if any): an expired message is never delivered; it is dropped (counted in
+    /// <see cref="QueueStats.TotalExpired"/>) or, when the queue's <see cref="QueueSettings.DeadLetterOnMessageExpiration"/>
+    /// says so, dead-lettered. The queue's <see cref="QueueSettings.DefaultMessageTimeToLive"/> applies when it is
+    /// shorter or this is <see langword="null"/>. 1 ms to <see cref="QueueLimits.MaxTimeToLive"/>.
+    /// </summary>
+    [Id(8)] public TimeSpan? TimeToLive { get; init; }
+
     /// <summary>Creates a message whose body is the UTF-8 encoding of <paramref name="text"/>.</summary>
     public static OutgoingMessage FromText(string text, string? messageId = null) =>
         new(System.Text.Encoding.UTF8.GetBytes(text)) { MessageId = messageId, ContentType = "text/plain; charset=utf-8" };

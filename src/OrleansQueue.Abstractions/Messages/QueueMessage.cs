@@ -37,6 +37,9 @@ public sealed record QueueMessage
     /// <summary>When the message was scheduled to become deliverable, if it was sent with a <see cref="OutgoingMessage.ScheduledEnqueueTime"/> in the future.</summary>
     [Id(10)] public DateTimeOffset? ScheduledEnqueueTime { get; init; }
 
+    /// <summary>When the message expires (its time-to-live, or the queue's default, from when it became deliverable); <see langword="null"/> for never.</summary>
+    [Id(11)] public DateTimeOffset? ExpiresAt { get; init; }
+
     /// <summary>The body decoded as UTF-8 text.</summary>
     public string BodyAsString() => System.Text.Encoding.UTF8.GetString(Body);
 }

@@ -55,4 +55,18 @@ public sealed record QueueSettings
     /// bodies of the messages sent after it first loads; its older messages do not count.
     /// </summary>
     [Id(7)] public long? MaxLengthBytes { get; init; }
+
+    /// <summary>
+    /// The time-to-live of the queue's messages (Service Bus's default message time-to-live, RabbitMQ's
+    /// <c>x-message-ttl</c>): a message's own <see cref="OutgoingMessage.TimeToLive"/> applies when it is shorter.
+    /// Stamped on each message when it is sent: a change applies to messages sent afterwards. <see cref="TimeSpan.Zero"/>
+    /// (the default) for none; else 1 ms to <see cref="QueueLimits.MaxTimeToLive"/>, or <see cref="QueueErrorCode.InvalidArgument"/>.
+    /// </summary>
+    [Id(8)] public TimeSpan? DefaultMessageTimeToLive { get; init; }
+
+    /// <summary>
+    /// Whether expired messages move to the dead-letter grain (reason <see cref="DeadLetterReason.TimeToLiveExpired"/>)
+    /// rather than being dropped. <see langword="false"/> by default.
+    /// </summary>
+    [Id(9)] public bool? DeadLetterOnMessageExpiration { get; init; }
 }

@@ -56,6 +56,9 @@ public sealed record QueueStats
     /// </summary>
     [Id(12)] public long ScheduledCount { get; init; }
 
+    /// <summary>Messages whose time-to-live ran out and that were dropped (those dead-lettered count in <see cref="TotalDeadLettered"/>).</summary>
+    [Id(13)] public long TotalExpired { get; init; }
+
     /// <summary>Messages in the queue: ready, locked, delayed, or on their way to the dead-letter grain.</summary>
     public long ActiveCount => ReadyCount + LockedCount + DelayedCount + DeadLetteringCount;
 }

@@ -3,7 +3,8 @@ using OrleansQueue.Storage;
 namespace OrleansQueue.Appending;
 
 /// <summary>A message waiting for a group commit, with the id it will be stored under.</summary>
-internal readonly record struct PendingMessage(OutgoingMessage Message, string MessageId, long EstimatedBytes, string? DedupKey = null, string? TraceParent = null)
+internal readonly record struct PendingMessage(OutgoingMessage Message, string MessageId, long EstimatedBytes, string? DedupKey = null, string? TraceParent = null,
+    DateTimeOffset? ExpiresAt = null)
 {
     /// <summary>The duplicate-detection key (<see cref="DuplicateIndex.Hash"/>), computed once per send.</summary>
     public UInt128 Key { get; } = DuplicateIndex.Hash(DedupKey ?? MessageId);
@@ -23,6 +24,7 @@ internal readonly record struct PendingMessage(OutgoingMessage Message, string M
         ReplyTo = Message.ReplyTo,
         Subject = Message.Subject,
         ScheduledEnqueueTime = Message.ScheduledEnqueueTime,
+        ExpiresAt = ExpiresAt,
         Key = Key,
     };
 }

@@ -31,6 +31,35 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
     /// <summary>Most body bytes the queue holds; 0 for no limit.</summary>
     public long MaxLengthBytes => State.MaxLengthBytes ?? 0;
 
+    /// <summary>The queue's time-to-live for its messages; zero for none.</summary>
+    public TimeSpan DefaultMessageTimeToLive => State.DefaultMessageTimeToLive ?? TimeSpan.Zero;
+
+    public bool DeadLetterOnMessageExpiration => State.DeadLetterOnMessageExpiration ?? false;
+
+    /// <summary>
+    /// When a message sent at <paramref name="now"/> with its own <paramref name="timeToLive"/> (if any) and
+    /// <paramref name="scheduledEnqueueTime"/> (if any) expires: the shorter of its time-to-live and the queue's, from
+    /// when it becomes deliverable; null for never.
+    /// </summary>
+    public DateTimeOffset? ExpiresAt(TimeSpan? timeToLive, DateTimeOffset? scheduledEnqueueTime, DateTimeOffset now)
+    {
+        var queue = DefaultMessageTimeToLive;
+        TimeSpan? ttl = (timeToLive, queue > TimeSpan.Zero) switch
+        {
+            ({ } own, true) => own < queue ? own : queue,
+            ({ } own, false) => own,
+            (null, true) => queue,
+            _ => null,
+        };
+        if (ttl is not { } span)
+        {
+            return null;
+        }
+
+        var from = scheduledEnqueueTime is { } at && at > now ? at : now;
+        return DateTimeOffset.MaxValue - from < span ? DateTimeOffset.MaxValue : from + span;
+    }
+
     public RedeliveryPolicy Redelivery => State.RedeliveryMode is { } mode
         ? new RedeliveryPolicy
         {
@@ -56,6 +85,8 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
         MaxLength = MaxLength,
         Overflow = Overflow,
         MaxLengthBytes = MaxLengthBytes,
+        DefaultMessageTimeToLive = DefaultMessageTimeToLive,
+        DeadLetterOnMessageExpiration = DeadLetterOnMessageExpiration,
     };
 
     /// <summary>Throws <see cref="QueueException"/> for a setting out of range; <paramref name="maxLockDuration"/> and <paramref name="maxLength"/> are the silo's.</summary>
@@ -96,6 +127,11 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
             throw new QueueException(QueueErrorCode.InvalidArgument, $"MaxLengthBytes must be 0 (no limit) or more, not {settings.MaxLengthBytes}.");
         }
 
+        if (settings.DefaultMessageTimeToLive is { } ttl && ttl != TimeSpan.Zero)
+        {
+            QueueLimits.ValidateTimeToLive(ttl, "DefaultMessageTimeToLive (or zero, for none)");
+        }
+
         if (settings.Overflow is { } overflow && !Enum.IsDefined(overflow))
         {
             throw new QueueException(QueueErrorCode.InvalidArgument, $"Overflow {(int)overflow} is not a QueueOverflow value.");
@@ -116,5 +152,7 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
         MaxLength = settings.MaxLength ?? State.MaxLength,
         Overflow = settings.Overflow ?? State.Overflow,
         MaxLengthBytes = settings.MaxLengthBytes ?? State.MaxLengthBytes,
+        DefaultMessageTimeToLive = settings.DefaultMessageTimeToLive ?? State.DefaultMessageTimeToLive,
+        DeadLetterOnMessageExpiration = settings.DeadLetterOnMessageExpiration ?? State.DeadLetterOnMessageExpiration,
     };
 }

@@ -27,12 +27,23 @@ internal sealed partial class DeliveryWindow
         ReleaseDelayed(now);
         max = Math.Min(max, Math.Max(0, _limits.MaxInFlight - InFlightCount));
         var leases = new List<Lease>(Math.Min(max, _ready.Count));
+        List<long>? kept = null;
         while (leases.Count < max && _ready.Count > 0)
         {
             var seq = _ready.Min;
             _ready.Remove(seq);
             _parked.Touch(seq);
             ref var entry = ref EntryRef(seq, out var message);
+            if (message.ExpiresAt <= now)
+            {
+                if (!TryExpire(seq, ref entry, message, now))
+                {
+                    (kept ??= []).Add(seq); // to be dead-lettered once the pending moves have room; never delivered
+                }
+
+                continue;
+            }
+
             entry.State = DeliveryState.Locked;
             entry.DeliveryCount++;
             entry.NotBefore = default;
@@ -49,7 +60,70 @@ internal sealed partial class DeliveryWindow
             leases.Add(new Lease(message, entry.DeliveryCount, entry.Token, entry.LockedUntil));
         }
 
+        foreach (var seq in kept ?? [])
+        {
+            _ready.Add(seq);
+        }
+
+        AdvanceHead();
         return leases;
+    }
+
+    private const string ExpiredDescription = "Its time-to-live ran out before it was delivered.";
+
+    /// <summary>
+    /// Expires the window's ready messages whose time-to-live ran out at <paramref name="now"/>: each is dropped
+    /// (completed, counted in <see cref="TotalExpired"/>) or, when the queue dead-letters on expiration, starts its move
+    /// to the dead-letter grain while the pending moves have room. Returns how many of each.
+    /// </summary>
+    public (int Dropped, int DeadLettered) ExpireReady(DateTimeOffset now)
+    {
+        var (dropped, deadLettered) = (0, 0);
+        List<long>? expired = null;
+        foreach (var seq in _ready)
+        {
+            EntryRef(seq, out var message);
+            if (message.ExpiresAt <= now)
+            {
+                (expired ??= []).Add(seq);
+            }
+        }
+
+        foreach (var seq in expired ?? [])
+        {
+            ref var entry = ref EntryRef(seq, out var message);
+            _ready.Remove(seq);
+            _parked.Touch(seq);
+            if (!TryExpire(seq, ref entry, message, now))
+            {
+                _ready.Add(seq);
+                break; // no room among the moves: the rest wait too
+            }
+
+            _ = _settings.DeadLetterOnMessageExpiration ? deadLettered++ : dropped++;
+        }
+
+        AdvanceHead();
+        return (dropped, deadLettered);
+    }
+
+    /// <summary>Drops an expired message (taken out of the ready set) or starts its move; false when a move has no room.</summary>
+    private bool TryExpire(long seq, ref DeliveryEntry entry, StoredMessage message, DateTimeOffset now)
+    {
+        if (_settings.DeadLetterOnMessageExpiration)
+        {
+            if (!_moves.HasRoomFor(ExpiredDescription))
+            {
+                return false;
+            }
+
+            BeginMove(seq, ref entry, DeadLetterReason.TimeToLiveExpired, ExpiredDescription, now);
+            return true;
+        }
+
+        MarkCompleted(seq, ref entry, message);
+        TotalExpired++;
+        return true;
     }
 
     /// <summary>

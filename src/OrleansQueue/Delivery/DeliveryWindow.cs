@@ -43,6 +43,7 @@ internal sealed partial class DeliveryWindow
         TotalCompleted = meta.TotalCompleted;
         TotalPurged = meta.TotalPurged;
         TotalDropped = meta.TotalDropped;
+        TotalExpired = meta.TotalExpired;
         LengthBytes = meta.LengthBytes;
         LengthBytesFromSeq = Math.Max(1, meta.LengthBytesFromSeq);
         TotalDeadLettered = meta.TotalDeadLettered;
@@ -63,6 +64,9 @@ internal sealed partial class DeliveryWindow
 
     /// <summary>Messages dropped to make room for newer ones.</summary>
     public long TotalDropped { get; private set; }
+
+    /// <summary>Messages whose time-to-live ran out and that were dropped.</summary>
+    public long TotalExpired { get; private set; }
 
     /// <summary>Body bytes of the messages held: not completed, purged, dropped, or on their way to the dead-letter grain.</summary>
     public long LengthBytes { get; private set; }

@@ -18,6 +18,7 @@ internal static class MessageViews
         ReplyTo = m.ReplyTo,
         Subject = m.Subject,
         ScheduledEnqueueTime = m.ScheduledEnqueueTime,
+        ExpiresAt = m.ExpiresAt,
     };
 
     /// <summary>A message given back (a dead-letter entry) as stored again: every field a producer set, and where it was.</summary>
@@ -33,9 +34,13 @@ internal static class MessageViews
         ReplyTo = m.ReplyTo,
         Subject = m.Subject,
         ScheduledEnqueueTime = m.ScheduledEnqueueTime,
+        ExpiresAt = m.ExpiresAt,
     };
 
-    /// <summary>A stored message sent again (a redrive): every field its producer set, under its own id.</summary>
+    /// <summary>
+    /// A stored message sent again (a redrive, or a scheduled message joining its queue): every field its producer set,
+    /// under its own id; its time-to-live is what it had from when it became deliverable, counted again from the new send.
+    /// </summary>
     public static OutgoingMessage ToOutgoingMessage(StoredMessage m) => new(m.Body)
     {
         MessageId = m.Id,
@@ -45,5 +50,9 @@ internal static class MessageViews
         ReplyTo = m.ReplyTo,
         Subject = m.Subject,
         ScheduledEnqueueTime = m.ScheduledEnqueueTime,
+        TimeToLive = m.ExpiresAt is { } expires ? TimeToLiveOf(expires, m.ScheduledEnqueueTime is { } at && at > m.EnqueuedAt ? at : m.EnqueuedAt) : null,
     };
+
+    private static TimeSpan TimeToLiveOf(DateTimeOffset expires, DateTimeOffset from) =>
+        TimeSpan.FromTicks(Math.Clamp((expires - from).Ticks, QueueLimits.MinTimeToLive.Ticks, QueueLimits.MaxTimeToLive.Ticks));
 }

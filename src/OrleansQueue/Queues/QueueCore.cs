@@ -73,6 +73,11 @@ internal sealed class QueueCore
 
     public long TotalDropped => _window.TotalDropped;
 
+    public long TotalExpired => _window.TotalExpired;
+
+    /// <summary>Expires the window's ready messages whose time-to-live ran out (see <see cref="DeliveryWindow.ExpireReady"/>).</summary>
+    public (int Dropped, int DeadLettered) ExpireReady(DateTimeOffset now) => _window.ExpireReady(now);
+
     /// <summary>Body bytes of the messages counted in <see cref="Length"/>.</summary>
     public long LengthBytes => _window.LengthBytes;
 
@@ -310,6 +315,7 @@ internal sealed class QueueCore
             TotalCompleted = TotalCompleted,
             TotalPurged = TotalPurged,
             TotalDropped = TotalDropped,
+            TotalExpired = TotalExpired,
             LengthBytes = LengthBytes,
             OldestMessageAge = oldest is null ? null : now - oldest.EnqueuedAt,
         };
@@ -347,6 +353,7 @@ internal sealed class QueueCore
             TotalCompleted = TotalCompleted,
             TotalPurged = TotalPurged,
             TotalDropped = TotalDropped,
+            TotalExpired = TotalExpired,
             LengthBytes = LengthBytes,
             LengthBytesBelowSeq = NextSeq,
             LengthBytesFromSeq = _window.LengthBytesFromSeq,

@@ -55,7 +55,8 @@ internal sealed partial class QueueGrain
             await ScheduledCountAsync(); // loading the schedule remembers the ids of its recent sends
         }
 
-        core.TrimDedup(_time.GetUtcNow()); // ids out of the window are forgotten before this send is checked
+        var sentAt = _time.GetUtcNow();
+        core.TrimDedup(sentAt); // ids out of the window are forgotten before this send is checked
         var traceParent = CurrentTraceParent();
         if (messages.Length > 1)
         {
@@ -68,7 +69,8 @@ internal sealed partial class QueueGrain
         for (var i = 0; i < messages.Length; i++)
         {
             var id = messages[i].MessageId ?? RandomIds.NewGuid().ToString("N");
-            var message = new PendingMessage(messages[i], id, SegmentSizing.EstimateBytes(messages[i], id, traceParent, dedupKeys?[i]), dedupKeys?[i], traceParent);
+            var expiresAt = core.DeliverySettings.ExpiresAt(messages[i].TimeToLive, messages[i].ScheduledEnqueueTime, sentAt);
+            var message = new PendingMessage(messages[i], id, SegmentSizing.EstimateBytes(messages[i], id, traceParent, dedupKeys?[i]), dedupKeys?[i], traceParent, expiresAt);
             if (messages.Length == 1)
             {
                 activity?.SetTag("message.id", id);

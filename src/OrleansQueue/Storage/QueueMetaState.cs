@@ -45,6 +45,9 @@ internal sealed class QueueMetaState
     [Id(15)] public bool Deleting { get; set; }
     /// <summary>Messages dropped to make room for newer ones (<see cref="QueueOverflow.DropOldest"/>).</summary>
     [Id(16)] public long TotalDropped { get; set; }
+
+    /// <summary>Messages whose time-to-live ran out and that were dropped.</summary>
+    [Id(21)] public long TotalExpired { get; set; }
     /// <summary>Body bytes of the messages held (not completed, purged, dropped or on their way to the dead-letter grain) below <see cref="LengthBytesBelowSeq"/>.</summary>
     [Id(17)] public long LengthBytes { get; set; }
     /// <summary>

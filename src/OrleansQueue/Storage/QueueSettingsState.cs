@@ -19,4 +19,6 @@ internal sealed class QueueSettingsState
     [Id(8)] public long? MaxLength { get; set; }
     [Id(9)] public QueueOverflow? Overflow { get; set; }
     [Id(10)] public long? MaxLengthBytes { get; set; }
+    [Id(11)] public TimeSpan? DefaultMessageTimeToLive { get; set; }
+    [Id(12)] public bool? DeadLetterOnMessageExpiration { get; set; }
 }

@@ -33,6 +33,9 @@ internal sealed class StoredMessage : ILogEntry
     /// <summary>When the message was scheduled to become deliverable; while it waits in the schedule, <see cref="Seq"/> is its scheduled sequence number.</summary>
     [Id(13)] public DateTimeOffset? ScheduledEnqueueTime { get; set; }
 
+    /// <summary>When the message expires (its time-to-live from when it became deliverable); null for never.</summary>
+    [Id(14)] public DateTimeOffset? ExpiresAt { get; set; }
+
     /// <summary>
     /// The duplicate-detection key of a message this activation appended, so it is hashed once per send. Not
     /// stored (internal: neither the Orleans serializer nor the JSON one writes it); null for messages read back.
