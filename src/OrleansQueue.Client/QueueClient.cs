@@ -400,7 +400,8 @@ public sealed class QueueClient
 
     /// <summary>
     /// Sends <paramref name="message"/> to become deliverable at <paramref name="scheduledEnqueueTime"/> (see
-    /// <see cref="OutgoingMessage.ScheduledEnqueueTime"/>); returns its scheduled sequence number once it is stored.
+    /// <see cref="OutgoingMessage.ScheduledEnqueueTime"/>); returns its scheduled sequence number once it is stored, or,
+    /// for a time not in the future, the sequence number of the message sent at once.
     /// </summary>
     public Task<long> ScheduleMessageAsync(OutgoingMessage message, DateTimeOffset scheduledEnqueueTime, CancellationToken cancellationToken = default)
     {

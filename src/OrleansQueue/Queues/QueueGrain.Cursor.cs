@@ -118,6 +118,7 @@ internal sealed partial class QueueGrain
 
         _timer?.Dispose();
         _timer = null;
+        _schedule = null; // loaded again with the queue: its recent ids go into the new duplicate-detection index
         OnInvalidated(error);
     }
 

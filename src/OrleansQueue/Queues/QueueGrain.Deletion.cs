@@ -43,10 +43,9 @@ internal sealed partial class QueueGrain
         var deleting = _deleting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {
-            var scheduled = await ScheduledCountAsync();
             _storageFenced = true;
             await StorageIdleAsync();
-            var removed = (_core ?? core).ActiveCount + scheduled;
+            var removed = (_core ?? core).ActiveCount;
             var deleted = new QueueException(QueueErrorCode.StorageFailed,
                 $"Queue '{QueueName}' was deleted before this message was stored: it was not stored. Send it again (to a new queue of that name).");
             DropState(deleted);
@@ -64,7 +63,7 @@ internal sealed partial class QueueGrain
             meta.State ??= new QueueMetaState();
             meta.State.Deleting = true;
             await WriteTimedAsync("cursor", StateNames.Meta, meta);
-            await FinishDeletionAsync(meta);
+            removed += await FinishDeletionAsync(meta);
 
             LogDeleted(QueueName, removed);
             DeactivateOnIdle(); // the next call starts a new empty queue in a fresh activation
@@ -107,7 +106,8 @@ internal sealed partial class QueueGrain
     /// last in-flight page when the cursor's hints lag behind them (segments and pages written after the cursor): a
     /// deletion cut short then finds every record it left, whatever holes the parallel deletes made.
     /// </summary>
-    private async Task FinishDeletionAsync(IGrainState<QueueMetaState> meta)
+    /// <returns>How many scheduled messages it removed.</returns>
+    private async Task<long> FinishDeletionAsync(IGrainState<QueueMetaState> meta)
     {
         var state = meta.State!; // a stored cursor
         var log = NewMessageLog();
@@ -145,7 +145,7 @@ internal sealed partial class QueueGrain
         // The schedule: its segments' records, then its index (which names every record it wrote).
         var schedule = NewScheduleStore();
         await schedule.LoadAsync();
-        await schedule.ClearAsync(deleteIndex: true);
+        var scheduled = await schedule.ClearAsync(deleteIndex: true);
 
         // Always: the cursor may not yet say what the registry was told (a first subscription listed the queue, and
         // its cursor write never came). Unlisting a queue not listed changes nothing.
@@ -153,6 +153,7 @@ internal sealed partial class QueueGrain
 
         await ClearRecordAsync(StateNames.Meta, meta);
         await UnregisterWakeReminderAsync();
+        return scheduled;
     }
 
     private async Task UnregisterWakeReminderAsync()

@@ -44,15 +44,24 @@ internal sealed partial class QueueGrain
         return EnqueueCoreAsync(messages, dedupKeys);
     }
 
-    private async Task<long[]> EnqueueCoreAsync(OutgoingMessage[] messages, string[]? dedupKeys)
+    /// <summary>
+    /// A send: messages due now are group-committed into the queue's log, those due later stored in its schedule (after
+    /// the others). <paramref name="moveGeneration"/> marks scheduled messages joining the queue (checked when sent, all
+    /// due now): they are sent only into the activation of that generation.
+    /// </summary>
+    private async Task<long[]> EnqueueCoreAsync(OutgoingMessage[] messages, string[]? dedupKeys, int? moveGeneration = null)
     {
         using var activity = StartActivity("enqueue");
-        QueueLimits.ValidateBatch(messages, _options.MaxMessageBodyBytes, _options.MaxBatchCount, _options.MaxBatchBodyBytes);
-        QueueLimits.ValidateSchedule(messages, _time.GetUtcNow());
-        var core = await GetCoreAsync();
-        if (_schedule is null)
+        if (moveGeneration is null)
         {
-            await ScheduledCountAsync(); // loading the schedule remembers the ids of its recent sends
+            QueueLimits.ValidateBatch(messages, _options.MaxMessageBodyBytes, _options.MaxBatchCount, _options.MaxBatchBodyBytes);
+            QueueLimits.ValidateSchedule(messages, _time.GetUtcNow());
+        }
+
+        var core = await GetCoreAsync();
+        if (moveGeneration is { } expected && expected != _generation)
+        {
+            throw Dropped();
         }
 
         var sentAt = _time.GetUtcNow();
@@ -66,11 +75,22 @@ internal sealed partial class QueueGrain
         var result = new long[messages.Length];
         var pending = new List<PendingMessage>(messages.Length);
         var pendingIndex = new List<int>(messages.Length);
+        var later = new List<PendingMessage>();
+        var laterIndex = new List<int>();
+        var firstOfId = new Dictionary<UInt128, (int Index, bool Due)>();
+        var repeats = new List<(int Index, int First)>();
         for (var i = 0; i < messages.Length; i++)
         {
-            var id = messages[i].MessageId ?? RandomIds.NewGuid().ToString("N");
-            var expiresAt = core.DeliverySettings.ExpiresAt(messages[i].TimeToLive, messages[i].ScheduledEnqueueTime, sentAt);
-            var message = new PendingMessage(messages[i], id, SegmentSizing.EstimateBytes(messages[i], id, traceParent, dedupKeys?[i]), dedupKeys?[i], traceParent, expiresAt);
+            var outgoing = messages[i];
+            var due = outgoing.ScheduledEnqueueTime is { } at && at > sentAt && moveGeneration is null;
+            if (!due && outgoing.ScheduledEnqueueTime is not null && moveGeneration is null)
+            {
+                outgoing = outgoing with { ScheduledEnqueueTime = null }; // not in the future: an ordinary send
+            }
+
+            var id = outgoing.MessageId ?? RandomIds.NewGuid().ToString("N");
+            var expiresAt = core.DeliverySettings.ExpiresAt(outgoing.TimeToLive, outgoing.ScheduledEnqueueTime, sentAt);
+            var message = new PendingMessage(outgoing, id, SegmentSizing.EstimateBytes(outgoing, id, traceParent, dedupKeys?[i]), dedupKeys?[i], traceParent, expiresAt);
             if (messages.Length == 1)
             {
                 activity?.SetTag("message.id", id);
@@ -82,15 +102,52 @@ internal sealed partial class QueueGrain
                 continue;
             }
 
-            pending.Add(message);
-            pendingIndex.Add(i);
+            if (firstOfId.TryGetValue(message.Key, out var first))
+            {
+                if (due || first.Due)
+                {
+                    repeats.Add((i, first.Index)); // the same id twice in one call, one of them scheduled: stored once
+                    continue;
+                }
+
+                // Both due now: the log's append plan stores it once and gives both its number.
+            }
+            else
+            {
+                firstOfId[message.Key] = (i, due);
+            }
+
+            (due ? later : pending).Add(message);
+            (due ? laterIndex : pendingIndex).Add(i);
         }
 
-        if (pending.Count == 0 || (await ScheduleDueLaterAsync(core, pending, pendingIndex, result)).Count == 0)
+        if (pending.Count > 0)
         {
-            return result;
+            await SendNowAsync(core, pending, pendingIndex, result);
         }
 
+        if (later.Count > 0)
+        {
+            var numbers = await ScheduleAsync(later, sentAt, pending.Count > 0
+                ? "The call's messages due now were stored; those due later were not."
+                : "Nothing was stored.");
+            for (var i = 0; i < numbers.Length; i++)
+            {
+                result[laterIndex[i]] = numbers[i];
+            }
+        }
+
+        foreach (var (index, first) in repeats)
+        {
+            result[index] = result[first];
+        }
+
+        return result;
+    }
+
+    /// <summary>Stages <paramref name="pending"/> for the group commit (within the length and staged-bytes limits) and fills in their sequence numbers once stored.</summary>
+    private async Task SendNowAsync(QueueCore core, List<PendingMessage> pending, List<int> pendingIndex, long[] result)
+    {
         long bodyBytes = 0;
         foreach (var message in pending)
         {
@@ -127,68 +184,6 @@ internal sealed partial class QueueGrain
         {
             result[pendingIndex[i]] = sequences[i];
         }
-
-        return result;
-    }
-
-    /// <summary>
-    /// Stores the messages of <paramref name="pending"/> due in the future in the schedule, fills in their scheduled
-    /// numbers in <paramref name="result"/> and takes them out of <paramref name="pending"/> (and
-    /// <paramref name="pendingIndex"/>); returns what is left to send now. A message whose id an earlier one of the same
-    /// call has gets that one's number.
-    /// </summary>
-    private async Task<List<PendingMessage>> ScheduleDueLaterAsync(QueueCore core, List<PendingMessage> pending, List<int> pendingIndex, long[] result)
-    {
-        var now = _time.GetUtcNow();
-        if (!pending.Any(p => p.Message.ScheduledEnqueueTime > now))
-        {
-            return pending;
-        }
-
-        var later = new List<PendingMessage>();
-        var laterIndex = new List<int>();
-        var repeats = new List<(int Index, int First)>();
-        var firsts = new Dictionary<UInt128, int>();
-        for (var i = pending.Count - 1; i >= 0; i--)
-        {
-            if (pending[i].Message.ScheduledEnqueueTime <= now)
-            {
-                continue;
-            }
-
-            later.Insert(0, pending[i]);
-            laterIndex.Insert(0, pendingIndex[i]);
-            pending.RemoveAt(i);
-            pendingIndex.RemoveAt(i);
-        }
-
-        var unique = new List<PendingMessage>();
-        var uniqueIndex = new List<int>();
-        for (var i = 0; i < later.Count; i++)
-        {
-            if (firsts.TryGetValue(later[i].Key, out var first))
-            {
-                repeats.Add((laterIndex[i], first));
-                continue;
-            }
-
-            firsts[later[i].Key] = laterIndex[i];
-            unique.Add(later[i]);
-            uniqueIndex.Add(laterIndex[i]);
-        }
-
-        var numbers = await ScheduleAsync(core, unique, now);
-        for (var i = 0; i < numbers.Length; i++)
-        {
-            result[uniqueIndex[i]] = numbers[i];
-        }
-
-        foreach (var (index, first) in repeats)
-        {
-            result[index] = result[first];
-        }
-
-        return pending;
     }
 
     private void ThrowIfStagedBytesFull(long bytes)

@@ -45,30 +45,58 @@ internal sealed partial class QueueGrain
     }
 
     /// <summary>
-    /// Stores <paramref name="pending"/> (due in the future) in the schedule; returns their scheduled numbers, in order.
-    /// Refused with nothing stored (<see cref="QueueErrorCode.QueueFull"/>) when the schedule has no room for them.
+    /// Stores <paramref name="pending"/> (due in the future; no id twice) in the schedule; returns their scheduled
+    /// numbers, in order, or the number (scheduled or not) a message of the same id got within the duplicate-detection
+    /// window. Refused with nothing stored (<see cref="QueueErrorCode.QueueFull"/>) when the schedule has no room for
+    /// them; <paramref name="stored"/> says what the error adds about messages of the call stored before.
     /// </summary>
-    private async Task<long[]> ScheduleAsync(QueueCore core, IReadOnlyList<PendingMessage> pending, DateTimeOffset now)
+    private async Task<long[]> ScheduleAsync(IReadOnlyList<PendingMessage> pending, DateTimeOffset now, string stored)
     {
-        var entries = pending.Select(p => p.ToStored(0, now)).ToList();
+        var numbers = new long[pending.Count];
+        var entries = new List<StoredMessage>(pending.Count);
+        var indexes = new List<int>(pending.Count);
+        var generation = _generation;
         await WithScheduleAsync(async schedule =>
         {
-            var opened = entries.Select(e => ScheduleStore.BucketOf(e.ScheduledEnqueueTime!.Value, now)).Distinct().Count();
-            if (schedule.Segments.Count + opened > ScheduleStore.MaxSegments && schedule.Fits(entries, now) < entries.Count)
+            // Checked again here, with the schedule's recent ids loaded and no other append under way.
+            var core = _core ?? throw Dropped();
+            for (var i = 0; i < pending.Count; i++)
+            {
+                if (core.TryGetDuplicate(pending[i].Key, out var existing))
+                {
+                    numbers[i] = existing;
+                }
+                else
+                {
+                    entries.Add(pending[i].ToStored(0, now));
+                    indexes.Add(i);
+                }
+            }
+
+            if (schedule.Segments.Count + schedule.NewSegmentsFor(entries, SegmentSizing.EstimateBytes, now) > ScheduleStore.MaxSegments)
             {
                 throw new QueueException(QueueErrorCode.QueueFull,
-                    $"Queue '{QueueName}' holds {schedule.Count:N0} scheduled messages in {schedule.Segments.Count:N0} time buckets (at most {ScheduleStore.MaxSegments:N0}); " +
-                    "the new ones need more. Nothing was stored.");
+                    $"Queue '{QueueName}' holds {schedule.Count:N0} scheduled messages in {schedule.Segments.Count:N0} segments (at most " +
+                    $"{ScheduleStore.MaxSegments:N0}); the new ones need more. {stored}");
             }
 
             for (var from = 0; from < entries.Count;)
             {
                 var part = entries.GetRange(from, entries.Count - from);
-                var fits = schedule.Fits(part, now);
+                var fits = schedule.Fits(part, SegmentSizing.EstimateBytes, now);
+                if (fits == 0)
+                {
+                    throw new QueueException(QueueErrorCode.QueueFull, $"Queue '{QueueName}''s schedule has no room for more segments. {stored}");
+                }
+
                 await schedule.AppendAsync(part.GetRange(0, fits), SegmentSizing.EstimateBytes, now);
                 for (var i = from; i < from + fits; i++)
                 {
-                    core.RememberId(pending[i].DedupKey ?? pending[i].MessageId, entries[i].Seq, now);
+                    numbers[indexes[i]] = entries[i].Seq;
+                    if (generation == _generation && _core is { } current)
+                    {
+                        current.RememberId(pending[indexes[i]].DedupKey ?? pending[indexes[i]].MessageId, entries[i].Seq, now);
+                    }
                 }
 
                 from += fits;
@@ -76,25 +104,31 @@ internal sealed partial class QueueGrain
 
             return true;
         });
-        LogScheduled(QueueName, entries.Count, entries.Min(e => e.ScheduledEnqueueTime!.Value));
-        ArmTimer();
-        if (!_reminderRegistered)
+        if (entries.Count > 0)
         {
-            _ = EnsureReminderAsync(core); // a crash must not leave them waiting for a caller
+            LogScheduled(QueueName, entries.Count, entries.Min(e => e.ScheduledEnqueueTime!.Value));
+            ArmTimer();
+            if (!_reminderRegistered && _core is { } core)
+            {
+                _ = EnsureReminderAsync(core); // a crash must not leave them waiting for a caller
+            }
         }
 
-        return entries.Select(e => e.Seq).ToArray();
+        return numbers;
     }
+
+    private QueueException Dropped() => new(QueueErrorCode.StorageFailed, $"Queue '{QueueName}' dropped its state (a failed write or a delete); retry.");
 
     /// <summary>The scheduled messages' count, loading the schedule if needed.</summary>
     private Task<long> ScheduledCountAsync() => WithScheduleAsync(schedule => Task.FromResult(schedule.Count));
 
     /// <summary>
-    /// Runs <paramref name="operation"/> on the schedule, alone, loading it first if needed (and finishing a move a crash
-    /// cut short). A storage failure drops the schedule (it is loaded again) and fails with
-    /// <see cref="QueueErrorCode.StorageFailed"/>.
+    /// Runs <paramref name="operation"/> on the schedule, alone, loading it first if needed (which finishes a move a
+    /// crash cut short). A failure other than a refusal (<see cref="QueueException"/>), or any failure when
+    /// <paramref name="dropOnAnyFailure"/>, drops the schedule: it is loaded again, soon, by the timer. A storage failure
+    /// fails with <see cref="QueueErrorCode.StorageFailed"/>.
     /// </summary>
-    private async Task<T> WithScheduleAsync<T>(Func<ScheduleStore, Task<T>> operation)
+    private async Task<T> WithScheduleAsync<T>(Func<ScheduleStore, Task<T>> operation, bool dropOnAnyFailure = false)
     {
         await _scheduleLock.WaitAsync();
         try
@@ -102,9 +136,16 @@ internal sealed partial class QueueGrain
             _schedule ??= await LoadScheduleAsync();
             return await operation(_schedule);
         }
-        catch (Exception ex) when (ex is not QueueException)
+        catch (Exception ex) when (dropOnAnyFailure || ex is not QueueException)
         {
             _schedule = null;
+            _scheduleRetryAt = _time.GetUtcNow() + ScheduleRetryDelay;
+            ArmTimer();
+            if (ex is QueueException)
+            {
+                throw;
+            }
+
             LogScheduleStorageFailed(ex, QueueName);
             RecordError("schedule");
             throw new QueueException(QueueErrorCode.StorageFailed,
@@ -118,18 +159,22 @@ internal sealed partial class QueueGrain
 
     private ScheduleStore NewScheduleStore() => new(new TimedRecordStore(this, "schedule"), Math.Max(64 * 1024, _options.SegmentMaxBytes / 4));
 
+    /// <summary>
+    /// Loads the schedule's index; finishes a move into the queue a crash cut short (those stored in the queue leave the
+    /// schedule, the others stay); remembers the ids of the scheduled sends of the duplicate-detection window.
+    /// </summary>
     private async Task<ScheduleStore> LoadScheduleAsync()
     {
         var core = await GetCoreAsync();
         var generation = _generation;
+        var log = _log ?? throw Dropped();
         var schedule = NewScheduleStore();
         await schedule.LoadAsync();
         if (schedule.Moving is { } move)
         {
-            // A move into the queue cut short: those stored in the queue leave the schedule, the others stay.
             var numbers = move.Numbers.ToDictionary(n => ScheduleKeyPrefix + n);
             var landed = new List<long>();
-            await _log!.ScanAsync(move.FromSeq, int.MaxValue, message =>
+            await log.ScanAsync(move.FromSeq, int.MaxValue, message =>
             {
                 if (message.DedupKey is { } key && numbers.TryGetValue(key, out var number))
                 {
@@ -145,14 +190,15 @@ internal sealed partial class QueueGrain
 
         if (core.DuplicateDetectionWindow > TimeSpan.Zero)
         {
-            // Scheduled sends of the duplicate-detection window, so a producer's retry after a reload stores nothing twice.
             var now = _time.GetUtcNow();
-            foreach (var entry in await schedule.ReadAppendedSinceAsync(now - core.DuplicateDetectionWindow, _limits.DedupMaxIds))
+            foreach (var (key, number, sentAt) in await schedule.ReadSentSinceAsync(now - core.DuplicateDetectionWindow, _limits.DedupMaxIds))
             {
-                core.RememberId(entry.DedupKey ?? entry.Id, entry.Seq, entry.EnqueuedAt);
+                core.RememberId(key, number, sentAt);
             }
         }
 
+        EnsureGeneration(generation);
+        _scheduleRetryAt = DateTimeOffset.MinValue;
         return schedule;
     }
 
@@ -169,18 +215,27 @@ internal sealed partial class QueueGrain
         }
         catch (QueueException)
         {
-            // Logged; the next schedule operation (a send, the timer's retry) loads it again.
-            _scheduleRetryAt = _time.GetUtcNow() + ScheduleRetryDelay;
-            ArmTimer();
+            // Logged; the timer loads it again (WithScheduleAsync armed it).
         }
     }
 
     private bool ScheduledMovesDue() => _schedule?.NextDue is { } due && due <= _time.GetUtcNow() && _time.GetUtcNow() >= _scheduleRetryAt;
 
-    /// <summary>When the timer should look at the schedule next, if it holds anything (or its load failed).</summary>
-    private DateTimeOffset? ScheduleWakeUp() =>
-        _schedule is null ? (_scheduleRetryAt > DateTimeOffset.MinValue ? _scheduleRetryAt : null)
-        : _schedule.NextDue is { } due ? (due > _scheduleRetryAt ? due : _scheduleRetryAt) : null;
+    /// <summary>When the timer should look at the schedule next, if it holds anything, or when to load it again after a failure; none while a move runs (it re-arms the timer when it ends).</summary>
+    private DateTimeOffset? ScheduleWakeUp()
+    {
+        if (_scheduleMoves.IsRunning)
+        {
+            return null;
+        }
+
+        if (_schedule is null)
+        {
+            return _scheduleRetryAt > DateTimeOffset.MinValue ? _scheduleRetryAt : null;
+        }
+
+        return _schedule.NextDue is { } due ? (due > _scheduleRetryAt ? due : _scheduleRetryAt) : null;
+    }
 
     /// <summary>From the timer: sends what is due into the queue, or loads a schedule whose load failed.</summary>
     private void OnScheduleTimer(DateTimeOffset now)
@@ -198,7 +253,7 @@ internal sealed partial class QueueGrain
     /// <summary>
     /// Sends the due messages into the queue, a batch at a time: the move is recorded in the schedule's index, the
     /// messages are stored in the queue (under their scheduled numbers' duplicate-detection keys), then they leave the
-    /// schedule. A crash between the steps is finished when the schedule is loaded again.
+    /// schedule. Any failure drops the schedule: loading it again finishes the move (a crash too).
     /// </summary>
     private async Task RunScheduledMovesAsync(int generation)
     {
@@ -206,26 +261,48 @@ internal sealed partial class QueueGrain
         {
             var moved = await WithScheduleAsync(async schedule =>
             {
-                var core = await GetCoreAsync();
-                var now = _time.GetUtcNow();
-                var due = await schedule.ReadDueAsync(now, _options.MaxBatchCount, _options.MaxBatchBodyBytes);
-                if (due.Count == 0)
+                if (generation != _generation || _core is not { } core)
                 {
-                    if (schedule.HasEmptySegments)
+                    return 0;
+                }
+
+                var now = _time.GetUtcNow();
+                var (max, maxBytes) = (_options.MaxBatchCount, _options.MaxBatchBodyBytes);
+                var settings = core.DeliverySettings;
+                if (settings.Overflow == QueueOverflow.RejectNew)
+                {
+                    // A full queue refuses them: take only what fits, and wait while nothing does.
+                    max = (int)Math.Min(max, settings.MaxLength - core.Length - _stagedMessages);
+                    if (settings.MaxLengthBytes > 0)
                     {
-                        await schedule.RemoveAsync([]);
+                        maxBytes = Math.Min(maxBytes, settings.MaxLengthBytes - core.LengthBytes - _stagedBodyBytes);
+                    }
+
+                    if (max <= 0 || maxBytes <= 0)
+                    {
+                        _scheduleRetryAt = now + ScheduleRetryDelay;
+                        return 0;
+                    }
+                }
+
+                var due = await schedule.ReadDueAsync(now, max, maxBytes);
+                if (due.Messages.Count == 0)
+                {
+                    if (due.After.Count > 0)
+                    {
+                        await schedule.RemoveAsync([], due.After); // segments a read found empty
                     }
 
                     return 0;
                 }
 
-                await schedule.BeginMoveAsync(due, core.NextSeq);
-                var messages = due.Select(MessageViews.ToOutgoingMessage).ToArray();
-                var keys = due.Select(e => ScheduleKeyPrefix + e.Seq).ToArray();
-                await EnqueueCoreAsync(messages, keys);
-                await schedule.RemoveAsync(due.Select(e => e.Seq).ToList());
-                return due.Count;
-            });
+                await schedule.BeginMoveAsync(due.Messages, core.NextSeq);
+                var messages = due.Messages.Select(MessageViews.ToOutgoingMessage).ToArray();
+                var keys = due.Messages.Select(e => ScheduleKeyPrefix + e.Seq).ToArray();
+                await EnqueueCoreAsync(messages, keys, moveGeneration: generation);
+                await schedule.RemoveAsync(due.Messages.Select(e => e.Seq).ToList(), due.After);
+                return due.Messages.Count;
+            }, dropOnAnyFailure: true);
             if (moved == 0)
             {
                 break;

@@ -267,11 +267,13 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
     public async Task<long> Purge()
     {
+        await GetCoreAsync();
+        // The schedule first: a move under way lands in the queue before the queue is purged.
+        var removed = await WithScheduleAsync(schedule => schedule.ClearAsync(deleteIndex: false));
         var core = await GetCoreAsync();
-        var removed = core.Purge();
+        removed += core.Purge();
         PublishDepth();
         await _metaPump!.CommitAsync();
-        removed += await WithScheduleAsync(schedule => schedule.ClearAsync(deleteIndex: false));
         LogPurged(QueueName, removed);
         StartCleanup();
         return removed;
@@ -342,6 +344,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         _pushes.Clear();
         _dispatch.Reset();
         _moves.Reset();
+        _scheduleMoves.Reset();
         foreach (var waiter in _waiters.ToArray())
         {
             waiter.TrySetResult();

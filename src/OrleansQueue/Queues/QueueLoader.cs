@@ -110,7 +110,7 @@ internal sealed class QueueLoader(
             {
                 foreach (var message in newestFirst[i].Messages)
                 {
-                    core.RememberId(message.Id, message.Seq, message.EnqueuedAt);
+                    core.RememberId(message.DedupKey ?? message.Id, message.Seq, message.EnqueuedAt); // a redriven or scheduled message by its own key
                 }
             }
 

@@ -6,12 +6,13 @@ namespace OrleansQueue.Scheduling;
 /// A queue's schedule: messages sent for later (<see cref="OutgoingMessage.ScheduledEnqueueTime"/>), stored apart from
 /// the queue's log in segments by time bucket, each a run of chunk records of at most <see cref="ChunkMaxEntries"/>
 /// messages, with a small index record (<see cref="ScheduleIndexState"/>, one entry per segment). Loading reads the
-/// index only; a segment's messages are read when its earliest time comes, when one of them is cancelled, or when the
-/// queue is deleted. Messages due in the same bucket share segments, so segments empty as a whole and are deleted.
+/// index, and the segments sent to within the duplicate-detection window (for their ids, one at a time); a segment's
+/// messages are read when its earliest time comes, when one of them is cancelled, or when the queue is deleted. Messages due in the same bucket share segments, so segments empty as a whole and are deleted.
 /// </summary>
 /// <remarks>
 /// <para>A scheduled message's number encodes where it is stored: <c>FirstScheduledSequenceNumber + (segment &lt;&lt; 20)
-/// + (chunk &lt;&lt; 8) + slot</c>, so a cancel reads one chunk. A chunk's slots are handed out in order and never again.</para>
+/// + (chunk &lt;&lt; 8) + slot</c>, so a cancel reads one chunk. A chunk's slots are handed out in order; a slot is
+/// handed out again only when the append that took it was never confirmed.</para>
 /// <para>An append writes the chunks it touched, then the index; when it starts new chunks or segments, it writes the
 /// index first as well, naming them (<see cref="ScheduleSegmentInfo.NamedChunks"/>), so that every record the schedule
 /// wrote is named by its index (a delete finds all of them). Only what the index confirms counts: the chunks below
@@ -26,8 +27,14 @@ internal sealed class ScheduleStore(ILogRecordStore store, long chunkMaxBytes)
     public const int ChunkMaxEntries = 16;
     public const int SegmentMaxEntries = 1024;
 
-    /// <summary>Segments the index holds at most (about 60 bytes each in the index record).</summary>
-    public const int MaxSegments = 4096;
+    /// <summary>
+    /// Segments the index holds at most: about 100 bytes each in the index record with the binary encoding, 300 with
+    /// JSON, so the record stays within Azure Table's 1 MB.
+    /// </summary>
+    public const int MaxSegments = 2048;
+
+    /// <summary>Estimated stored bytes a segment takes at most (it closes then).</summary>
+    public const long SegmentMaxBytes = 16L * 1024 * 1024;
 
     /// <summary>New segments one append starts at most: the rest of its messages wait for the next.</summary>
     public const int MaxNewSegmentsPerAppend = 64;
@@ -72,9 +79,6 @@ internal sealed class ScheduleStore(ILogRecordStore store, long chunkMaxBytes)
             return next;
         }
     }
-
-    /// <summary>Whether a read found a segment empty: <see cref="RemoveAsync"/> deletes it.</summary>
-    public bool HasEmptySegments => _index.Segments.Any(s => s.Live == 0 && s.MinDue == DateTimeOffset.MaxValue);
 
     public static long Number(long segment, int chunk, int slot) =>
         QueueLimits.FirstScheduledSequenceNumber + (segment << (ChunkBits + SlotBits)) + ((long)chunk << SlotBits) + slot;
@@ -131,27 +135,49 @@ internal sealed class ScheduleStore(ILogRecordStore store, long chunkMaxBytes)
         }
     }
 
+    /// <summary>The segments <paramref name="entries"/> would start, appended in order (buckets without an open segment, and segments they fill).</summary>
+    public int NewSegmentsFor(IReadOnlyList<StoredMessage> entries, Func<StoredMessage, long> estimateBytes, DateTimeOffset now) =>
+        Simulate(entries, estimateBytes, now, int.MaxValue).NewSegments;
+
     /// <summary>
-    /// How many of <paramref name="entries"/> (in order) the next append can take: it stops before one that would start a
-    /// segment past <see cref="MaxSegments"/> or <see cref="MaxNewSegmentsPerAppend"/>. Zero means the schedule is full.
+    /// How many of <paramref name="entries"/> (in order) the next append can take: it stops before one that would start
+    /// a segment past <see cref="MaxSegments"/> or past <see cref="MaxNewSegmentsPerAppend"/> new ones.
     /// </summary>
-    public int Fits(IReadOnlyList<StoredMessage> entries, DateTimeOffset now)
+    public int Fits(IReadOnlyList<StoredMessage> entries, Func<StoredMessage, long> estimateBytes, DateTimeOffset now) =>
+        Simulate(entries, estimateBytes, now, MaxNewSegmentsPerAppend).Taken;
+
+    private (int Taken, int NewSegments) Simulate(IReadOnlyList<StoredMessage> entries, Func<StoredMessage, long> estimateBytes, DateTimeOffset now, int maxNew)
     {
-        var opened = new HashSet<long>();
+        var room = new Dictionary<long, (int Entries, long Bytes)>();
+        var opened = 0;
         var taken = 0;
         foreach (var entry in entries)
         {
             var bucket = BucketOf(entry.ScheduledEnqueueTime!.Value, now);
-            if (!_openByBucket.ContainsKey(bucket) && opened.Add(bucket)
-                && (_index.Segments.Count + opened.Count > MaxSegments || opened.Count > MaxNewSegmentsPerAppend))
+            var bytes = estimateBytes(entry);
+            if (!room.TryGetValue(bucket, out var left))
             {
-                break;
+                left = _openByBucket.TryGetValue(bucket, out var open)
+                    ? (SegmentMaxEntries - open.Appended, SegmentMaxBytes - open.AppendedBytes)
+                    : (0, 0);
             }
 
+            if (left.Entries <= 0 || (left.Bytes < bytes && left.Entries < SegmentMaxEntries))
+            {
+                if (opened + 1 > maxNew || _index.Segments.Count + opened + 1 > MaxSegments)
+                {
+                    break;
+                }
+
+                opened++;
+                left = (SegmentMaxEntries, SegmentMaxBytes);
+            }
+
+            room[bucket] = (left.Entries - 1, left.Bytes - bytes);
             taken++;
         }
 
-        return taken;
+        return (taken, opened);
     }
 
     /// <summary>
@@ -167,6 +193,13 @@ internal sealed class ScheduleStore(ILogRecordStore store, long chunkMaxBytes)
         {
             var due = entry.ScheduledEnqueueTime!.Value;
             var bucket = BucketOf(due, now);
+            var bytes = estimateBytes(entry);
+            if (_openByBucket.TryGetValue(bucket, out var open) && open.Appended > 0 && open.AppendedBytes + bytes > SegmentMaxBytes)
+            {
+                _openByBucket.Remove(bucket); // full by bytes: as Simulate counts it
+                open.Closed = true;
+            }
+
             if (!_openByBucket.TryGetValue(bucket, out var segment))
             {
                 segment = new ScheduleSegmentInfo { Id = _index.NextSegment++, Bucket = bucket, MinDue = due };
@@ -180,7 +213,6 @@ internal sealed class ScheduleStore(ILogRecordStore store, long chunkMaxBytes)
                 before[segment.Id] = Copy(segment);
             }
 
-            var bytes = estimateBytes(entry);
             if (segment.Chunks == 0 || segment.LastChunkSlots >= ChunkMaxEntries
                 || (segment.LastChunkSlots > 0 && segment.LastChunkBytes + bytes > chunkMaxBytes))
             {
@@ -201,6 +233,7 @@ internal sealed class ScheduleStore(ILogRecordStore store, long chunkMaxBytes)
             record.State.Entries.Add(entry);
             segment.LastChunkSlots++;
             segment.LastChunkBytes += bytes;
+            segment.AppendedBytes += bytes;
             segment.Live++;
             segment.Appended++;
             segment.LiveBodyBytes += entry.Body.Length;
@@ -263,11 +296,13 @@ internal sealed class ScheduleStore(ILogRecordStore store, long chunkMaxBytes)
 
     /// <summary>
     /// Reads the segments with a message due by <paramref name="now"/>, earliest first, and returns up to
-    /// <paramref name="max"/> due messages, earliest first. Their segments' counts are taken from what was read.
+    /// <paramref name="max"/> due messages (bodies up to <paramref name="maxBodyBytes"/>, the first always), earliest
+    /// first, with what each segment read holds once they are removed (<see cref="RemoveAsync"/> applies it). Changes nothing.
     /// </summary>
-    public async Task<List<StoredMessage>> ReadDueAsync(DateTimeOffset now, int max, long maxBodyBytes)
+    public async Task<DueBatch> ReadDueAsync(DateTimeOffset now, int max, long maxBodyBytes)
     {
         var due = new List<StoredMessage>();
+        var after = new Dictionary<long, SegmentAfter>();
         long bytes = 0;
         foreach (var segment in _index.Segments.Where(s => s.MinDue <= now).OrderBy(s => s.MinDue).ToList())
         {
@@ -277,26 +312,25 @@ internal sealed class ScheduleStore(ILogRecordStore store, long chunkMaxBytes)
             }
 
             var entries = await ReadSegmentAsync(segment);
-            Recount(segment, entries);
-            var ready = new List<StoredMessage>();
+            var taken = new HashSet<long>();
             foreach (var entry in entries.Where(e => e.ScheduledEnqueueTime <= now).OrderBy(e => e.ScheduledEnqueueTime).ThenBy(e => e.Seq))
             {
-                if (due.Count + ready.Count >= max || (due.Count + ready.Count > 0 && bytes + entry.Body.Length > maxBodyBytes))
+                if (due.Count >= max || (due.Count > 0 && bytes + entry.Body.Length > maxBodyBytes))
                 {
                     break;
                 }
 
-                ready.Add(entry);
+                due.Add(entry);
+                taken.Add(entry.Seq);
                 bytes += entry.Body.Length;
             }
 
-            due.AddRange(ready);
-            var taken = ready.Select(e => e.Seq).ToHashSet();
             var left = entries.Where(e => !taken.Contains(e.Seq)).ToList();
-            segment.MinDue = left.Count == 0 ? DateTimeOffset.MaxValue : left.Min(e => e.ScheduledEnqueueTime!.Value);
+            after[segment.Id] = new SegmentAfter(left.Count, left.Sum(e => (long)e.Body.Length),
+                left.Count == 0 ? DateTimeOffset.MaxValue : left.Min(e => e.ScheduledEnqueueTime!.Value));
         }
 
-        return due;
+        return new DueBatch(due, after);
     }
 
     /// <summary>The scheduled message with <paramref name="number"/>, if the schedule holds it (one chunk read).</summary>
@@ -325,10 +359,11 @@ internal sealed class ScheduleStore(ILogRecordStore store, long chunkMaxBytes)
     }
 
     /// <summary>
-    /// Removes the messages with these numbers (gone already: nothing), ends a recorded move, and deletes the segments
+    /// Removes the messages with these numbers (gone already: nothing), ends a recorded move, takes the counts of the
+    /// segments a read saw (<paramref name="after"/>, as they are once the messages are removed), deletes the segments
     /// left empty, then writes the index.
     /// </summary>
-    public async Task RemoveAsync(IReadOnlyCollection<long> numbers)
+    public async Task RemoveAsync(IReadOnlyCollection<long> numbers, IReadOnlyDictionary<long, SegmentAfter>? after = null)
     {
         var bySegmentChunk = numbers.Where(n => n >= QueueLimits.FirstScheduledSequenceNumber)
             .GroupBy(n => { var (s, c, _) = Decode(n); return (s, c); });
@@ -358,7 +393,7 @@ internal sealed class ScheduleStore(ILogRecordStore store, long chunkMaxBytes)
             segment.LiveBodyBytes = Math.Max(0, segment.LiveBodyBytes - removed.Sum(e => (long)e.Body.Length));
             Count = Math.Max(0, Count - removed.Count);
             BodyBytes = Math.Max(0, BodyBytes - removed.Sum(e => (long)e.Body.Length));
-            if (segment.Live == 0)
+            if (segment.Live == 0 || after?.GetValueOrDefault(segment.Id) is { Live: 0 })
             {
                 emptied.Add(segment.Id);
                 continue;
@@ -371,10 +406,17 @@ internal sealed class ScheduleStore(ILogRecordStore store, long chunkMaxBytes)
             }
         }
 
-        // Empty segments (also those whose count a read found at zero): their records go, then their index entries.
-        foreach (var segment in _index.Segments.Where(s => s.Live == 0 && s.MinDue == DateTimeOffset.MaxValue))
+        // What a read saw is exact: counts, bodies and the earliest time left (a segment it found empty goes too).
+        foreach (var (id, seen) in after ?? new Dictionary<long, SegmentAfter>())
         {
-            emptied.Add(segment.Id);
+            if (_byId.TryGetValue(id, out var segment))
+            {
+                (segment.Live, segment.LiveBodyBytes, segment.MinDue) = (seen.Live, seen.BodyBytes, seen.MinDue);
+                if (seen.Live == 0)
+                {
+                    emptied.Add(id);
+                }
+            }
         }
 
         foreach (var id in emptied)
@@ -417,23 +459,30 @@ internal sealed class ScheduleStore(ILogRecordStore store, long chunkMaxBytes)
     }
 
     /// <summary>
-    /// The messages of the segments appended to since <paramref name="since"/>, the latest segments first, until
-    /// <paramref name="max"/> were read (for duplicate detection after a reload).
+    /// The duplicate-detection keys (<see cref="StoredMessage.DedupKey"/> or id), numbers and send times of the messages
+    /// sent since <paramref name="since"/>, oldest first, at most <paramref name="max"/> (the newest): read a segment at
+    /// a time, the latest segments first, keeping no bodies.
     /// </summary>
-    public async Task<List<StoredMessage>> ReadAppendedSinceAsync(DateTimeOffset since, int max)
+    public async Task<List<(string Key, long Number, DateTimeOffset SentAt)>> ReadSentSinceAsync(DateTimeOffset since, int max)
     {
-        var found = new List<StoredMessage>();
-        foreach (var segment in _index.Segments.Where(s => s.LastAppendAt >= since).OrderByDescending(s => s.LastAppendAt))
+        var found = new List<(string Key, long Number, DateTimeOffset SentAt)>();
+        foreach (var segment in _index.Segments.Where(s => s.LastAppendAt >= since).OrderByDescending(s => s.LastAppendAt).ToList())
         {
             if (found.Count >= max)
             {
                 break;
             }
 
-            found.AddRange(await ReadSegmentAsync(segment));
+            foreach (var entry in await ReadSegmentAsync(segment))
+            {
+                if (entry.EnqueuedAt >= since)
+                {
+                    found.Add((entry.DedupKey ?? entry.Id, entry.Seq, entry.EnqueuedAt));
+                }
+            }
         }
 
-        return found;
+        return [.. found.OrderBy(f => f.SentAt).ThenBy(f => f.Number).TakeLast(max)];
     }
 
     private async Task<List<StoredMessage>> ReadSegmentAsync(ScheduleSegmentInfo segment)
@@ -513,19 +562,14 @@ internal sealed class ScheduleStore(ILogRecordStore store, long chunkMaxBytes)
         }
     }
 
-    private static void Recount(ScheduleSegmentInfo segment, List<StoredMessage> entries)
-    {
-        segment.Live = entries.Count;
-        segment.LiveBodyBytes = entries.Sum(e => (long)e.Body.Length);
-    }
-
     private async Task WriteIndexAsync()
     {
         _etag = await store.WriteAsync(StateNames.ScheduleIndex, _index, _etag);
         Reindex();
     }
 
-    private static bool IsFull(ScheduleSegmentInfo segment) => segment.Appended >= SegmentMaxEntries || segment.Chunks >= MaxChunks;
+    private static bool IsFull(ScheduleSegmentInfo segment) =>
+        segment.Closed || segment.Appended >= SegmentMaxEntries || segment.Chunks >= MaxChunks || segment.AppendedBytes >= SegmentMaxBytes;
 
     private static ScheduleSegmentInfo Copy(ScheduleSegmentInfo s) => new()
     {
@@ -540,5 +584,13 @@ internal sealed class ScheduleStore(ILogRecordStore store, long chunkMaxBytes)
         LiveBodyBytes = s.LiveBodyBytes,
         LastAppendAt = s.LastAppendAt,
         NamedChunks = s.NamedChunks,
+        AppendedBytes = s.AppendedBytes,
+        Closed = s.Closed,
     };
 }
+
+/// <summary>Due messages read from the schedule, and what each segment read holds once they are removed.</summary>
+internal sealed record DueBatch(List<StoredMessage> Messages, Dictionary<long, SegmentAfter> After);
+
+/// <summary>What a schedule segment holds after a removal, as a read of all of it saw.</summary>
+internal readonly record struct SegmentAfter(int Live, long BodyBytes, DateTimeOffset MinDue);

@@ -60,6 +60,12 @@ internal sealed class ScheduleSegmentInfo
     /// writes them, so a delete finds them; what they hold counts once <see cref="Chunks"/> takes them in.
     /// </summary>
     [Id(10)] public int NamedChunks { get; set; }
+
+    /// <summary>The estimated stored bytes of the messages ever appended.</summary>
+    [Id(11)] public long AppendedBytes { get; set; }
+
+    /// <summary>Takes no more appends (full by bytes).</summary>
+    [Id(12)] public bool Closed { get; set; }
 }
 
 /// <summary>

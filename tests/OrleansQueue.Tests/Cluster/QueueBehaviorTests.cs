@@ -972,6 +972,32 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
     }
 
     [Fact]
+    public async Task ScheduledMessages_WaitWhileTheQueueIsFull_AndConcurrentRetriesStoreOnce()
+    {
+        var queue = C.Queue(NewQueueName());
+        await queue.ConfigureAsync(new QueueSettings { MaxLength = 2 }); // RejectNew
+        await queue.SendBatchAsync([Text("a"), Text("b")]);
+        var due = C.Time.GetUtcNow().AddMinutes(1);
+        var sends = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => C.Grain(queue.Name).Enqueue([Text("later", "same-id") with { ScheduledEnqueueTime = due }])));
+        Assert.Single(sends.Select(s => s[0]).Distinct());
+        await queue.SendAsync(Text("later 2") with { ScheduledEnqueueTime = due });
+        Assert.Equal(2, (await queue.GetStatsAsync()).ScheduledCount);
+
+        C.Time.Advance(TimeSpan.FromMinutes(2)); // due, and the queue is full: they wait
+        Assert.Equal(2, (await Wait.UntilAsync(() => queue.GetStatsAsync(), s => s.ScheduledCount == 2, "they stay scheduled")).ScheduledCount);
+        var first = await queue.ReceiveAsync(2, TimeSpan.FromHours(1));
+        await queue.CompleteAsync(first[0]); // room for one
+        C.Time.Advance(TimeSpan.FromSeconds(6));
+        await Wait.UntilAsync(() => queue.GetStatsAsync(), s => s.ScheduledCount == 1 && s.ActiveCount == 2, "one joined the queue");
+        await queue.CompleteAsync(first[1]);
+        C.Time.Advance(TimeSpan.FromSeconds(6));
+        await Wait.UntilAsync(() => queue.GetStatsAsync(), s => s.ScheduledCount == 0 && s.ActiveCount == 2, "the other joined the queue");
+        var rest = await queue.ReceiveAsync(10, TimeSpan.FromHours(1));
+        Assert.Equal(["later", "later 2"], rest.Select(r => r.Message.BodyAsString()).Order());
+        await queue.CompleteAsync(rest.Select(r => r.LockToken));
+    }
+
+    [Fact]
     public async Task PurgeAndDelete_RemoveScheduledMessages()
     {
         var name = NewQueueName();
