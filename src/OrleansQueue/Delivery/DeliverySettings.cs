@@ -39,7 +39,7 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
     /// <summary>
     /// When a message sent at <paramref name="now"/> with its own <paramref name="timeToLive"/> (if any) and
     /// <paramref name="scheduledEnqueueTime"/> (if any) expires: the shorter of its time-to-live and the queue's, from
-    /// when it becomes deliverable; null for never.
+    /// when it becomes deliverable (its scheduled time, however late it joins the queue); null for never.
     /// </summary>
     public DateTimeOffset? ExpiresAt(TimeSpan? timeToLive, DateTimeOffset? scheduledEnqueueTime, DateTimeOffset now)
     {
@@ -56,7 +56,7 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
             return null;
         }
 
-        var from = scheduledEnqueueTime is { } at && at > now ? at : now;
+        var from = scheduledEnqueueTime ?? now; // a send in the past has none; a scheduled message joining the queue keeps its own
         return DateTimeOffset.MaxValue - from < span ? DateTimeOffset.MaxValue : from + span;
     }
 

@@ -50,7 +50,7 @@ internal static class MessageViews
         ReplyTo = m.ReplyTo,
         Subject = m.Subject,
         ScheduledEnqueueTime = m.ScheduledEnqueueTime,
-        TimeToLive = m.ExpiresAt is { } expires ? TimeToLiveOf(expires, m.ScheduledEnqueueTime is { } at && at > m.EnqueuedAt ? at : m.EnqueuedAt) : null,
+        TimeToLive = m.ExpiresAt is { } expires ? TimeToLiveOf(expires, m.ScheduledEnqueueTime ?? m.EnqueuedAt) : null,
     };
 
     private static TimeSpan TimeToLiveOf(DateTimeOffset expires, DateTimeOffset from) =>

@@ -66,6 +66,8 @@ internal enum LogEvent
     ScheduleMoveFailed = 56,
     ScheduleMoveResumed = 57,
     ScheduleStorageFailed = 58,
+    MessagesExpired = 59,
+    ExpirySweepFailed = 60,
 
     // OrleansQueue.PostgreSql: PostgreSqlGrainStorage.
     PostgreSqlConflict = 60,

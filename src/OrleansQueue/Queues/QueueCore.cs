@@ -75,6 +75,9 @@ internal sealed class QueueCore
 
     public long TotalExpired => _window.TotalExpired;
 
+    /// <summary>Whether a message of the window has a time-to-live.</summary>
+    public bool AnyExpiring() => _window.AnyExpiring();
+
     /// <summary>Expires the window's ready messages whose time-to-live ran out (see <see cref="DeliveryWindow.ExpireReady"/>).</summary>
     public (int Dropped, int DeadLettered) ExpireReady(DateTimeOffset now) => _window.ExpireReady(now);
 

@@ -90,6 +90,7 @@ internal sealed partial class QueueGrain
 
             var id = outgoing.MessageId ?? RandomIds.NewGuid().ToString("N");
             var expiresAt = core.DeliverySettings.ExpiresAt(outgoing.TimeToLive, outgoing.ScheduledEnqueueTime, sentAt);
+            _expiringSeen |= expiresAt is not null;
             var message = new PendingMessage(outgoing, id, SegmentSizing.EstimateBytes(outgoing, id, traceParent, dedupKeys?[i]), dedupKeys?[i], traceParent, expiresAt);
             if (messages.Length == 1)
             {

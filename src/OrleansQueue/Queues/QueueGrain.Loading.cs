@@ -65,6 +65,7 @@ internal sealed partial class QueueGrain
         _log = log;
         _metaPump = new CommitPump(WriteMetaAsync, Invalidate, _options.CursorWriteDelay);
         _loading = null;
+        _expiringSeen = core.AnyExpiring();
         LogLoaded(QueueName, core.HeadSegment, tail.Id, core.ActiveCount, core.LockedCount);
         PublishDepth();
         ArmTimer();
@@ -125,6 +126,7 @@ internal sealed partial class QueueGrain
 
         if (generation == _generation && core.NextSegmentToLoad == id)
         {
+            _expiringSeen |= segment.Messages.Exists(m => m.ExpiresAt is not null);
             core.AddWindowSegment(id, segment, _time.GetUtcNow());
         }
     }

@@ -91,6 +91,7 @@ internal sealed partial class QueueGrain
 
             core.ReleaseDelayed(now);
             OnScheduleTimer(now);
+            _ = SweepExpiredAsync(now);
             OnMessagesReady();
             StartMoves();
             core.TrimDedup(now);

@@ -285,6 +285,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         var scheduled = await ScheduledCountAsync();
         var now = _time.GetUtcNow();
         ExpireLeases(core, now);
+        ExpireMessages(core, now);
         return core.Stats(now) with { ScheduledCount = scheduled };
     }
 

@@ -1019,6 +1019,62 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
     }
 
     [Fact]
+    public async Task ExpiredMessages_AreNeverDelivered_AndDroppedAndCounted()
+    {
+        var queue = C.Queue(NewQueueName());
+        await queue.ConfigureAsync(new QueueSettings { DefaultMessageTimeToLive = TimeSpan.FromMinutes(1) });
+        Assert.Equal(TimeSpan.FromMinutes(1), (await queue.GetSettingsAsync()).DefaultMessageTimeToLive);
+        var sent = C.Time.GetUtcNow();
+        await queue.SendAsync(Text("short") with { TimeToLive = TimeSpan.FromSeconds(10) });
+        await queue.SendAsync(Text("queue's"));
+        await queue.SendAsync(Text("long") with { TimeToLive = TimeSpan.FromHours(1) }); // the queue's minute is shorter
+
+        C.Time.Advance(TimeSpan.FromSeconds(11));
+        var received = await queue.ReceiveAsync(10, TimeSpan.FromHours(2));
+        Assert.Equal(["queue's", "long"], received.Select(r => r.Message.BodyAsString()));
+        Assert.All(received, r => Assert.Equal(sent.AddMinutes(1), r.Message.ExpiresAt));
+        Assert.Equal(1, (await queue.GetStatsAsync()).TotalExpired);
+
+        // A locked message does not expire; abandoned after its time, it is not delivered again.
+        C.Time.Advance(TimeSpan.FromMinutes(2));
+        await queue.AbandonAsync(received[0]);
+        await queue.CompleteAsync(received[1]);
+        Assert.Empty(await queue.ReceiveAsync(10));
+        var stats = await queue.GetStatsAsync();
+        Assert.Equal((2L, 0L, 1L), (stats.TotalExpired, stats.ActiveCount, stats.TotalCompleted));
+    }
+
+    [Fact]
+    public async Task TheSweep_ExpiresMessagesNobodyReceives_ThroughTheWholeQueue_OrDeadLettersThem()
+    {
+        var dropping = C.Queue(NewQueueName());
+        await dropping.ConfigureAsync(new QueueSettings { DefaultMessageTimeToLive = TimeSpan.FromMinutes(1) });
+        await dropping.SendBatchAsync(Enumerable.Range(0, 40).Select(i => Text($"m{i}"))); // ten 4-message segments, a 2-segment window
+        var deadLettering = C.Queue(NewQueueName());
+        await deadLettering.ConfigureAsync(new QueueSettings { DeadLetterOnMessageExpiration = true });
+        await deadLettering.SendBatchAsync([Text("x", "x-1") with { TimeToLive = TimeSpan.FromSeconds(30) }, Text("y") ]);
+
+        C.Time.Advance(TimeSpan.FromMinutes(2)); // the timers sweep
+        await Wait.UntilAsync(() => dropping.GetStatsAsync(), s => s.TotalExpired == 40 && s.ActiveCount == 0, "every message expired");
+        var entry = Assert.Single(await Wait.UntilAsync(() => C.DeadLettersOf(deadLettering.Name), e => e.Count > 0, "the expired message is dead-lettered"));
+        Assert.Equal(("x-1", DeadLetterReason.TimeToLiveExpired), (entry.Message.MessageId, entry.Reason));
+        var stats = await deadLettering.GetStatsAsync();
+        Assert.Equal((0L, 1L, 1L), (stats.TotalExpired, stats.TotalDeadLettered, stats.ActiveCount));
+    }
+
+    [Fact]
+    public async Task ScheduledMessages_TimeToLive_CountsFromTheirScheduledTime()
+    {
+        var queue = C.Queue(NewQueueName());
+        var at = C.Time.GetUtcNow().AddMinutes(10);
+        await queue.SendAsync(Text("s") with { ScheduledEnqueueTime = at, TimeToLive = TimeSpan.FromMinutes(1) });
+        C.Time.Advance(TimeSpan.FromMinutes(10.5));
+        var delivery = Assert.Single(await Wait.UntilAsync(() => queue.ReceiveAsync(1, TimeSpan.FromHours(1)), r => r.Count > 0, "the scheduled message is deliverable"));
+        Assert.InRange(delivery.Message.ExpiresAt!.Value, at.AddMinutes(1), at.AddMinutes(1).AddSeconds(1));
+        await queue.CompleteAsync(delivery);
+    }
+
+    [Fact]
     public async Task BadInput_IsRejectedWithAClearError_AndLeavesNoTrace()
     {
         var name = NewQueueName();
@@ -1049,6 +1105,11 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
         await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { Overflow = (QueueOverflow)7 }));
         await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { MaxLengthBytes = -1 }));
         await Rejected(QueueErrorCode.InvalidArgument, () => grain.Enqueue([Text("x") with { ScheduledEnqueueTime = C.Time.GetUtcNow() + QueueLimits.MaxScheduleAhead + TimeSpan.FromSeconds(1) }]));
+        await Rejected(QueueErrorCode.InvalidArgument, () => grain.Enqueue([Text("x") with { TimeToLive = TimeSpan.Zero }]));
+        await Rejected(QueueErrorCode.InvalidArgument, () => grain.Enqueue([Text("x") with { TimeToLive = TimeSpan.FromSeconds(-1) }]));
+        await Rejected(QueueErrorCode.InvalidArgument, () => grain.Enqueue([Text("x") with { TimeToLive = QueueLimits.MaxTimeToLive + TimeSpan.FromTicks(1) }]));
+        await Rejected(QueueErrorCode.InvalidArgument, () => grain.Configure(new QueueSettings { DefaultMessageTimeToLive = TimeSpan.FromMilliseconds(-5) }));
+        await Rejected(QueueErrorCode.InvalidArgument, () => queue.SendAsync(Text("x") with { TimeToLive = TimeSpan.FromTicks(1) }));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue([]));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue(Enumerable.Range(0, 17).Select(_ => new OutgoingMessage(new byte[256 * 1024])).ToArray()));
         await Rejected(QueueErrorCode.InvalidBatch, () => grain.Enqueue(Enumerable.Range(0, 1001).Select(_ => Text("x")).ToArray()));
