@@ -399,6 +399,17 @@ public sealed class QueueClient
     }
 
     /// <summary>
+    /// Creates the queue with settings fixed for its lifetime (see <see cref="IQueueGrain.Create"/>): settings left null
+    /// take the silo's defaults of now. Creating it again with the same settings is a no-op, so a retry is safe.
+    /// </summary>
+    /// <exception cref="QueueException"><see cref="QueueErrorCode.QueueAlreadyExists"/> when the queue exists with other settings or holds messages.</exception>
+    public Task CreateAsync(QueueSettings settings, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return CallAsync(() => Grain.Create(settings), cancellationToken);
+    }
+
+    /// <summary>
     /// Sends <paramref name="message"/> to become deliverable at <paramref name="scheduledEnqueueTime"/> (see
     /// <see cref="OutgoingMessage.ScheduledEnqueueTime"/>); returns its scheduled sequence number once it is stored, or,
     /// for a time not in the future, the sequence number of the message sent at once.

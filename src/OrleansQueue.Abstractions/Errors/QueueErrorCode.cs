@@ -62,4 +62,13 @@ public enum QueueErrorCode
     /// retry fails the same way until every silo uses the encoding the records were written in.
     /// </summary>
     StorageEncodingMismatch = 14,
+
+    /// <summary>
+    /// <c>Create</c> named a queue that exists already (it holds messages or records, or was configured or created
+    /// with other settings). Nothing changed.
+    /// </summary>
+    QueueAlreadyExists = 15,
+
+    /// <summary>The queue was created with fixed settings (<c>Create</c>): they cannot be changed or reset. Nothing changed.</summary>
+    SettingsFixed = 16,
 }

@@ -107,7 +107,20 @@ public interface IQueueGrain : IGrainWithStringKey
     [Alias("DeadLetter")]
     Task DeadLetter(Guid lockToken, string? reason, string? description);
 
-    /// <summary>Changes the queue's settings that <paramref name="settings"/> sets (stored with the queue); null members leave a setting as it is.</summary>
+    /// <summary>
+    /// Creates the queue with <paramref name="settings"/> fixed for its lifetime: each setting it leaves null takes the
+    /// silo's default of now, and <see cref="Configure"/> and <see cref="ResetSettings"/> are refused
+    /// (<see cref="QueueErrorCode.SettingsFixed"/>) until the queue is deleted. Creating it again with the same settings
+    /// changes nothing (a retry); <see cref="QueueErrorCode.QueueAlreadyExists"/> when the queue exists otherwise (it
+    /// holds or held messages, or was configured). A queue is also created by its first send, with settings that can change.
+    /// </summary>
+    [Alias("Create")]
+    Task Create(QueueSettings settings);
+
+    /// <summary>
+    /// Changes the queue's settings that <paramref name="settings"/> sets (stored with the queue); null members leave a
+    /// setting as it is. <see cref="QueueErrorCode.SettingsFixed"/> for a queue created with fixed settings.
+    /// </summary>
     [Alias("Configure")]
     Task Configure(QueueSettings settings);
 

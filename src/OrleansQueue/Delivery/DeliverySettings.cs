@@ -138,6 +138,20 @@ internal sealed class DeliverySettings(QueueSettingsState state, TimeSpan defaul
         }
     }
 
+    /// <summary>What a queue created with <paramref name="settings"/> stores: every setting, the silo's defaults where it sets none, fixed.</summary>
+    public QueueSettingsState ResolveFixed(QueueSettings settings)
+    {
+        var given = new DeliverySettings(new QueueSettingsState(), defaultLockDuration, defaultMaxDeliveryCount, defaultDuplicateDetectionWindow, defaultMaxLength);
+        given.State = given.Merge(settings);
+        var state = new DeliverySettings(new QueueSettingsState(), defaultLockDuration, defaultMaxDeliveryCount, defaultDuplicateDetectionWindow, defaultMaxLength)
+            .Merge(given.ToPublic());
+        state.Fixed = true;
+        return state;
+    }
+
+    /// <summary>Whether the stored settings are created with fixed settings.</summary>
+    public bool IsFixed => State.Fixed == true;
+
     /// <summary>What to store after <paramref name="settings"/> is configured: what it sets, the rest as it was.</summary>
     public QueueSettingsState Merge(QueueSettings settings) => new()
     {

@@ -68,6 +68,7 @@ internal enum LogEvent
     ScheduleStorageFailed = 58,
     MessagesExpired = 59,
     ExpirySweepFailed = 60,
+    QueueCreated = 61,
 
     // OrleansQueue.PostgreSql: PostgreSqlGrainStorage.
     PostgreSqlConflict = 60,

@@ -21,4 +21,7 @@ internal sealed class QueueSettingsState
     [Id(10)] public long? MaxLengthBytes { get; set; }
     [Id(11)] public TimeSpan? DefaultMessageTimeToLive { get; set; }
     [Id(12)] public bool? DeadLetterOnMessageExpiration { get; set; }
+
+    /// <summary>Created with fixed settings (every member set): they never change.</summary>
+    [Id(13)] public bool? Fixed { get; set; }
 }

@@ -1075,6 +1075,40 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Create_FixesTheSettings_UntilTheQueueIsDeleted()
+    {
+        var name = NewQueueName();
+        var queue = C.Queue(name);
+        var settings = new QueueSettings { LockDuration = TimeSpan.FromMinutes(2), MaxLength = 50, DefaultMessageTimeToLive = TimeSpan.FromHours(1) };
+        await Assert.ThrowsAsync<QueueException>(() => queue.CreateAsync(settings with { MaxLength = 0 })); // invalid: nothing stored
+        await queue.CreateAsync(settings);
+        await queue.CreateAsync(settings); // a retry
+        await C.Cluster.DeactivateAsync(C.Grain(name));
+
+        var stored = await queue.GetSettingsAsync();
+        Assert.Equal((TimeSpan.FromMinutes(2), 50L, TimeSpan.FromHours(1), 10), (stored.LockDuration, stored.MaxLength, stored.DefaultMessageTimeToLive, stored.MaxDeliveryCount));
+        async Task Refused(QueueErrorCode code, Func<Task> call) => Assert.Equal(code, (await Assert.ThrowsAsync<QueueException>(call)).Code);
+        await Refused(QueueErrorCode.SettingsFixed, () => queue.ConfigureAsync(new QueueSettings { MaxLength = 60 }));
+        await Refused(QueueErrorCode.SettingsFixed, () => queue.ResetSettingsAsync());
+        await Refused(QueueErrorCode.QueueAlreadyExists, () => queue.CreateAsync(settings with { MaxLength = 51 }));
+        Assert.Equal(50, (await queue.GetSettingsAsync()).MaxLength);
+        await queue.SendAsync("m");
+        await queue.CreateAsync(settings); // the same settings: still a no-op
+
+        // A queue that holds messages, or was configured, exists: create refuses it and changes nothing.
+        var implicitQueue = C.Queue(NewQueueName());
+        await implicitQueue.SendAsync("m");
+        await Refused(QueueErrorCode.QueueAlreadyExists, () => implicitQueue.CreateAsync(settings));
+        await implicitQueue.ConfigureAsync(new QueueSettings { MaxLength = 7 }); // still configurable
+        Assert.Equal(7, (await implicitQueue.GetSettingsAsync()).MaxLength);
+
+        // Deleted, the name is free again.
+        await queue.DeleteAsync();
+        await queue.CreateAsync(settings with { MaxLength = 51 });
+        Assert.Equal(51, (await queue.GetSettingsAsync()).MaxLength);
+    }
+
+    [Fact]
     public async Task BadInput_IsRejectedWithAClearError_AndLeavesNoTrace()
     {
         var name = NewQueueName();
