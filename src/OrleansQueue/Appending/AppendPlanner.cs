@@ -73,7 +73,7 @@ internal static class AppendPlanner
                 locking = locking && JoinsWindow(segmentId);
             }
 
-            if (locking && locked < lockOnAppend)
+            if (locking && locked < lockOnAppend && !(stored.ExpiresAt <= now)) // an expired message is never delivered
             {
                 // The append stores the message as it is when written: its first lock goes with it.
                 stored.FirstLeaseToken = RandomIds.NewGuid();

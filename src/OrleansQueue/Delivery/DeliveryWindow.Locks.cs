@@ -27,7 +27,6 @@ internal sealed partial class DeliveryWindow
         ReleaseDelayed(now);
         max = Math.Min(max, Math.Max(0, _limits.MaxInFlight - InFlightCount));
         var leases = new List<Lease>(Math.Min(max, _ready.Count));
-        List<long>? kept = null;
         while (leases.Count < max && _ready.Count > 0)
         {
             var seq = _ready.Min;
@@ -36,11 +35,7 @@ internal sealed partial class DeliveryWindow
             ref var entry = ref EntryRef(seq, out var message);
             if (message.ExpiresAt <= now)
             {
-                if (!TryExpire(seq, ref entry, message, now))
-                {
-                    (kept ??= []).Add(seq); // to be dead-lettered once the pending moves have room; never delivered
-                }
-
+                Expire(seq, ref entry, message, now);
                 continue;
             }
 
@@ -60,11 +55,6 @@ internal sealed partial class DeliveryWindow
             leases.Add(new Lease(message, entry.DeliveryCount, entry.Token, entry.LockedUntil));
         }
 
-        foreach (var seq in kept ?? [])
-        {
-            _ready.Add(seq);
-        }
-
         AdvanceHead();
         return leases;
     }
@@ -74,7 +64,7 @@ internal sealed partial class DeliveryWindow
     /// <summary>
     /// Expires the window's ready messages whose time-to-live ran out at <paramref name="now"/>: each is dropped
     /// (completed, counted in <see cref="TotalExpired"/>) or, when the queue dead-letters on expiration, starts its move
-    /// to the dead-letter grain while the pending moves have room. Returns how many of each.
+    /// to the dead-letter grain (deferred, out of the ready set, while the pending moves have no room). Returns how many of each.
     /// </summary>
     public (int Dropped, int DeadLettered) ExpireReady(DateTimeOffset now)
     {
@@ -94,12 +84,7 @@ internal sealed partial class DeliveryWindow
             ref var entry = ref EntryRef(seq, out var message);
             _ready.Remove(seq);
             _parked.Touch(seq);
-            if (!TryExpire(seq, ref entry, message, now))
-            {
-                _ready.Add(seq);
-                break; // no room among the moves: the rest wait too
-            }
-
+            Expire(seq, ref entry, message, now);
             _ = _settings.DeadLetterOnMessageExpiration ? deadLettered++ : dropped++;
         }
 
@@ -107,23 +92,17 @@ internal sealed partial class DeliveryWindow
         return (dropped, deadLettered);
     }
 
-    /// <summary>Drops an expired message (taken out of the ready set) or starts its move; false when a move has no room.</summary>
-    private bool TryExpire(long seq, ref DeliveryEntry entry, StoredMessage message, DateTimeOffset now)
+    /// <summary>Drops an expired message (taken out of the ready set) or starts its move (deferred while the moves have no room).</summary>
+    private void Expire(long seq, ref DeliveryEntry entry, StoredMessage message, DateTimeOffset now)
     {
         if (_settings.DeadLetterOnMessageExpiration)
         {
-            if (!_moves.HasRoomFor(ExpiredDescription))
-            {
-                return false;
-            }
-
             BeginMove(seq, ref entry, DeadLetterReason.TimeToLiveExpired, ExpiredDescription, now);
-            return true;
+            return;
         }
 
         MarkCompleted(seq, ref entry, message);
         TotalExpired++;
-        return true;
     }
 
     /// <summary>

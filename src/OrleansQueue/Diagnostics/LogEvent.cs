@@ -67,8 +67,8 @@ internal enum LogEvent
     ScheduleMoveResumed = 57,
     ScheduleStorageFailed = 58,
     MessagesExpired = 59,
-    ExpirySweepFailed = 60,
-    QueueCreated = 61,
+    ExpirySweepFailed = 62, // 60 and 61 are OrleansQueue.PostgreSql's, below
+    QueueCreated = 63,
 
     // OrleansQueue.PostgreSql: PostgreSqlGrainStorage.
     PostgreSqlConflict = 60,

@@ -89,7 +89,10 @@ internal sealed partial class QueueGrain
             }
 
             var id = outgoing.MessageId ?? RandomIds.NewGuid().ToString("N");
-            var expiresAt = core.DeliverySettings.ExpiresAt(outgoing.TimeToLive, outgoing.ScheduledEnqueueTime, sentAt);
+            // A scheduled message joining the queue keeps the expiry stamped when it was sent (the queue's default of then).
+            var expiresAt = moveGeneration is null
+                ? core.DeliverySettings.ExpiresAt(outgoing.TimeToLive, outgoing.ScheduledEnqueueTime, sentAt)
+                : outgoing.TimeToLive is { } ttl ? (outgoing.ScheduledEnqueueTime ?? sentAt) + ttl : null;
             _expiringSeen |= expiresAt is not null;
             var message = new PendingMessage(outgoing, id, SegmentSizing.EstimateBytes(outgoing, id, traceParent, dedupKeys?[i]), dedupKeys?[i], traceParent, expiresAt);
             if (messages.Length == 1)
@@ -103,7 +106,7 @@ internal sealed partial class QueueGrain
                 continue;
             }
 
-            if (firstOfId.TryGetValue(message.Key, out var first))
+            if (core.DuplicateDetectionWindow > TimeSpan.Zero && firstOfId.TryGetValue(message.Key, out var first))
             {
                 if (due || first.Due)
                 {
@@ -163,6 +166,7 @@ internal sealed partial class QueueGrain
 
         // Before any room is made: a send refused for staged bytes drops nothing.
         ThrowIfStagedBytesFull(bytes);
+        ExpireMessages(core, _time.GetUtcNow()); // expired messages take no room
 
         // NextSeq - AckedBelow bounds the length from above in O(1); count exactly only near the limit.
         var maxBytes = core.DeliverySettings.MaxLengthBytes;

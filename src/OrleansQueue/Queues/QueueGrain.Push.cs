@@ -30,6 +30,7 @@ internal sealed partial class QueueGrain
                 break;
             }
 
+            ExpireMessages(core, now);
             await FillWindowAsync(credit);
             if (generation != _generation)
             {
@@ -100,9 +101,18 @@ internal sealed partial class QueueGrain
             && consumer.Calls.Count < consumer.MaxConcurrentCalls && consumer.Buffer.Count > 0)
         {
             var batch = new List<Lease>(Math.Min(consumer.MaxBatchSize, consumer.Buffer.Count));
+            var now = _time.GetUtcNow();
             while (batch.Count < consumer.MaxBatchSize && consumer.Buffer.TryDequeue(out var lease))
             {
-                if (core.IsLeased(lease.Token))
+                if (core.IsLeased(lease.Token) && lease.Message.ExpiresAt <= now)
+                {
+                    // Expired while it waited for the consumer: released unpushed, then expired.
+                    core.Unlock(lease.Token, now);
+                    _pushes.Remove(lease.Token);
+                    consumer.Reserved--;
+                    ExpireMessages(core, now);
+                }
+                else if (core.IsLeased(lease.Token))
                 {
                     batch.Add(lease);
                 }

@@ -97,7 +97,7 @@ internal sealed partial class QueueGrain
             core.TrimDedup(now);
             StartCleanup();
             SyncListingInBackground(core);
-            if (!_reminderRegistered && (core.Subscriptions.Count > 0 || core.LockedCount > 0 || core.PendingMoves.Count > 0 || _schedule is { Count: > 0 }))
+            if (!_reminderRegistered && NeedsWaking(core))
             {
                 _ = EnsureReminderAsync(core); // an earlier registration failed: try again
             }
@@ -130,6 +130,14 @@ internal sealed partial class QueueGrain
 
     // ------------------------------------------------------------------ reminder backstop
 
+    /// <summary>
+    /// Whether the queue has work that must go on after a crash with nobody calling: pushes, locks to expire, moves to
+    /// the dead-letter grain, scheduled messages, messages that may expire.
+    /// </summary>
+    private bool NeedsWaking(QueueCore core) =>
+        core.Subscriptions.Count > 0 || core.LockedCount > 0 || core.PendingMoves.Count > 0 || _schedule is { Count: > 0 }
+        || (MayExpire(core) && core.ActiveCount > 0);
+
     /// <summary>A reminder wakes the queue after a silo crash so pushes, expiries and moves resume without callers.</summary>
     private async Task EnsureReminderAsync(QueueCore core)
     {
@@ -161,8 +169,7 @@ internal sealed partial class QueueGrain
         var core = await GetCoreAsync();
         _reminderRegistered = true;
         await OnTimerAsync(CancellationToken.None);
-        if (core.Subscriptions.Count == 0 && core.LockedCount == 0 && core.PendingMoves.Count == 0 && core.NextWakeUp() is null
-            && await ScheduledCountAsync() == 0)
+        if (!NeedsWaking(core) && core.NextWakeUp() is null && await ScheduledCountAsync() == 0)
         {
             // Idle: nothing needs waking after a crash any more.
             var reminder = await this.GetReminder(WakeReminder);

@@ -151,6 +151,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
 
         var core = await GetCoreAsync();
         var generation = _generation;
+        ExpireMessages(core, _time.GetUtcNow()); // expired messages do not count as ready when the window is filled
         await FillWindowAsync(maxMessages);
         EnsureGeneration(generation);
 
@@ -331,7 +332,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueueRedriveTarg
         StartMoves();
         Dispatch();
         SyncListingInBackground(core);
-        if (core.Subscriptions.Count > 0 || core.LockedCount > 0 || core.PendingMoves.Count > 0)
+        if (NeedsWaking(core))
         {
             _ = EnsureReminderAsync(core);
         }

@@ -1045,6 +1045,30 @@ public abstract class QueueBehaviorTests(QueueClusterFixture fixture)
     }
 
     [Fact]
+    public async Task ExpiredMessagesAtTheHead_DoNotHideValidOnesBehindThem_FromReceivesOrPushes()
+    {
+        var queue = C.Queue(NewQueueName());
+        await queue.SendBatchAsync(Enumerable.Range(0, 12).Select(i => Text($"old{i}") with { TimeToLive = TimeSpan.FromSeconds(10) })); // three segments: past the window
+        await queue.SendBatchAsync(Enumerable.Range(0, 4).Select(i => Text($"new{i}")));
+        C.Time.Advance(TimeSpan.FromSeconds(11));
+        var received = await queue.ReceiveAsync(4, TimeSpan.FromHours(1));
+        Assert.Equal(["new0", "new1", "new2", "new3"], received.Select(r => r.Message.BodyAsString()));
+        await queue.CompleteAsync(received.Select(r => r.LockToken));
+        Assert.Equal(12, (await queue.GetStatsAsync()).TotalExpired);
+
+        // A push consumer gets only what has not expired.
+        await queue.SendBatchAsync(Enumerable.Range(0, 12).Select(i => Text($"old{i}") with { TimeToLive = TimeSpan.FromSeconds(10) }));
+        await queue.SendAsync("pushed");
+        C.Time.Advance(TimeSpan.FromSeconds(11));
+        var consumerName = "ttl-" + Guid.NewGuid().ToString("N")[..8];
+        var script = ConsumerScript.For(consumerName);
+        await queue.SubscribeAsync(C.Client.GetGrain<ITestConsumerGrain>(consumerName));
+        await Wait.UntilAsync(() => Task.FromResult(script.Succeeded.Count), n => n == 1, "the valid message is pushed");
+        Assert.Equal("pushed", Assert.Single(script.Deliveries).Message.BodyAsString());
+        Assert.Equal(24, (await Wait.UntilAsync(() => queue.GetStatsAsync(), s => s.ActiveCount == 0, "the queue is empty")).TotalExpired);
+    }
+
+    [Fact]
     public async Task TheSweep_ExpiresMessagesNobodyReceives_ThroughTheWholeQueue_OrDeadLettersThem()
     {
         var dropping = C.Queue(NewQueueName());

@@ -111,6 +111,75 @@ public sealed class PostgreSqlProcessFaultTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Scheduled delivery across a crash: 2,000 messages scheduled a few seconds ahead, the silo host SIGKILLed just as
+    /// the first are due (moves into the queue under way), started again, and nobody calls the queue: the reminder
+    /// wakes it, the move cut short is finished, and every message joins the queue once; then a consumer drains it.
+    /// </summary>
+    [Fact]
+    public async Task P6_ScheduledMessages_TheSiloHostKilledAsTheyJoinTheQueue_TheReminderWakesIt_EachJoinsOnce()
+    {
+        var watch = Stopwatch.StartNew();
+        await using var postgres = await PostgreSqlFixture.StartAsync();
+        var (siloPort, gatewayPort) = (Loopback.FreePort(), Loopback.FreePort());
+        var settings = SiloSettings(postgres);
+        var silo = await SiloHostProcess.StartAsync(siloPort, gatewayPort, settings);
+        var passed = false;
+        try
+        {
+            using var client = SiloHostClient.Build([gatewayPort], configure: c => c.AddOrleansQueueClient());
+            await client.StartAsync();
+            var queue = client.Services.GetRequiredService<IClusterClient>().GetQueue("p6", SendOptions);
+            var history = new History();
+            var start = DateTimeOffset.UtcNow;
+            await Task.WhenAll(Enumerable.Range(0, 40).Select(async batch =>
+            {
+                var ids = Enumerable.Range(batch * 50, 50).Select(i => $"p6-{i}").ToList();
+                await queue.SendBatchAsync(ids.Select((id, i) => OutgoingMessage.FromText(id, id) with { ScheduledEnqueueTime = start.AddSeconds(4 + i % 4) }));
+                ids.ForEach(id => history.Sent(id, SendOutcome.Ok));
+            }));
+            Assert.Equal(2_000, (await queue.GetStatsAsync()).ScheduledCount);
+            Assert.True(await ScheduleRecordsAsync(postgres) > 0);
+
+            await Task.Delay(start.AddSeconds(4.2) - DateTimeOffset.UtcNow is { Ticks: > 0 } wait ? wait : TimeSpan.Zero);
+            await silo.KillAsync();
+            await silo.DisposeAsync();
+            silo = await SiloHostProcess.StartAsync(siloPort, gatewayPort, settings);
+            var restarted = watch.Elapsed;
+
+            // Nobody calls the queue: its reminder (1 minute) wakes it, and the schedule empties.
+            await Wait.UntilAsync(() => ScheduleRecordsAsync(postgres), n => n == 0, "the schedule's segments are gone", TimeSpan.FromMinutes(3));
+            var woken = watch.Elapsed - restarted;
+            await DrainAsync([queue], history, TimeSpan.FromMinutes(2));
+            var report = history.Check();
+            output.WriteLine($"P6: {report}; the reminder emptied the schedule {woken.TotalSeconds:F0} s after the restart; failed calls: {Failures()}; {watch.Elapsed.TotalSeconds:F0} s in all");
+            Assert.Equal((0, 0, 0, 0), (report.Lost, report.Unexpected, report.DuplicatedEnqueues, report.DuplicatedCompletions));
+            Assert.Equal(2_000, report.Delivered);
+            var stats = await queue.GetStatsAsync();
+            Assert.Equal((0L, 2_000L), (stats.ScheduledCount, stats.TotalEnqueued));
+            await client.StopAsync();
+            passed = true;
+        }
+        finally
+        {
+            if (!passed)
+            {
+                output.WriteLine($"Silo host output:\n{silo.Output}");
+            }
+
+            await silo.DisposeAsync();
+        }
+    }
+
+    /// <summary>The schedule segments' chunk records of every queue (the index record aside).</summary>
+    private static async Task<long> ScheduleRecordsAsync(PostgreSqlFixture postgres)
+    {
+        await using var connection = new NpgsqlConnection(postgres.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM orleansqueue_grain_state WHERE state_name LIKE 'oq-sched-%'", connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
     [Fact]
     public async Task P3_OneOfThreeSilosKilledMidStream_IsDeclaredDeadInPostgreSql_TheOthersServeOn_EveryConfirmedMessageIsThere()
     {
