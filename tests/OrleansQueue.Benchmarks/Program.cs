@@ -167,9 +167,16 @@ foreach (var system in systems)
 
         if (target is OrleansQueueTarget { System: Report.Reference or Report.PostgreSql } scheduled && Runs("w9"))
         {
-            foreach (var row in await workloads.W9Async(scheduled))
+            try
             {
-                results.Add(Print(row));
+                foreach (var row in await workloads.W9Async(scheduled))
+                {
+                    results.Add(Print(row));
+                }
+            }
+            catch (Exception ex)
+            {
+                Console.Error.WriteLine($"    W9 FAILED: {ex}");
             }
         }
 

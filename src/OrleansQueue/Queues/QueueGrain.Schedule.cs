@@ -44,77 +44,170 @@ internal sealed partial class QueueGrain
         return cancelled;
     }
 
+    /// <summary>A call's messages waiting to be stored in the schedule, with the calls that came meanwhile (one append, one index write).</summary>
+    private sealed class ScheduleRequest(IReadOnlyList<PendingMessage> pending, DateTimeOffset now, string stored)
+    {
+        public IReadOnlyList<PendingMessage> Pending { get; } = pending;
+
+        public DateTimeOffset Now { get; } = now;
+
+        public string Stored { get; } = stored;
+
+        public long[] Numbers { get; } = new long[pending.Count];
+
+        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private readonly List<ScheduleRequest> _pendingSchedules = [];
+
     /// <summary>
     /// Stores <paramref name="pending"/> (due in the future; no id twice) in the schedule; returns their scheduled
     /// numbers, in order, or the number (scheduled or not) a message of the same id got within the duplicate-detection
-    /// window. Refused with nothing stored (<see cref="QueueErrorCode.QueueFull"/>) when the schedule has no room for
-    /// them; <paramref name="stored"/> says what the error adds about messages of the call stored before.
+    /// window. Calls that wait for the schedule meanwhile are stored together, in one append. Refused with nothing of
+    /// it stored (<see cref="QueueErrorCode.QueueFull"/>) when the schedule has no room for them; <paramref name="stored"/>
+    /// says what the error adds about messages of the call stored before.
     /// </summary>
     private async Task<long[]> ScheduleAsync(IReadOnlyList<PendingMessage> pending, DateTimeOffset now, string stored)
     {
-        var numbers = new long[pending.Count];
-        var entries = new List<StoredMessage>(pending.Count);
-        var indexes = new List<int>(pending.Count);
+        var request = new ScheduleRequest(pending, now, stored);
+        _pendingSchedules.Add(request);
+        try
+        {
+            await WithScheduleAsync(async schedule =>
+            {
+                if (request.Completion.Task.IsCompleted)
+                {
+                    return true; // stored (or failed) with an earlier call's append
+                }
+
+                var group = _pendingSchedules.ToList();
+                _pendingSchedules.Clear();
+                try
+                {
+                    await AppendScheduledAsync(schedule, group);
+                }
+                catch (Exception ex)
+                {
+                    foreach (var other in group.Where(r => r != request))
+                    {
+                        other.Completion.TrySetException(ex is QueueException ? ex : new QueueException(QueueErrorCode.StorageFailed,
+                            $"A storage call of queue '{QueueName}''s schedule failed ({ex.GetType().Name}: {ex.Message}); the schedule is read again. The outcome is unknown: retry."));
+                    }
+
+                    throw;
+                }
+
+                return true;
+            });
+        }
+        finally
+        {
+            _pendingSchedules.Remove(request);
+        }
+
+        await request.Completion.Task;
+        return request.Numbers;
+    }
+
+    /// <summary>
+    /// Appends the requests' messages in one go (a request whose messages do not fit is refused alone, with
+    /// <see cref="QueueErrorCode.QueueFull"/>), then completes each request.
+    /// </summary>
+    private async Task AppendScheduledAsync(ScheduleStore schedule, List<ScheduleRequest> requests)
+    {
         var generation = _generation;
-        await WithScheduleAsync(async schedule =>
+        var core = _core ?? throw Dropped();
+        var entries = new List<StoredMessage>();
+        var owners = new List<(ScheduleRequest Request, int Index)>();
+        var keys = new Dictionary<UInt128, (ScheduleRequest Request, int Index)>();
+        var repeats = new List<(ScheduleRequest Request, int Index, ScheduleRequest FirstRequest, int FirstIndex)>();
+        var accepted = new List<ScheduleRequest>();
+        foreach (var request in requests)
         {
             // Checked again here, with the schedule's recent ids loaded and no other append under way.
-            var core = _core ?? throw Dropped();
-            for (var i = 0; i < pending.Count; i++)
+            var mine = new List<StoredMessage>();
+            var mineOwners = new List<(ScheduleRequest, int)>();
+            var mineRepeats = new List<(ScheduleRequest, int, ScheduleRequest, int)>();
+            for (var i = 0; i < request.Pending.Count; i++)
             {
-                if (core.TryGetDuplicate(pending[i].Key, out var existing))
+                var message = request.Pending[i];
+                if (core.TryGetDuplicate(message.Key, out var existing))
                 {
-                    numbers[i] = existing;
+                    request.Numbers[i] = existing;
+                }
+                else if (core.DuplicateDetectionWindow > TimeSpan.Zero && keys.TryGetValue(message.Key, out var first))
+                {
+                    mineRepeats.Add((request, i, first.Request, first.Index)); // the same id in a concurrent call: stored once
                 }
                 else
                 {
-                    entries.Add(pending[i].ToStored(0, now));
-                    indexes.Add(i);
+                    mine.Add(message.ToStored(0, request.Now));
+                    mineOwners.Add((request, i));
                 }
             }
 
-            if (schedule.Segments.Count + schedule.NewSegmentsFor(entries, SegmentSizing.EstimateBytes, now) > ScheduleStore.MaxSegments)
+            if (schedule.Segments.Count + schedule.NewSegmentsFor([.. entries, .. mine], SegmentSizing.EstimateBytes, request.Now) > ScheduleStore.MaxSegments)
             {
-                throw new QueueException(QueueErrorCode.QueueFull,
+                request.Completion.TrySetException(new QueueException(QueueErrorCode.QueueFull,
                     $"Queue '{QueueName}' holds {schedule.Count:N0} scheduled messages in {schedule.Segments.Count:N0} segments (at most " +
-                    $"{ScheduleStore.MaxSegments:N0}); the new ones need more. {stored}");
+                    $"{ScheduleStore.MaxSegments:N0}); the new ones need more. {request.Stored}"));
+                continue;
             }
 
-            for (var from = 0; from < entries.Count;)
+            entries.AddRange(mine);
+            owners.AddRange(mineOwners);
+            repeats.AddRange(mineRepeats);
+            foreach (var (owner, index) in mineOwners)
             {
-                var part = entries.GetRange(from, entries.Count - from);
-                var fits = schedule.Fits(part, SegmentSizing.EstimateBytes, now);
-                if (fits == 0)
-                {
-                    throw new QueueException(QueueErrorCode.QueueFull, $"Queue '{QueueName}''s schedule has no room for more segments. {stored}");
-                }
-
-                await schedule.AppendAsync(part.GetRange(0, fits), SegmentSizing.EstimateBytes, now);
-                for (var i = from; i < from + fits; i++)
-                {
-                    numbers[indexes[i]] = entries[i].Seq;
-                    if (generation == _generation && _core is { } current)
-                    {
-                        current.RememberId(pending[indexes[i]].DedupKey ?? pending[indexes[i]].MessageId, entries[i].Seq, now);
-                    }
-                }
-
-                from += fits;
+                keys.TryAdd(owner.Pending[index].Key, (owner, index));
             }
 
-            return true;
-        });
+            accepted.Add(request);
+        }
+
+        var now = requests.Max(r => r.Now);
+        for (var from = 0; from < entries.Count;)
+        {
+            var part = entries.GetRange(from, entries.Count - from);
+            var fits = schedule.Fits(part, SegmentSizing.EstimateBytes, now);
+            if (fits == 0)
+            {
+                throw new QueueException(QueueErrorCode.QueueFull, $"Queue '{QueueName}''s schedule has no room for more segments. {requests[0].Stored}");
+            }
+
+            await schedule.AppendAsync(part.GetRange(0, fits), SegmentSizing.EstimateBytes, now);
+            for (var i = from; i < from + fits; i++)
+            {
+                var (owner, index) = owners[i];
+                owner.Numbers[index] = entries[i].Seq;
+                if (generation == _generation && _core is { } current)
+                {
+                    current.RememberId(owner.Pending[index].DedupKey ?? owner.Pending[index].MessageId, entries[i].Seq, owner.Now);
+                }
+            }
+
+            from += fits;
+        }
+
+        foreach (var (request, index, firstRequest, firstIndex) in repeats)
+        {
+            request.Numbers[index] = firstRequest.Numbers[firstIndex];
+        }
+
+        foreach (var request in accepted)
+        {
+            request.Completion.TrySetResult();
+        }
+
         if (entries.Count > 0)
         {
             LogScheduled(QueueName, entries.Count, entries.Min(e => e.ScheduledEnqueueTime!.Value));
             ArmTimer();
-            if (!_reminderRegistered && _core is { } core)
+            if (!_reminderRegistered && _core is { } active)
             {
-                _ = EnsureReminderAsync(core); // a crash must not leave them waiting for a caller
+                _ = EnsureReminderAsync(active); // a crash must not leave them waiting for a caller
             }
         }
-
-        return numbers;
     }
 
     private QueueException Dropped() => new(QueueErrorCode.StorageFailed, $"Queue '{QueueName}' dropped its state (a failed write or a delete); retry.");
