@@ -79,8 +79,9 @@ internal sealed partial class DeliveryWindow
         return taken;
     }
 
-    /// <summary>Whether a message of the window has a time-to-live.</summary>
-    public bool AnyExpiring() => _segments.Exists(w => w.Messages.Exists(m => m.ExpiresAt is not null));
+    /// <summary>Whether a message of the window, or a parked one, has a time-to-live.</summary>
+    public bool AnyExpiring() =>
+        _segments.Exists(w => w.Messages.Exists(m => m.ExpiresAt is not null)) || _parked.Parked.Any(p => p.Message.ExpiresAt is not null);
 
     /// <summary>Whether the oldest ready messages of the window, <paramref name="count"/> or more of them, have bodies of <paramref name="bytes"/> or more together.</summary>
     public bool ReadyCovers(long count, long bytes)

@@ -27,7 +27,8 @@ internal sealed partial class DeliveryWindow
         ReleaseDelayed(now);
         max = Math.Min(max, Math.Max(0, _limits.MaxInFlight - InFlightCount));
         var leases = new List<Lease>(Math.Min(max, _ready.Count));
-        while (leases.Count < max && _ready.Count > 0)
+        // The in-flight count is checked as it grows: expiries that dead-letter add moves to it.
+        while (leases.Count < max && _ready.Count > 0 && InFlightCount < _limits.MaxInFlight)
         {
             var seq = _ready.Min;
             _ready.Remove(seq);

@@ -75,7 +75,7 @@ internal sealed class QueueCore
 
     public long TotalExpired => _window.TotalExpired;
 
-    /// <summary>Whether a message of the window has a time-to-live.</summary>
+    /// <summary>Whether a message of the window, or a parked one, has a time-to-live.</summary>
     public bool AnyExpiring() => _window.AnyExpiring();
 
     /// <summary>Expires the window's ready messages whose time-to-live ran out (see <see cref="DeliveryWindow.ExpireReady"/>).</summary>

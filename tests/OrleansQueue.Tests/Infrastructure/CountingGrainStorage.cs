@@ -12,6 +12,7 @@ namespace OrleansQueue.Tests.Infrastructure;
 public sealed class CountingGrainStorage(IGrainStorage inner) : IGrainStorage
 {
     private readonly ConcurrentDictionary<(GrainId, string), int> _writesByRecord = new();
+    private readonly ConcurrentDictionary<GrainId, int> _clearsByGrain = new();
     private int _writes;
     private int _clears;
 
@@ -26,6 +27,9 @@ public sealed class CountingGrainStorage(IGrainStorage inner) : IGrainStorage
 
     /// <summary>The writes to every record of one grain.</summary>
     public int WritesBy(GrainId grainId) => _writesByRecord.Where(w => w.Key.Item1 == grainId).Sum(w => w.Value);
+
+    /// <summary>The clears of every record of one grain.</summary>
+    public int ClearsBy(GrainId grainId) => _clearsByGrain.GetValueOrDefault(grainId);
 
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
         inner.ReadStateAsync(stateName, grainId, grainState);
@@ -45,6 +49,7 @@ public sealed class CountingGrainStorage(IGrainStorage inner) : IGrainStorage
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         Interlocked.Increment(ref _clears);
+        _clearsByGrain.AddOrUpdate(grainId, 1, static (_, n) => n + 1);
         return inner.ClearStateAsync(stateName, grainId, grainState);
     }
 }
