@@ -75,10 +75,11 @@ internal sealed partial class QueueGrain
         var result = new long[messages.Length];
         var pending = new List<PendingMessage>(messages.Length);
         var pendingIndex = new List<int>(messages.Length);
-        var later = new List<PendingMessage>();
-        var laterIndex = new List<int>();
-        var firstOfId = new Dictionary<UInt128, (int Index, bool Due)>();
-        var repeats = new List<(int Index, int First)>();
+        // Made only when a call needs them (most sends are one message, due now).
+        List<PendingMessage>? later = null;
+        List<int>? laterIndex = null;
+        var firstOfId = messages.Length > 1 ? new Dictionary<UInt128, (int Index, bool Due)>() : null;
+        List<(int Index, int First)>? repeats = null;
         for (var i = 0; i < messages.Length; i++)
         {
             var outgoing = messages[i];
@@ -106,23 +107,31 @@ internal sealed partial class QueueGrain
                 continue;
             }
 
-            if (core.DuplicateDetectionWindow > TimeSpan.Zero && firstOfId.TryGetValue(message.Key, out var first))
+            if (firstOfId is not null && core.DuplicateDetectionWindow > TimeSpan.Zero && firstOfId.TryGetValue(message.Key, out var first))
             {
                 if (due || first.Due)
                 {
-                    repeats.Add((i, first.Index)); // the same id twice in one call, one of them scheduled: stored once
+                    (repeats ??= []).Add((i, first.Index)); // the same id twice in one call, one of them scheduled: stored once
                     continue;
                 }
 
                 // Both due now: the log's append plan stores it once and gives both its number.
             }
-            else
+            else if (firstOfId is not null)
             {
                 firstOfId[message.Key] = (i, due);
             }
 
-            (due ? later : pending).Add(message);
-            (due ? laterIndex : pendingIndex).Add(i);
+            if (due)
+            {
+                (later ??= []).Add(message);
+                (laterIndex ??= []).Add(i);
+            }
+            else
+            {
+                pending.Add(message);
+                pendingIndex.Add(i);
+            }
         }
 
         if (pending.Count > 0)
@@ -130,18 +139,18 @@ internal sealed partial class QueueGrain
             await SendNowAsync(core, pending, pendingIndex, result);
         }
 
-        if (later.Count > 0)
+        if (later is not null)
         {
             var numbers = await ScheduleAsync(later, sentAt, pending.Count > 0
                 ? "The call's messages due now were stored; those due later were not."
                 : "Nothing was stored.");
             for (var i = 0; i < numbers.Length; i++)
             {
-                result[laterIndex[i]] = numbers[i];
+                result[laterIndex![i]] = numbers[i];
             }
         }
 
-        foreach (var (index, first) in repeats)
+        foreach (var (index, first) in repeats ?? [])
         {
             result[index] = result[first];
         }
@@ -166,13 +175,13 @@ internal sealed partial class QueueGrain
 
         // Before any room is made: a send refused for staged bytes drops nothing.
         ThrowIfStagedBytesFull(bytes);
-        ExpireMessages(core, _time.GetUtcNow()); // expired messages take no room
 
         // NextSeq - AckedBelow bounds the length from above in O(1); count exactly only near the limit.
         var maxBytes = core.DeliverySettings.MaxLengthBytes;
         if (core.ActiveUpperBound + _stagedMessages + pending.Count > core.DeliverySettings.MaxLength
             || (maxBytes > 0 && core.LengthBytes + _stagedBodyBytes + bodyBytes > maxBytes))
         {
+            ExpireMessages(core, _time.GetUtcNow()); // near a limit: expired messages take no room (checked only here, off the usual path)
             await MakeRoomAsync(core, pending.Count, bodyBytes);
             ThrowIfStagedBytesFull(bytes); // other sends were staged while it made room
         }

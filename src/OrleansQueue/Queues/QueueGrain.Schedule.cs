@@ -90,8 +90,7 @@ internal sealed partial class QueueGrain
                 {
                     foreach (var other in group.Where(r => r != request))
                     {
-                        other.Completion.TrySetException(ex is QueueException ? ex : new QueueException(QueueErrorCode.StorageFailed,
-                            $"A storage call of queue '{QueueName}''s schedule failed ({ex.GetType().Name}: {ex.Message}); the schedule is read again. The outcome is unknown: retry."));
+                        other.Completion.TrySetException(ex is QueueException ? ex : ScheduleStorageFailed(ex));
                     }
 
                     throw;
@@ -210,6 +209,9 @@ internal sealed partial class QueueGrain
         }
     }
 
+    private QueueException ScheduleStorageFailed(Exception ex) => new(QueueErrorCode.StorageFailed,
+        $"A storage call of queue '{QueueName}''s schedule failed ({ex.GetType().Name}: {ex.Message}); the schedule is read again. The outcome is unknown: retry.");
+
     private QueueException Dropped() => new(QueueErrorCode.StorageFailed, $"Queue '{QueueName}' dropped its state (a failed write or a delete); retry.");
 
     /// <summary>The scheduled messages' count, loading the schedule if needed.</summary>
@@ -241,8 +243,7 @@ internal sealed partial class QueueGrain
 
             LogScheduleStorageFailed(ex, QueueName);
             RecordError("schedule");
-            throw new QueueException(QueueErrorCode.StorageFailed,
-                $"A storage call of queue '{QueueName}''s schedule failed ({ex.GetType().Name}: {ex.Message}); the schedule is read again. The outcome is unknown: retry.");
+            throw ScheduleStorageFailed(ex);
         }
         finally
         {
